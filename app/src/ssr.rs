@@ -1,0 +1,85 @@
+//! Server-side helpers for server functions: the request's signed-in user and the checks
+//! every server function starts with.
+
+use identity::{DatabaseConnection, sessions};
+use leptos::prelude::*;
+
+/// Name of the IdP session cookie.
+pub const SESSION_COOKIE: &str = "idp_session";
+
+/// What the server provides to every page render and server function.
+#[derive(Clone)]
+pub struct AppContext {
+    pub db: DatabaseConnection,
+}
+
+fn context() -> Result<AppContext, ServerFnError> {
+    use_context::<AppContext>()
+        .ok_or_else(|| ServerFnError::ServerError("server context missing".into()))
+}
+
+/// The value of the session cookie in a request's headers, if present.
+pub fn session_cookie_value(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == SESSION_COOKIE && !value.is_empty())
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The value of the session cookie of the current request, if any.
+fn session_cookie() -> Option<String> {
+    session_cookie_value(&use_context::<http::request::Parts>()?.headers)
+}
+
+/// The signed-in user of this request, or `None`.
+pub async fn current_session() -> Result<Option<sessions::Current>, ServerFnError> {
+    let Some(cookie) = session_cookie() else {
+        return Ok(None);
+    };
+    let ctx = context()?;
+    sessions::resolve(&ctx.db, &cookie).await.map_err(|e| {
+        tracing::error!(error = ?e, "resolving the session failed");
+        ServerFnError::ServerError("The server could not check your session.".into())
+    })
+}
+
+/// The signed-in user, who must be allowed into the Console (hold the Administrator
+/// role's `internal_user_mgt_view`). Answers 401 or 403 otherwise.
+pub async fn require_console_user() -> Result<sessions::Current, ServerFnError> {
+    let Some(current) = current_session().await? else {
+        set_status(http::StatusCode::UNAUTHORIZED);
+        return Err(ServerFnError::ServerError(
+            "Your session has ended. Sign in again.".into(),
+        ));
+    };
+    let ctx = context()?;
+    let allowed = identity::roles::holds_organization_scope(
+        &ctx.db,
+        current.user.id,
+        "internal_user_mgt_view",
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!(error = ?e, "checking Console access failed");
+        ServerFnError::ServerError("The server could not check your access.".into())
+    })?;
+    if !allowed {
+        set_status(http::StatusCode::FORBIDDEN);
+        return Err(ServerFnError::ServerError(
+            "Your account has no access to the Console. Ask an administrator for the \
+             Administrator role."
+                .into(),
+        ));
+    }
+    Ok(current)
+}
+
+fn set_status(status: http::StatusCode) {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+}

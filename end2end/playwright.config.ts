@@ -1,0 +1,78 @@
+import { defineConfig } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+// The server under test is started here, once, on a free port with a fresh data folder.
+// This file is evaluated again in every worker: the choice is made in the main process and
+// handed down through the environment, which workers inherit.
+if (!process.env.E2E_BASE_URL) {
+  const port = execFileSync(process.execPath, [
+    '-e',
+    "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})",
+  ])
+    .toString()
+    .trim();
+  process.env.E2E_BASE_URL = `http://127.0.0.1:${port}`;
+  process.env.E2E_DATA_DIR = mkdtempSync(path.join(tmpdir(), 'idp-e2e-'));
+  process.env.E2E_ADMIN_PASSWORD = 'e2e-Admin-password-1';
+}
+const baseURL = process.env.E2E_BASE_URL!;
+const serverBin = process.env.IDP_SERVER_BIN;
+if (!serverBin) {
+  throw new Error('IDP_SERVER_BIN must name the server binary (scripts/test sets it)');
+}
+
+const chromium = {
+  executablePath: '/usr/bin/chromium',
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
+};
+
+export default defineConfig({
+  testDir: './tests',
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  workers: 2,
+  reporter: [['list']],
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  use: {
+    baseURL,
+    launchOptions: chromium,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+  },
+  projects: [
+    { name: 'chromium' },
+    {
+      // Pages that must work without JavaScript: tests tagged @nojs run here too.
+      name: 'no-javascript',
+      grep: /@nojs/,
+      use: { javaScriptEnabled: false },
+    },
+  ],
+  webServer: {
+    command: `"${serverBin}"`,
+    url: `${baseURL}/health/ready`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: {
+      IDP_ADDR: new URL(baseURL).host,
+      IDP_DATA_DIR: process.env.E2E_DATA_DIR!,
+      IDP_ADMIN_PASSWORD: process.env.E2E_ADMIN_PASSWORD!,
+      IDP_SITE_DIR: process.env.IDP_SITE_DIR ?? path.resolve(__dirname, '..', 'site'),
+      RUST_LOG: 'warn',
+    },
+  },
+});

@@ -1,0 +1,65 @@
+import { test, expect, admin } from './support/fixtures';
+import { ConsoleHome, LoginPage } from './support/pages';
+
+test.describe('signing in to the Console', () => {
+  test('the Console sends a visitor to sign in and back @nojs', async ({ page }) => {
+    await page.goto('/console');
+    await expect(page).toHaveURL(/\/login\?return_to=%2Fconsole$/);
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    await expect(page).toHaveURL(/\/console$/);
+    await expect(new ConsoleHome(page).welcome).toHaveText('Welcome, Administrator');
+  });
+
+  test('a wrong password gets one message and no session @nojs', async ({ page }) => {
+    await page.goto('/login');
+    const login = new LoginPage(page);
+    await login.signIn(admin.username, 'not-the-password');
+    await expect(login.error).toHaveText('Invalid username or password.');
+    await page.goto('/console');
+    await expect(page).toHaveURL(/\/login/);
+  });
+
+  test('an unknown user gets the very same message @nojs', async ({ page }) => {
+    await page.goto('/login');
+    const login = new LoginPage(page);
+    await login.signIn('nobody-by-this-name', 'whatever');
+    await expect(login.error).toHaveText('Invalid username or password.');
+  });
+
+  test('signing out ends the session @nojs', async ({ page }) => {
+    await page.goto('/login');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    const home = new ConsoleHome(page);
+    await expect(home.welcome).toBeVisible();
+    await home.signOut();
+    await expect(page).toHaveURL(/\/login$/);
+    await home.goto();
+    await expect(page).toHaveURL(/\/login\?return_to=/);
+  });
+});
+
+test.describe('hydration', () => {
+  test('the Console landing page becomes interactive', async ({ page }) => {
+    await page.goto('/login');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    const home = new ConsoleHome(page);
+    await home.waitForHydration();
+    const details = page.locator('#session-details');
+    await expect(details).toBeHidden();
+    await expect(home.detailsToggle).toHaveAttribute('aria-expanded', 'false');
+
+    await home.detailsToggle.click();
+
+    await expect(home.detailsToggle).toHaveText('Hide session details');
+    await expect(home.detailsToggle).toHaveAttribute('aria-expanded', 'true');
+    await expect(details).toBeVisible();
+    await expect(details).toContainText('admin@localhost');
+  });
+
+  test('an unknown page answers 404 with a page, and hydrates without errors', async ({ page }) => {
+    const response = await page.goto('/no/such/page');
+    expect(response?.status()).toBe(404);
+    await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  });
+});

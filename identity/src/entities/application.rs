@@ -1,0 +1,42 @@
+use super::StringList;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "applications")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub client_id: String,
+    /// Hash of the client secret; the secret is shown once and never stored.
+    pub client_secret_hash: Option<String>,
+    pub public_client: bool,
+    /// Console and My Account: created at first start, never deleted.
+    pub system: bool,
+    pub enabled: bool,
+    #[sea_orm(column_type = "Json")]
+    pub redirect_uris: StringList,
+    #[sea_orm(column_type = "Json")]
+    pub post_logout_redirect_uris: StringList,
+    #[sea_orm(column_type = "Json")]
+    pub grant_types: StringList,
+    pub discoverable: bool,
+    pub access_url: Option<String>,
+    pub subject_token_enabled: bool,
+    pub subject_token_expiry_secs: i32,
+    pub skip_login_consent: bool,
+    pub skip_logout_consent: bool,
+    pub access_token_lifetime_secs: i32,
+    pub id_token_lifetime_secs: i32,
+    pub refresh_token_lifetime_secs: i32,
+    pub refresh_for_impersonation: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

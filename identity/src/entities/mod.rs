@@ -1,0 +1,16 @@
+//! SeaORM entities, one module a table. Timestamps are Unix seconds.
+
+pub mod application;
+pub mod idp_session;
+pub mod organization;
+pub mod role;
+pub mod role_scope;
+pub mod role_user;
+pub mod user;
+
+use sea_orm::FromJsonQueryResult;
+use serde::{Deserialize, Serialize};
+
+/// A list of strings stored as one JSON column (redirect URIs, grant types).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
+pub struct StringList(pub Vec<String>);

@@ -1,0 +1,18 @@
+//! The identity domain: who the users are, which applications exist, what roles grant,
+//! who is signed in. Services take `&impl ConnectionTrait` so that a caller can pass the
+//! pool or an open transaction; nothing here knows about HTTP or the UI.
+
+pub mod clock;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod password;
+pub mod roles;
+pub mod scopes;
+pub mod seed;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+pub use error::{Error, Result};
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};

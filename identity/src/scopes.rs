@@ -1,0 +1,42 @@
+//! Scope names, as WSO2 Identity Server spells them.
+
+/// Lets the holder impersonate users through an application (SPEC §1).
+pub const USER_IMPERSONATE: &str = "internal_user_impersonate";
+
+/// The management API's own scopes, all held by the built-in Administrator role.
+pub const MANAGEMENT: &[&str] = &[
+    "internal_user_mgt_list",
+    "internal_user_mgt_view",
+    "internal_user_mgt_create",
+    "internal_user_mgt_update",
+    "internal_user_mgt_delete",
+    "internal_application_mgt_view",
+    "internal_application_mgt_create",
+    "internal_application_mgt_update",
+    "internal_application_mgt_delete",
+    "internal_role_mgt_view",
+    "internal_role_mgt_create",
+    "internal_role_mgt_update",
+    "internal_role_mgt_delete",
+    "internal_organization_view",
+    "internal_organization_create",
+    "internal_organization_update",
+    "internal_organization_delete",
+    "internal_config_view",
+    "internal_config_update",
+    "internal_api_resource_view",
+    "internal_audit_view",
+    "internal_impersonation_session_view",
+    "internal_impersonation_session_delete",
+    "internal_email_template_view",
+    "internal_email_template_update",
+];
+
+/// Client id of the Console, WSO2's name for it.
+pub const CONSOLE_CLIENT_ID: &str = "CONSOLE";
+/// Client id of My Account, WSO2's name for it.
+pub const MY_ACCOUNT_CLIENT_ID: &str = "MY_ACCOUNT";
+/// Name of the built-in role that grants the management API.
+pub const ADMINISTRATOR_ROLE: &str = "Administrator";
+/// Name of the built-in role that grants impersonation through My Account.
+pub const IMPERSONATOR_ROLE: &str = "Impersonator";

@@ -1,0 +1,84 @@
+//! IdP sessions: the server-side record behind the browser's session cookie.
+//!
+//! The cookie holds 256 random bits; the database holds only their hash. A new id is issued
+//! at every sign-in, so a session id planted before login is worthless afterwards.
+
+use crate::entities::{
+    idp_session,
+    user::{self, UserStatus},
+};
+use crate::{Result, clock, tokens};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
+};
+use uuid::Uuid;
+
+/// A session that was just started: the cookie value is returned once, here.
+pub struct Started {
+    pub cookie_value: String,
+    pub session: idp_session::Model,
+}
+
+/// The signed-in user behind a valid session cookie.
+#[derive(Clone, Debug)]
+pub struct Current {
+    pub session: idp_session::Model,
+    pub user: user::Model,
+}
+
+/// Starts a session for `user_id` that lasts `lifetime_secs`.
+pub async fn start(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    lifetime_secs: i64,
+) -> Result<Started> {
+    let now = clock::now();
+    let cookie_value = tokens::random_token();
+    let session = idp_session::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        token_hash: Set(tokens::hash_token(&cookie_value)),
+        user_id: Set(user_id),
+        auth_time: Set(now),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        expires_at: Set(now + lifetime_secs),
+        ended_at: Set(None),
+    };
+    let session = idp_session::Entity::insert(session)
+        .exec_with_returning(db)
+        .await?;
+    Ok(Started {
+        cookie_value,
+        session,
+    })
+}
+
+/// Resolves a cookie value to its live session and active user. An ended or expired
+/// session, or a user who is no longer active, resolves to `None`.
+pub async fn resolve(db: &impl ConnectionTrait, cookie_value: &str) -> Result<Option<Current>> {
+    let now = clock::now();
+    let Some(session) = idp_session::Entity::find()
+        .filter(idp_session::Column::TokenHash.eq(tokens::hash_token(cookie_value)))
+        .filter(idp_session::Column::EndedAt.is_null())
+        .filter(idp_session::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let user = user::Entity::find_by_id(session.user_id).one(db).await?;
+    Ok(user
+        .filter(|user| user.status == UserStatus::Active)
+        .map(|user| Current { session, user }))
+}
+
+/// Ends the session behind `cookie_value`, if it is still live. Ending twice is harmless.
+pub async fn end(db: &impl ConnectionTrait, cookie_value: &str) -> Result<bool> {
+    let result = idp_session::Entity::update_many()
+        .col_expr(idp_session::Column::EndedAt, Expr::value(clock::now()))
+        .filter(idp_session::Column::TokenHash.eq(tokens::hash_token(cookie_value)))
+        .filter(idp_session::Column::EndedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}

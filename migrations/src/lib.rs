@@ -1,0 +1,19 @@
+//! The database schema as reversible, dated SeaORM migrations.
+//!
+//! The same migrations run against the embedded SQLite database and against PostgreSQL.
+//! Timestamps are stored as Unix seconds (`BIGINT`) so that comparisons in conditional
+//! updates (`WHERE expires_at > ?`) behave identically on both backends.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_foundation;
+
+/// Every migration of the schema, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_foundation::Migration)]
+    }
+}

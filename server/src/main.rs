@@ -1,0 +1,66 @@
+//! `server`: runs the identity server. See `server --help` for its configuration.
+
+use clap::Parser;
+use server::{Application, Config, config::ENV_HELP, shutdown, telemetry};
+use std::{path::PathBuf, process::ExitCode};
+
+/// Identity server with user impersonation done right (OAuth 2.0, OpenID Connect, SCIM 2.0).
+#[derive(Parser)]
+#[command(version, after_long_help = ENV_HELP, after_help = ENV_HELP)]
+struct Args {
+    /// TOML configuration file (the same as IDP_CONFIG)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match Config::load(args.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("server: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    let application = match Application::build(config).await {
+        Ok(application) => application,
+        Err(error) => {
+            tracing::error!("start-up failed: {error:#}");
+            eprintln!("server: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print_welcome(&application);
+    match application.run_until_stopped(shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("server failed: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Tells the operator where the server is and how to sign in.
+fn print_welcome(application: &Application) {
+    let url = application.public_url();
+    println!();
+    println!("  Identity Server is running at {url}");
+    println!("  Console:    {url}/console");
+    match &application.seed_report().generated_admin_password {
+        Some(password) => {
+            println!("  Sign in as: admin");
+            println!("  Password:   {password}");
+            println!("  (generated now and shown only this once: keep it, or set IDP_ADMIN_PASSWORD");
+            println!("   before the first start of a new data folder)");
+        }
+        None if application.seed_report().created_admin => {
+            println!("  Sign in as: admin, with the password from IDP_ADMIN_PASSWORD");
+        }
+        None => {
+            println!("  Sign in as: admin (its password was set at the first start)");
+        }
+    }
+    println!();
+}

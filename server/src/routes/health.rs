@@ -1,0 +1,31 @@
+//! Probes for orchestrators: `/health/live` (the process answers) and `/health/ready`
+//! (the database answers too).
+
+use crate::state::AppState;
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use serde_json::{Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+}
+
+/// `GET /health/live`: 200 while the process serves requests.
+async fn live() -> Json<Value> {
+    Json(json!({ "status": "up" }))
+}
+
+/// `GET /health/ready`: 200 when the database answers, 503 otherwise.
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "up" }))),
+        Err(error) => {
+            tracing::warn!("readiness: database unreachable: {error}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "down", "reason": "database unreachable" })),
+            )
+        }
+    }
+}

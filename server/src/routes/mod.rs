@@ -1,0 +1,31 @@
+//! The HTTP surface, one module an area, each exposing a `router()`; merged here.
+//!
+//! - `health`: liveness and readiness probes
+//! - `ui`: the server-rendered pages, their server functions, sign-in and sign-out
+
+pub mod health;
+pub mod ui;
+
+use crate::{state::AppState, telemetry};
+use axum::{Router, http::HeaderValue};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let router = Router::new()
+        .merge(health::router())
+        .merge(ui::router(&state))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ));
+    telemetry::layers(router).with_state(state)
+}

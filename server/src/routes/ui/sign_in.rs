@@ -1,0 +1,92 @@
+//! The targets of the login and logout forms. Sign-in starts a new IdP session (a fresh
+//! id every time) and sets its cookie: HttpOnly, SameSite=Lax, Secure on https.
+
+use crate::{error::HttpError, state::AppState};
+use app::{
+    pages::login::{DEFAULT_RETURN_TO, is_local_path},
+    ssr::{SESSION_COOKIE, session_cookie_value},
+};
+use axum::{
+    Form, Router,
+    extract::State,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Redirect, Response},
+    routing::post,
+};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(sign_in))
+        .route("/logout", post(sign_out))
+}
+
+/// The fields of the login form.
+#[derive(Deserialize)]
+struct SignInForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+/// `POST /login`: checks the credentials; on success starts a session and redirects to
+/// `return_to`, otherwise back to the form with one message for every kind of failure.
+async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, HttpError> {
+    let return_to = if is_local_path(&form.return_to) {
+        form.return_to
+    } else {
+        DEFAULT_RETURN_TO.to_owned()
+    };
+    let user = match identity::users::authenticate(&state.db, &form.username, form.password).await
+    {
+        Ok(user) => user,
+        Err(identity::Error::InvalidCredentials) => {
+            tracing::info!("sign-in refused: invalid credentials");
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("error", "invalid_credentials")
+                .append_pair("return_to", &return_to)
+                .finish();
+            return Ok(Redirect::to(&format!("/login?{query}")).into_response());
+        }
+        Err(other) => return Err(other.into()),
+    };
+    // A session id that existed before sign-in is never reused.
+    if let Some(previous) = session_cookie_value(&headers) {
+        identity::sessions::end(&state.db, &previous).await?;
+    }
+    let lifetime = state.config.session_lifetime_secs;
+    let started = identity::sessions::start(&state.db, user.id, lifetime).await?;
+    tracing::info!(user_id = %user.id, "signed in");
+    let cookie = session_cookie(&started.cookie_value, lifetime, state.secure_cookies());
+    Ok(with_cookie(Redirect::to(&return_to), cookie))
+}
+
+/// `POST /logout`: ends this browser's session and returns to the login page.
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    if let Some(cookie) = session_cookie_value(&headers) {
+        identity::sessions::end(&state.db, &cookie).await?;
+    }
+    let cleared = session_cookie("", 0, state.secure_cookies());
+    Ok(with_cookie(Redirect::to("/login"), cleared))
+}
+
+fn session_cookie(value: &str, max_age: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+fn with_cookie(redirect: Redirect, cookie: String) -> Response {
+    let mut response = redirect.into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}

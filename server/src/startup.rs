@@ -1,0 +1,98 @@
+//! Start-up: data folder, database and migrations, the seed, the listener.
+
+use crate::{config::Config, routes, state::AppState};
+use anyhow::Context;
+use identity::seed::{SeedInput, SeedReport};
+use leptos::config::LeptosOptions;
+use std::{future::Future, net::SocketAddr, sync::Arc};
+use tokio::net::TcpListener;
+
+/// A server that is ready to serve: database migrated and seeded, port bound.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    seed_report: SeedReport,
+}
+
+impl Application {
+    /// Prepares everything; the port is bound when this returns, so a caller that asked for
+    /// port 0 can read the real one from [`Application::addr`].
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create the data folder {}", config.data_dir.display())
+        })?;
+        let db = identity::db::connect(&config.database_url())
+            .await
+            .context("cannot open the database")?;
+        identity::db::migrate(&db).await?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        let addr = listener.local_addr()?;
+        let public_url: Arc<str> = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .into();
+        let seed_report = identity::seed::seed(
+            &db,
+            SeedInput {
+                public_url: &public_url,
+                admin_password: config.admin_password.as_ref().map(|s| s.expose()),
+            },
+        )
+        .await
+        .context("cannot create the initial data")?;
+        let leptos = LeptosOptions::builder()
+            .output_name("frontend")
+            .site_root(config.site_dir.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .build();
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            public_url,
+            leptos,
+        };
+        tracing::info!(%addr, public_url = %state.public_url, "ready");
+        Ok(Self {
+            listener,
+            state,
+            seed_report,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The external base URL in effect.
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    /// What the seed created at this start.
+    pub fn seed_report(&self) -> &SeedReport {
+        &self.seed_report
+    }
+
+    /// The shared state (tests use its database).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = routes::router(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

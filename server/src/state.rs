@@ -1,0 +1,31 @@
+//! What every handler can reach.
+
+use crate::config::Config;
+use axum::extract::FromRef;
+use identity::DatabaseConnection;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+/// Shared, cheaply cloned state of the running server.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    /// The external base URL in effect (configured, or derived from the bound address).
+    pub public_url: Arc<str>,
+    pub leptos: LeptosOptions,
+}
+
+impl AppState {
+    /// Whether cookies must be `Secure` (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// What the pages' server functions get through Leptos context.
+    pub fn app_context(&self) -> app::ssr::AppContext {
+        app::ssr::AppContext {
+            db: self.db.clone(),
+        }
+    }
+}

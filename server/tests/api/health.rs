@@ -1,0 +1,39 @@
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn liveness_and_readiness_answer_up() {
+    let app = spawn_app().await;
+    for path in ["/health/live", "/health/ready"] {
+        let response = app.client.get(app.at(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "up", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn readiness_answers_503_when_the_database_is_gone() {
+    let app = spawn_app().await;
+    app.db.clone().close().await.unwrap();
+    let response = app.client.get(app.at("/health/ready")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let live = app.client.get(app.at("/health/live")).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_keeps_the_callers() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.at("/health/live")).send().await.unwrap();
+    let id = response.headers().get("x-request-id").expect("a request id");
+    assert_eq!(id.to_str().unwrap().len(), 36, "a UUID");
+
+    let response = app
+        .client
+        .get(app.at("/health/live"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+}

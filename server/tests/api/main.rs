@@ -1,0 +1,7 @@
+//! Integration tests: the real server on a free port with a fresh database, over HTTP.
+
+mod binary;
+mod health;
+mod helpers;
+mod sign_in;
+mod startup;
