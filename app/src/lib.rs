@@ -9,6 +9,7 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{Route, Router, Routes},
     path,
 };
@@ -32,7 +33,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The routes of the server-rendered pages.
+/// The routes of the server-rendered pages. Every page renders with `SsrMode::Async`:
+/// the server waits for its data and sends complete HTML, so that it reads and works the
+/// same with JavaScript off (streamed fragments would need a script to be put in place).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -40,8 +43,8 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| format!("{page} · Identity Server")/>
         <Router>
             <Routes fallback=pages::NotFound>
-                <Route path=path!("/login") view=pages::login::LoginPage/>
-                <Route path=path!("/console") view=pages::console::ConsoleHome/>
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/console") view=pages::console::ConsoleHome ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

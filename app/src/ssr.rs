@@ -14,8 +14,7 @@ pub struct AppContext {
 }
 
 fn context() -> Result<AppContext, ServerFnError> {
-    use_context::<AppContext>()
-        .ok_or_else(|| ServerFnError::ServerError("server context missing".into()))
+    use_context::<AppContext>().ok_or_else(|| failure("server context missing"))
 }
 
 /// The value of the session cookie in a request's headers, if present.
@@ -43,7 +42,7 @@ pub async fn current_session() -> Result<Option<sessions::Current>, ServerFnErro
     let ctx = context()?;
     sessions::resolve(&ctx.db, &cookie).await.map_err(|e| {
         tracing::error!(error = ?e, "resolving the session failed");
-        ServerFnError::ServerError("The server could not check your session.".into())
+        failure("The server could not check your session.")
     })
 }
 
@@ -52,9 +51,7 @@ pub async fn current_session() -> Result<Option<sessions::Current>, ServerFnErro
 pub async fn require_console_user() -> Result<sessions::Current, ServerFnError> {
     let Some(current) = current_session().await? else {
         set_status(http::StatusCode::UNAUTHORIZED);
-        return Err(ServerFnError::ServerError(
-            "Your session has ended. Sign in again.".into(),
-        ));
+        return Err(failure("Your session has ended. Sign in again."));
     };
     let ctx = context()?;
     let allowed = identity::roles::holds_organization_scope(
@@ -65,14 +62,13 @@ pub async fn require_console_user() -> Result<sessions::Current, ServerFnError> 
     .await
     .map_err(|e| {
         tracing::error!(error = ?e, "checking Console access failed");
-        ServerFnError::ServerError("The server could not check your access.".into())
+        failure("The server could not check your access.")
     })?;
     if !allowed {
         set_status(http::StatusCode::FORBIDDEN);
-        return Err(ServerFnError::ServerError(
+        return Err(failure(
             "Your account has no access to the Console. Ask an administrator for the \
-             Administrator role."
-                .into(),
+             Administrator role.",
         ));
     }
     Ok(current)
@@ -82,4 +78,9 @@ fn set_status(status: http::StatusCode) {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(status);
     }
+}
+
+/// A server function error with a message meant for the person using the page.
+pub fn failure(message: &str) -> ServerFnError {
+    ServerFnError::ServerError(message.to_owned())
 }

@@ -5,7 +5,9 @@ use crate::entities::{
     role::{self, AudienceType},
     role_scope, role_user,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+};
 use uuid::Uuid;
 
 /// Whether `user_id` holds `scope` through a role whose audience is an organization.

@@ -94,7 +94,10 @@ pub async fn seed(db: &DatabaseConnection, input: SeedInput<'_>) -> Result<SeedR
     .await?;
 
     let mut report = SeedReport::default();
-    if users::find_by_username(&txn, ADMIN_USERNAME).await?.is_none() {
+    if users::find_by_username(&txn, ADMIN_USERNAME)
+        .await?
+        .is_none()
+    {
         let password = match input.admin_password {
             Some(given) => given.to_owned(),
             None => {

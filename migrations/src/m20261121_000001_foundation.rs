@@ -171,7 +171,11 @@ impl MigrationTrait for Migration {
                     .table(RoleScopes::Table)
                     .col(uuid(RoleScopes::RoleId))
                     .col(string(RoleScopes::Scope))
-                    .primary_key(Index::create().col(RoleScopes::RoleId).col(RoleScopes::Scope))
+                    .primary_key(
+                        Index::create()
+                            .col(RoleScopes::RoleId)
+                            .col(RoleScopes::Scope),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(RoleScopes::Table, RoleScopes::RoleId)
@@ -188,7 +192,11 @@ impl MigrationTrait for Migration {
                     .table(RoleUsers::Table)
                     .col(uuid(RoleUsers::RoleId))
                     .col(uuid(RoleUsers::UserId))
-                    .primary_key(Index::create().col(RoleUsers::RoleId).col(RoleUsers::UserId))
+                    .primary_key(
+                        Index::create()
+                            .col(RoleUsers::RoleId)
+                            .col(RoleUsers::UserId),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(RoleUsers::Table, RoleUsers::RoleId)

@@ -52,7 +52,9 @@ fn print_welcome(application: &Application) {
         Some(password) => {
             println!("  Sign in as: admin");
             println!("  Password:   {password}");
-            println!("  (generated now and shown only this once: keep it, or set IDP_ADMIN_PASSWORD");
+            println!(
+                "  (generated now and shown only this once: keep it, or set IDP_ADMIN_PASSWORD"
+            );
             println!("   before the first start of a new data folder)");
         }
         None if application.seed_report().created_admin => {

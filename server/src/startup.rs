@@ -19,7 +19,10 @@ impl Application {
     /// port 0 can read the real one from [`Application::addr`].
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("cannot create the data folder {}", config.data_dir.display())
+            format!(
+                "cannot create the data folder {}",
+                config.data_dir.display()
+            )
         })?;
         let db = identity::db::connect(&config.database_url())
             .await

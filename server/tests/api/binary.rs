@@ -69,7 +69,13 @@ fn the_binary_prints_how_to_sign_in_and_stops_cleanly_on_sigterm() {
     assert!(data.path().join("idp.sqlite").exists());
 
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {

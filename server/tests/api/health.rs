@@ -15,7 +15,12 @@ async fn liveness_and_readiness_answer_up() {
 async fn readiness_answers_503_when_the_database_is_gone() {
     let app = spawn_app().await;
     app.db.clone().close().await.unwrap();
-    let response = app.client.get(app.at("/health/ready")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.at("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 503);
     let live = app.client.get(app.at("/health/live")).send().await.unwrap();
     assert_eq!(live.status(), 200);
@@ -25,7 +30,10 @@ async fn readiness_answers_503_when_the_database_is_gone() {
 async fn every_response_carries_a_request_id_and_keeps_the_callers() {
     let app = spawn_app().await;
     let response = app.client.get(app.at("/health/live")).send().await.unwrap();
-    let id = response.headers().get("x-request-id").expect("a request id");
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .expect("a request id");
     assert_eq!(id.to_str().unwrap().len(), 36, "a UUID");
 
     let response = app

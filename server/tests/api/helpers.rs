@@ -4,7 +4,7 @@
 use identity::DatabaseConnection;
 use reqwest::{Client, Response, redirect::Policy};
 use server::{Application, Config, config::Secret};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -18,7 +18,6 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// A client with a cookie store that does not follow redirects.
     pub client: Client,
-    pub data_dir: PathBuf,
     _data: Option<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -66,7 +65,6 @@ pub async fn spawn_app_in(
         local_url,
         db,
         client: client(),
-        data_dir: data_dir.to_owned(),
         _data: None,
         stop: Some(stop),
         task: Some(task),

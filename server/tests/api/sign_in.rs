@@ -28,9 +28,15 @@ async fn the_login_page_is_a_form_that_works_without_javascript() {
     let response = app.client.get(app.at("/login")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
-    assert!(html.contains(r#"<form class="card login" method="post" action="/login""#));
+    assert!(
+        html.contains(r#"<form method="post" action="/login""#),
+        "{html}"
+    );
     assert!(html.contains(r#"name="username""#) && html.contains(r#"name="password""#));
-    assert!(html.contains("/pkg/frontend.js"), "hydration scripts are linked");
+    assert!(
+        html.contains("/pkg/frontend.js"),
+        "hydration scripts are linked"
+    );
     assert!(html.contains("/pkg/main.css"), "the stylesheet is linked");
 }
 
@@ -44,7 +50,10 @@ async fn signing_in_sets_a_hardened_cookie_and_returns_to_the_page() {
     assert!(cookie.contains("; HttpOnly"), "{cookie}");
     assert!(cookie.contains("; SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("; Path=/"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain http has no Secure cookies: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http has no Secure cookies: {cookie}"
+    );
 
     let page = app.client.get(app.at("/console")).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -91,7 +100,10 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
 #[tokio::test]
 async fn a_disabled_or_locked_user_cannot_sign_in_and_their_session_stops_working() {
     let app = spawn_app().await;
-    assert_eq!(location(&app.sign_in("admin", ADMIN_PASSWORD).await), "/console");
+    assert_eq!(
+        location(&app.sign_in("admin", ADMIN_PASSWORD).await),
+        "/console"
+    );
 
     let admin = identity::users::find_by_username(&app.db, "admin")
         .await
@@ -103,8 +115,14 @@ async fn a_disabled_or_locked_user_cannot_sign_in_and_their_session_stops_workin
         changed.update(&app.db).await.unwrap();
 
         let page = app.client.get(app.at("/console")).send().await.unwrap();
-        assert_eq!(page.status(), 303, "{status:?}: the live session stops working");
-        let again = app.sign_in_with(&client(), "admin", ADMIN_PASSWORD, "/console").await;
+        assert_eq!(
+            page.status(),
+            303,
+            "{status:?}: the live session stops working"
+        );
+        let again = app
+            .sign_in_with(&client(), "admin", ADMIN_PASSWORD, "/console")
+            .await;
         assert!(location(&again).starts_with("/login?error="), "{status:?}");
     }
 }
@@ -171,7 +189,11 @@ async fn a_sign_in_posted_from_another_site_is_refused() {
 #[tokio::test]
 async fn return_to_never_leaves_this_server() {
     let app = spawn_app().await;
-    for target in ["https://evil.example/", "//evil.example/", "/\\evil.example"] {
+    for target in [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+    ] {
         let response = app
             .sign_in_with(&client(), "admin", ADMIN_PASSWORD, target)
             .await;
@@ -203,7 +225,10 @@ async fn a_user_without_the_administrator_role_is_told_they_have_no_access() {
     )
     .await
     .unwrap();
-    assert_eq!(location(&app.sign_in("alice", "alice-password-1").await), "/console");
+    assert_eq!(
+        location(&app.sign_in("alice", "alice-password-1").await),
+        "/console"
+    );
     let html = app
         .client
         .get(app.at("/console"))

@@ -18,7 +18,10 @@ async fn the_first_start_creates_the_initial_data() {
     let apps = application::Entity::find().all(db).await.unwrap();
     let mut client_ids: Vec<_> = apps.iter().map(|a| a.client_id.as_str()).collect();
     client_ids.sort();
-    assert_eq!(client_ids, [scopes::CONSOLE_CLIENT_ID, scopes::MY_ACCOUNT_CLIENT_ID]);
+    assert_eq!(
+        client_ids,
+        [scopes::CONSOLE_CLIENT_ID, scopes::MY_ACCOUNT_CLIENT_ID]
+    );
     assert!(apps.iter().all(|a| a.system && a.public_client));
     let my_account = apps
         .iter()
@@ -174,7 +177,10 @@ async fn a_database_written_by_a_newer_version_is_refused_and_left_untouched() {
         Ok(_) => panic!("the server started on a newer schema"),
         Err(error) => format!("{error:#}"),
     };
-    assert!(error.contains("m20991231_000001_from_the_future"), "{error}");
+    assert!(
+        error.contains("m20991231_000001_from_the_future"),
+        "{error}"
+    );
     assert!(error.contains("newer version"), "{error}");
 
     let db = identity::db::connect(&format!(

@@ -18,7 +18,7 @@ pub struct ConsoleUser {
 /// The signed-in administrator. Permission: a Console session of a user holding the
 /// management scope `internal_user_mgt_view` (the Administrator role).
 #[server]
-pub async fn console_user() -> Result<ConsoleUser, ServerFnError> {
+pub async fn get_console_user() -> Result<ConsoleUser, ServerFnError> {
     use crate::ssr::require_console_user;
     let current = require_console_user().await?;
     Ok(ConsoleUser {
@@ -32,7 +32,7 @@ pub async fn console_user() -> Result<ConsoleUser, ServerFnError> {
 /// `GET /console`: the landing page of the Console.
 #[component]
 pub fn ConsoleHome() -> impl IntoView {
-    let user = Resource::new(|| (), |_| console_user());
+    let user = Resource::new(|| (), |_| get_console_user());
     let details_open = RwSignal::new(false);
     view! {
         <Title text="Console"/>
@@ -48,7 +48,7 @@ pub fn ConsoleHome() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match user.await {
                         Ok(user) => view! {
-                            <h1>"Welcome, " {user.display_name.clone()}</h1>
+                            <h1>{format!("Welcome, {}", user.display_name)}</h1>
                             <section class="card">
                                 <p>"You are signed in to the Console as "
                                     <strong>{user.username.clone()}</strong>"."</p>

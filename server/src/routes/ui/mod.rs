@@ -16,16 +16,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         .merge(sign_in::router())
-        .leptos_routes_with_context(
-            state,
-            generate_route_list(app::App),
-            provide.clone(),
-            {
-                let options = state.leptos.clone();
-                move || app::shell(options.clone())
-            },
-        )
-        .fallback(file_and_error_handler_with_context(provide, app::shell));
+        .leptos_routes_with_context(state, generate_route_list(app::App), provide.clone(), {
+            let options = state.leptos.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            provide,
+            app::shell,
+        ));
     pages
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -42,8 +42,7 @@ async fn sign_in(
     } else {
         DEFAULT_RETURN_TO.to_owned()
     };
-    let user = match identity::users::authenticate(&state.db, &form.username, form.password).await
-    {
+    let user = match identity::users::authenticate(&state.db, &form.username, form.password).await {
         Ok(user) => user,
         Err(identity::Error::InvalidCredentials) => {
             tracing::info!("sign-in refused: invalid credentials");
