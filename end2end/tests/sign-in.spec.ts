@@ -39,6 +39,7 @@ test.describe('signing in to the Console', () => {
 });
 
 test.describe('hydration', () => {
+  test.use({ expectedConsoleErrors: [/status of 404 .*\/no\/such\/page\)$/] });
   test('the Console landing page becomes interactive', async ({ page }) => {
     await page.goto('/login');
     await new LoginPage(page).signIn(admin.username, admin.password);
