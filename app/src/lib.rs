@@ -46,6 +46,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/console") view=pages::console::ConsoleHome ssr=SsrMode::Async/>
+                <Route path=path!("/consent") view=pages::consent::ConsentPage ssr=SsrMode::Async/>
+                <Route path=path!("/logout") view=pages::logout::LogoutPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

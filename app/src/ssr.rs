@@ -13,7 +13,8 @@ pub struct AppContext {
     pub db: DatabaseConnection,
 }
 
-fn context() -> Result<AppContext, ServerFnError> {
+/// The server context, or an error when a server function runs outside the server.
+pub fn context() -> Result<AppContext, ServerFnError> {
     use_context::<AppContext>().ok_or_else(|| failure("server context missing"))
 }
 

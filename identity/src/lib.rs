@@ -6,6 +6,8 @@ pub mod clock;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod keys;
+pub mod oauth;
 pub mod password;
 pub mod roles;
 pub mod scopes;

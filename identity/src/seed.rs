@@ -211,6 +211,7 @@ async fn ensure_system_application(
         id_token_lifetime_secs: Set(3600),
         refresh_token_lifetime_secs: Set(86400),
         refresh_for_impersonation: Set(false),
+        client_secret_reveal: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

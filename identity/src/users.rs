@@ -2,7 +2,10 @@
 
 use crate::entities::user::{self, UserStatus};
 use crate::{Error, Result, password};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait},
+};
 use uuid::Uuid;
 
 /// Finds a user by id.
@@ -23,20 +26,59 @@ pub async fn find_by_username(
 
 /// Checks a username and password. Every failure, including a disabled or locked account,
 /// is [`Error::InvalidCredentials`], and an unknown username costs one argon2 verification
-/// like any other attempt.
+/// like any other attempt. A wrong password counts one failure (an atomic increment, exact
+/// under concurrent attempts); at `lockout_threshold` failures the account locks.
 #[tracing::instrument(skip(db, password))]
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     username: &str,
     password: String,
+    lockout_threshold: i32,
 ) -> Result<user::Model> {
     let found = find_by_username(db, username).await?;
     let stored = found.as_ref().map(|u| u.password_hash.clone());
     let verified = password::verify(password, stored).await;
     match found {
-        Some(user) if verified && user.status == UserStatus::Active => Ok(user),
+        Some(user) if user.status == UserStatus::Active && verified => {
+            if user.failed_logins != 0 {
+                user::Entity::update_many()
+                    .col_expr(user::Column::FailedLogins, Expr::value(0))
+                    .filter(user::Column::Id.eq(user.id))
+                    .exec(db)
+                    .await?;
+            }
+            Ok(user)
+        }
+        Some(user) if user.status == UserStatus::Active => {
+            record_failure(db, user.id, lockout_threshold).await?;
+            Err(Error::InvalidCredentials)
+        }
         _ => Err(Error::InvalidCredentials),
     }
+}
+
+/// Counts a failed sign-in and locks the account at the threshold.
+async fn record_failure(db: &impl ConnectionTrait, user_id: Uuid, threshold: i32) -> Result<()> {
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::FailedLogins,
+            Expr::col(user::Column::FailedLogins).add(1),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    let locked = user::Entity::update_many()
+        .col_expr(user::Column::Status, Expr::value(UserStatus::Locked))
+        .col_expr(user::Column::UpdatedAt, Expr::value(crate::clock::now()))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::Status.eq(UserStatus::Active))
+        .filter(user::Column::FailedLogins.gte(threshold))
+        .exec(db)
+        .await?;
+    if locked.rows_affected == 1 {
+        tracing::warn!(%user_id, "account locked after repeated sign-in failures");
+    }
+    Ok(())
 }
 
 /// The name to show for a user: "Given Family", or the username when both are empty.

@@ -12,6 +12,7 @@
 //! | `IDP_SMTP_URL` | `smtp_url` | none: mail goes to files | e.g. `smtp://user:pw@host:587?tls=required` |
 //! | `IDP_SITE_DIR` | `site_dir` | `./site` | folder whose `pkg/` holds the built front end |
 //! | `IDP_SESSION_LIFETIME_SECS` | `session_lifetime_secs` | `28800` | how long a sign-in lasts |
+//! | `IDP_LOCKOUT_THRESHOLD` | `lockout_threshold` | `5` | failed sign-ins that lock an account |
 //! | `IDP_LOG_FORMAT` | `log_format` | `text` | `text` or `json` log lines |
 
 use serde::Deserialize;
@@ -33,6 +34,7 @@ Configuration (environment variables win over the file given by IDP_CONFIG or --
                                                    [default: none, mail is written as files]
   IDP_SITE_DIR               folder whose pkg/ holds the built front end    [default: ./site]
   IDP_SESSION_LIFETIME_SECS  how long a sign-in lasts, in seconds          [default: 28800]
+  IDP_LOCKOUT_THRESHOLD      failed sign-ins in a row that lock an account  [default: 5]
   IDP_LOG_FORMAT             text or json                                   [default: text]
   RUST_LOG                   log filter, e.g. info,server=debug              [default: info]";
 
@@ -85,6 +87,8 @@ pub struct Config {
     pub site_dir: PathBuf,
     /// How long a sign-in lasts, in seconds.
     pub session_lifetime_secs: i64,
+    /// Failed sign-ins in a row that lock an account.
+    pub lockout_threshold: i32,
     /// Log line format.
     pub log_format: LogFormat,
 }
@@ -100,6 +104,7 @@ impl Default for Config {
             smtp_url: None,
             site_dir: PathBuf::from("./site"),
             session_lifetime_secs: 8 * 3600,
+            lockout_threshold: 5,
             log_format: LogFormat::Text,
         }
     }
@@ -117,6 +122,7 @@ struct Layer {
     smtp_url: Option<Secret>,
     site_dir: Option<PathBuf>,
     session_lifetime_secs: Option<i64>,
+    lockout_threshold: Option<i32>,
     log_format: Option<LogFormat>,
 }
 
@@ -183,6 +189,7 @@ impl Config {
             smtp_url,
             site_dir,
             session_lifetime_secs,
+            lockout_threshold,
             log_format,
         } = layer;
         if let Some(v) = data_dir {
@@ -208,6 +215,9 @@ impl Config {
         }
         if let Some(v) = session_lifetime_secs {
             self.session_lifetime_secs = v;
+        }
+        if let Some(v) = lockout_threshold {
+            self.lockout_threshold = v;
         }
         if let Some(v) = log_format {
             self.log_format = v;
@@ -247,6 +257,9 @@ fn env_layer(env: &impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError
         site_dir: get("IDP_SITE_DIR").map(PathBuf::from),
         session_lifetime_secs: get("IDP_SESSION_LIFETIME_SECS")
             .map(|v| parse("IDP_SESSION_LIFETIME_SECS", v))
+            .transpose()?,
+        lockout_threshold: get("IDP_LOCKOUT_THRESHOLD")
+            .map(|v| parse("IDP_LOCKOUT_THRESHOLD", v))
             .transpose()?,
         log_format: get("IDP_LOG_FORMAT")
             .map(|v| match v.as_str() {

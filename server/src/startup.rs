@@ -52,7 +52,14 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
+        let keys = Arc::new(
+            identity::keys::KeyStore::open(db.clone())
+                .await
+                .context("cannot load the signing keys")?,
+        );
+        let provider = identity::oauth::Provider::new(db.clone(), keys, &public_url);
         let state = AppState {
+            provider,
             db,
             config: Arc::new(config),
             public_url,

@@ -14,6 +14,8 @@ pub struct AppState {
     /// The external base URL in effect (configured, or derived from the bound address).
     pub public_url: Arc<str>,
     pub leptos: LeptosOptions,
+    /// The OpenID Provider: keys, issuer, token minting.
+    pub provider: identity::oauth::Provider,
 }
 
 impl AppState {

@@ -1,10 +1,20 @@
 //! One module per area: the login page, the Console, and (later) My Account.
 
+pub mod consent;
 pub mod console;
 pub mod login;
+pub mod logout;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+/// The message of a server function error, without the framework's prefix.
+pub fn error_text(error: &ServerFnError) -> String {
+    match error {
+        ServerFnError::ServerError(message) => message.clone(),
+        _ => "The server could not be reached. Try again.".to_owned(),
+    }
+}
 
 /// Shown for any path that no route matches (with status 404).
 #[component]

@@ -32,6 +32,8 @@ pub struct Model {
     pub id_token_lifetime_secs: i32,
     pub refresh_token_lifetime_secs: i32,
     pub refresh_for_impersonation: bool,
+    /// A new client secret in clear, kept only until it is shown once.
+    pub client_secret_reveal: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

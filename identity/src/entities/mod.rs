@@ -1,11 +1,17 @@
 //! SeaORM entities, one module a table. Timestamps are Unix seconds.
 
+pub mod access_token;
 pub mod application;
+pub mod authorization_code;
+pub mod authorization_request;
+pub mod consent;
 pub mod idp_session;
 pub mod organization;
+pub mod refresh_token;
 pub mod role;
 pub mod role_scope;
 pub mod role_user;
+pub mod signing_key;
 pub mod user;
 
 use sea_orm::FromJsonQueryResult;

@@ -1,9 +1,11 @@
 //! The HTTP surface, one module an area, each exposing a `router()`; merged here.
 //!
 //! - `health`: liveness and readiness probes
+//! - `oauth2`: the OAuth 2.0 / OpenID Connect endpoints (`/oauth2/*`, `/oidc/*`, discovery)
 //! - `ui`: the server-rendered pages, their server functions, sign-in and sign-out
 
 pub mod health;
+pub mod oauth2;
 pub mod ui;
 
 use crate::{state::AppState, telemetry};
@@ -14,6 +16,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .merge(health::router())
+        .merge(oauth2::router())
         .merge(ui::router(&state))
         .layer(SetResponseHeaderLayer::if_not_present(
             http::header::X_CONTENT_TYPE_OPTIONS,

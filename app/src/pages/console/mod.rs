@@ -75,20 +75,12 @@ pub fn ConsoleHome() -> impl IntoView {
                         }.into_any(),
                         Err(error) => view! {
                             <h1>"No access"</h1>
-                            <p class="error" role="alert">{error_message(&error)}</p>
+                            <p class="error" role="alert">{crate::pages::error_text(&error)}</p>
                         }.into_any(),
                     }
                 })}
             </Suspense>
         </main>
-    }
-}
-
-/// The message of a server function error, without the framework's prefix.
-fn error_message(error: &ServerFnError) -> String {
-    match error {
-        ServerFnError::ServerError(message) => message.clone(),
-        _ => "The server could not be reached. Try again.".to_owned(),
     }
 }
 

@@ -2,9 +2,13 @@
 //! functions, the built front end at `/pkg`, and the sign-in and sign-out form targets.
 //! Every state-changing request here must come from our own origin.
 
+mod consent;
 mod guard;
 mod origin;
 mod sign_in;
+
+pub use origin::is_same_origin;
+pub use sign_in::session_cookie;
 
 use crate::state::AppState;
 use axum::{Router, middleware, response::Redirect, routing::get};
@@ -16,6 +20,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         .merge(sign_in::router())
+        .merge(consent::router())
         .leptos_routes_with_context(state, generate_route_list(app::App), provide.clone(), {
             let options = state.leptos.clone();
             move || app::shell(options.clone())

@@ -30,7 +30,7 @@ pub async fn same_origin_writes(
 
 /// Whether the request's `Origin` (or `Referer`) is the public URL, or the scheme and
 /// `Host` the request was sent to.
-fn is_same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+pub fn is_same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     let source = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))

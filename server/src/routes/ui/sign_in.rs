@@ -42,7 +42,14 @@ async fn sign_in(
     } else {
         DEFAULT_RETURN_TO.to_owned()
     };
-    let user = match identity::users::authenticate(&state.db, &form.username, form.password).await {
+    let user = match identity::users::authenticate(
+        &state.db,
+        &form.username,
+        form.password,
+        state.config.lockout_threshold,
+    )
+    .await
+    {
         Ok(user) => user,
         Err(identity::Error::InvalidCredentials) => {
             tracing::info!("sign-in refused: invalid credentials");
@@ -77,7 +84,8 @@ async fn sign_out(
     Ok(with_cookie(Redirect::to("/login"), cleared))
 }
 
-fn session_cookie(value: &str, max_age: i64, secure: bool) -> String {
+/// The `Set-Cookie` value of the session cookie (`max_age` 0 clears it).
+pub fn session_cookie(value: &str, max_age: i64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }

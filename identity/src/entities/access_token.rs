@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+/// The record of an issued JWT access token, by its `jti`: what introspection, userinfo
+/// and revocation consult, so that a revoked token stops working before it expires.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "access_tokens")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub jti: String,
+    pub application_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub idp_session_id: Option<Uuid>,
+    pub code_id: Option<Uuid>,
+    pub family_id: Option<Uuid>,
+    pub scope: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

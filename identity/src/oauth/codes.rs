@@ -1,0 +1,171 @@
+//! Authorization codes: issued at the authorization endpoint, redeemed once at the token
+//! endpoint by the same client with the same redirect URI and the PKCE verifier.
+
+use crate::entities::{access_token, authorization_code, refresh_token};
+use crate::{Result, clock, tokens};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
+};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+/// How long a code lives (RFC 6749 §4.1.2 recommends at most ten minutes).
+pub const LIFETIME_SECS: i64 = 60;
+
+/// What a code carries from the authorization request to the token request.
+pub struct NewCode {
+    pub application_id: Uuid,
+    pub user_id: Uuid,
+    pub idp_session_id: Option<Uuid>,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+}
+
+/// Stores a new code and returns it (the only time it exists in clear).
+pub async fn issue(db: &impl ConnectionTrait, new: NewCode) -> Result<String> {
+    let code = tokens::random_token();
+    let now = clock::now();
+    authorization_code::Entity::insert(authorization_code::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        code_hash: Set(tokens::hash_token(&code)),
+        application_id: Set(new.application_id),
+        user_id: Set(new.user_id),
+        idp_session_id: Set(new.idp_session_id),
+        redirect_uri: Set(new.redirect_uri),
+        scope: Set(new.scope),
+        nonce: Set(new.nonce),
+        code_challenge: Set(new.code_challenge),
+        auth_time: Set(new.auth_time),
+        created_at: Set(now),
+        expires_at: Set(now + LIFETIME_SECS),
+        consumed_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(code)
+}
+
+/// Why a code was refused (all of them are `invalid_grant` on the wire).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("the code is unknown or expired")]
+    Unknown,
+    #[error("the code was issued to another client")]
+    OtherClient,
+    #[error("the redirect_uri differs from the authorization request")]
+    RedirectMismatch,
+    #[error("the PKCE code_verifier does not match")]
+    PkceMismatch,
+    #[error("the code_verifier is missing")]
+    PkceMissing,
+    #[error("the code was already used; the tokens issued for it are revoked")]
+    Replayed,
+}
+
+/// Redeems a code exactly once. A second redemption (even twenty at once: the consumption
+/// is one conditional update) fails and revokes every token the first one issued.
+pub async fn redeem(
+    db: &impl ConnectionTrait,
+    code: &str,
+    application_id: Uuid,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+) -> Result<std::result::Result<authorization_code::Model, CodeError>> {
+    let hash = tokens::hash_token(code);
+    let Some(found) = authorization_code::Entity::find()
+        .filter(authorization_code::Column::CodeHash.eq(&hash))
+        .one(db)
+        .await?
+    else {
+        return Ok(Err(CodeError::Unknown));
+    };
+    if found.application_id != application_id {
+        return Ok(Err(CodeError::OtherClient));
+    }
+    if found.consumed_at.is_some() {
+        revoke_issued_for(db, found.id).await?;
+        return Ok(Err(CodeError::Replayed));
+    }
+    let now = clock::now();
+    if found.expires_at <= now {
+        return Ok(Err(CodeError::Unknown));
+    }
+    if redirect_uri != Some(found.redirect_uri.as_str()) {
+        return Ok(Err(CodeError::RedirectMismatch));
+    }
+    if let Some(challenge) = &found.code_challenge {
+        let Some(verifier) = code_verifier else {
+            return Ok(Err(CodeError::PkceMissing));
+        };
+        if !pkce_matches(verifier, challenge) {
+            return Ok(Err(CodeError::PkceMismatch));
+        }
+    }
+    let consumed = authorization_code::Entity::update_many()
+        .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))
+        .filter(authorization_code::Column::Id.eq(found.id))
+        .filter(authorization_code::Column::ConsumedAt.is_null())
+        .exec(db)
+        .await?;
+    if consumed.rows_affected != 1 {
+        revoke_issued_for(db, found.id).await?;
+        return Ok(Err(CodeError::Replayed));
+    }
+    Ok(Ok(found))
+}
+
+/// RFC 7636 S256: BASE64URL(SHA256(verifier)) == challenge, in constant time. A verifier
+/// must be 43 to 128 characters of the unreserved set.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+/// Revokes the access and refresh tokens issued for a code (after its replay).
+async fn revoke_issued_for(db: &impl ConnectionTrait, code_id: Uuid) -> Result<()> {
+    let now = clock::now();
+    access_token::Entity::update_many()
+        .col_expr(access_token::Column::RevokedAt, Expr::value(now))
+        .filter(access_token::Column::CodeId.eq(code_id))
+        .filter(access_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    let families: Vec<Uuid> = refresh_token::Entity::find()
+        .filter(refresh_token::Column::CodeId.eq(code_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.family_id)
+        .collect();
+    for family in families {
+        super::grants::revoke_family(db, family).await?;
+    }
+    tracing::warn!(%code_id, "authorization code replayed: its tokens are revoked");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pkce_matches;
+
+    #[test]
+    fn pkce_s256_matches_the_rfc_7636_example() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_matches(verifier, challenge));
+        assert!(!pkce_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX",
+            challenge
+        ));
+        assert!(!pkce_matches("short", challenge));
+    }
+}

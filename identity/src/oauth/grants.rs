@@ -1,0 +1,379 @@
+//! Minting tokens for a grant, refresh token rotation with reuse detection, and the checks
+//! and revocations that keep tokens honest after they are issued.
+
+use super::Provider;
+use super::claims::{AccessClaims, Actor, IdClaims, Profile, half_hash};
+use super::token_type;
+use crate::entities::{access_token, application, organization, refresh_token, user};
+use crate::{Result, clock, tokens};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
+};
+use uuid::Uuid;
+
+/// Whether a grant gets a refresh token, and in which family.
+#[derive(Clone, Copy, Debug)]
+pub enum RefreshPlan {
+    None,
+    /// A new grant: a new family.
+    NewFamily,
+    /// A rotation inside an existing family.
+    Family(Uuid),
+}
+
+/// What to mint.
+pub struct Mint<'a> {
+    pub app: &'a application::Model,
+    /// `None` for client credentials: the application acts for itself.
+    pub user: Option<&'a user::Model>,
+    pub scopes: Vec<String>,
+    /// The refresh token's scope when it differs from the access token's (a narrowed
+    /// refresh keeps the original grant).
+    pub grant_scopes: Option<Vec<String>>,
+    pub auth_time: Option<i64>,
+    pub nonce: Option<String>,
+    pub idp_session_id: Option<Uuid>,
+    pub code_id: Option<Uuid>,
+    /// The `act` claim: the impersonator, when impersonated.
+    pub actor: Option<Uuid>,
+    pub id_token: bool,
+    pub refresh: RefreshPlan,
+}
+
+/// The tokens of a successful grant.
+#[derive(Debug)]
+pub struct Minted {
+    pub access_token: String,
+    pub jti: String,
+    pub expires_in: i64,
+    pub scope: String,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+/// Signs the tokens of a grant and records them, in `db` (pass a transaction to make the
+/// grant and its records one unit).
+pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -> Result<Minted> {
+    let now = clock::now();
+    let org_id = m
+        .user
+        .map(|u| u.organization_id)
+        .unwrap_or(m.app.organization_id);
+    let org_name = organization::Entity::find_by_id(org_id)
+        .one(db)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    let scope = super::scope::join(&m.scopes);
+    let lifetime = i64::from(m.app.access_token_lifetime_secs);
+    let jti = Uuid::new_v4().to_string();
+    let sub = match m.user {
+        Some(user) => user.id.to_string(),
+        None => m.app.client_id.clone(),
+    };
+    let claims = AccessClaims {
+        iss: provider.issuer.clone(),
+        sub: sub.clone(),
+        aud: m.app.client_id.clone(),
+        client_id: m.app.client_id.clone(),
+        azp: m.app.client_id.clone(),
+        scope: scope.clone(),
+        iat: now,
+        nbf: now,
+        exp: now + lifetime,
+        jti: jti.clone(),
+        auth_time: m.auth_time,
+        aut: if m.user.is_some() {
+            "APPLICATION_USER"
+        } else {
+            "APPLICATION"
+        }
+        .to_owned(),
+        org_id: org_id.to_string(),
+        org_name,
+        act: m.actor.map(|a| Actor { sub: a.to_string() }),
+    };
+    let access_token = provider.keys.sign(token_type::ACCESS, &claims)?;
+
+    let mut family_id = None;
+    let mut refresh = None;
+    if let (Some(user), plan) = (m.user, m.refresh) {
+        let family = match plan {
+            RefreshPlan::None => None,
+            RefreshPlan::NewFamily => Some(Uuid::new_v4()),
+            RefreshPlan::Family(f) => Some(f),
+        };
+        if let Some(family) = family {
+            let value = tokens::random_token();
+            let grant_scope = m.grant_scopes.as_ref().unwrap_or(&m.scopes);
+            refresh_token::Entity::insert(refresh_token::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                token_hash: Set(tokens::hash_token(&value)),
+                family_id: Set(family),
+                application_id: Set(m.app.id),
+                user_id: Set(user.id),
+                idp_session_id: Set(m.idp_session_id),
+                code_id: Set(m.code_id),
+                scope: Set(super::scope::join(grant_scope)),
+                auth_time: Set(m.auth_time.unwrap_or(now)),
+                created_at: Set(now),
+                expires_at: Set(now + i64::from(m.app.refresh_token_lifetime_secs)),
+                used_at: Set(None),
+                revoked_at: Set(None),
+            })
+            .exec_without_returning(db)
+            .await?;
+            family_id = Some(family);
+            refresh = Some(value);
+        }
+    }
+
+    access_token::Entity::insert(access_token::ActiveModel {
+        jti: Set(jti.clone()),
+        application_id: Set(m.app.id),
+        user_id: Set(m.user.map(|u| u.id)),
+        idp_session_id: Set(m.idp_session_id),
+        code_id: Set(m.code_id),
+        family_id: Set(family_id),
+        scope: Set(scope.clone()),
+        created_at: Set(now),
+        expires_at: Set(now + lifetime),
+        revoked_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+
+    let id_token = match m.user {
+        Some(user) if m.id_token => {
+            let claims = IdClaims {
+                iss: provider.issuer.clone(),
+                sub,
+                aud: m.app.client_id.clone(),
+                azp: m.app.client_id.clone(),
+                iat: now,
+                exp: now + i64::from(m.app.id_token_lifetime_secs),
+                auth_time: m.auth_time.unwrap_or(now),
+                jti: Uuid::new_v4().to_string(),
+                nonce: m.nonce.clone(),
+                at_hash: Some(half_hash(&access_token)),
+                c_hash: None,
+                sid: m.idp_session_id.map(|s| s.to_string()),
+                profile: Profile::of(user, &m.scopes),
+            };
+            Some(provider.keys.sign(token_type::ID, &claims)?)
+        }
+        _ => None,
+    };
+    Ok(Minted {
+        access_token,
+        jti,
+        expires_in: lifetime,
+        scope,
+        id_token,
+        refresh_token: refresh,
+    })
+}
+
+/// Why a refresh token was refused (all `invalid_grant` on the wire, except `Scope`).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshError {
+    #[error("the refresh token is unknown, expired or revoked")]
+    Unknown,
+    #[error("the refresh token was issued to another client")]
+    OtherClient,
+    #[error("the refresh token was already used; its whole family is revoked")]
+    Reused,
+    #[error("the user may no longer sign in")]
+    UserInactive,
+    #[error("the requested scope exceeds the original grant")]
+    Scope,
+}
+
+/// Rotates a refresh token: it is used once, and a reuse revokes its family.
+pub async fn refresh(
+    provider: &Provider,
+    db: &impl ConnectionTrait,
+    presented: &str,
+    app: &application::Model,
+    requested: Option<Vec<String>>,
+) -> Result<std::result::Result<Minted, RefreshError>> {
+    let Some(found) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(tokens::hash_token(presented)))
+        .one(db)
+        .await?
+    else {
+        return Ok(Err(RefreshError::Unknown));
+    };
+    if found.application_id != app.id {
+        return Ok(Err(RefreshError::OtherClient));
+    }
+    if found.revoked_at.is_some() {
+        return Ok(Err(RefreshError::Unknown));
+    }
+    if found.used_at.is_some() {
+        revoke_family(db, found.family_id).await?;
+        return Ok(Err(RefreshError::Reused));
+    }
+    let now = clock::now();
+    if found.expires_at <= now {
+        return Ok(Err(RefreshError::Unknown));
+    }
+    let granted = super::scope::parse(&found.scope);
+    let scopes = match requested {
+        Some(requested) if requested.iter().any(|s| !granted.contains(s)) => {
+            return Ok(Err(RefreshError::Scope));
+        }
+        Some(requested) => requested,
+        None => granted.clone(),
+    };
+    let user = user::Entity::find_by_id(found.user_id).one(db).await?;
+    let Some(user) = user.filter(|u| u.status == user::UserStatus::Active) else {
+        return Ok(Err(RefreshError::UserInactive));
+    };
+    let used = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .filter(refresh_token::Column::Id.eq(found.id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if used.rows_affected != 1 {
+        revoke_family(db, found.family_id).await?;
+        return Ok(Err(RefreshError::Reused));
+    }
+    let minted = mint(
+        provider,
+        db,
+        Mint {
+            app,
+            user: Some(&user),
+            id_token: scopes.iter().any(|s| s == "openid"),
+            scopes,
+            grant_scopes: Some(granted),
+            auth_time: Some(found.auth_time),
+            nonce: None,
+            idp_session_id: found.idp_session_id,
+            code_id: found.code_id,
+            actor: None,
+            refresh: RefreshPlan::Family(found.family_id),
+        },
+    )
+    .await?;
+    Ok(Ok(minted))
+}
+
+/// Revokes every refresh token of a family and the access tokens minted in it.
+pub async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid) -> Result<()> {
+    let now = clock::now();
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    access_token::Entity::update_many()
+        .col_expr(access_token::Column::RevokedAt, Expr::value(now))
+        .filter(access_token::Column::FamilyId.eq(family_id))
+        .filter(access_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A verified access token whose record is live and whose user may still sign in.
+pub struct LiveAccess {
+    pub claims: AccessClaims,
+    pub record: access_token::Model,
+    pub user: Option<user::Model>,
+}
+
+/// Verifies a JWT access token and checks that it is still live: not revoked, not expired,
+/// and its user (if any) still active. `None` when any of that fails.
+pub async fn live_access(provider: &Provider, token: &str) -> Result<Option<LiveAccess>> {
+    let Ok(claims) = provider
+        .keys
+        .verify::<AccessClaims>(token, token_type::ACCESS, &provider.issuer, None)
+        .await
+    else {
+        return Ok(None);
+    };
+    let Some(record) = access_token::Entity::find_by_id(claims.jti.clone())
+        .one(&provider.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if record.revoked_at.is_some() || record.expires_at <= clock::now() {
+        return Ok(None);
+    }
+    let user = match record.user_id {
+        Some(id) => match user::Entity::find_by_id(id).one(&provider.db).await? {
+            Some(u) if u.status == user::UserStatus::Active => Some(u),
+            _ => return Ok(None),
+        },
+        None => None,
+    };
+    Ok(Some(LiveAccess {
+        claims,
+        record,
+        user,
+    }))
+}
+
+/// A refresh token that is live, for introspection.
+pub async fn live_refresh(
+    db: &impl ConnectionTrait,
+    token: &str,
+) -> Result<Option<(refresh_token::Model, user::Model)>> {
+    let Some(found) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(tokens::hash_token(token)))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if found.revoked_at.is_some() || found.used_at.is_some() || found.expires_at <= clock::now() {
+        return Ok(None);
+    }
+    match user::Entity::find_by_id(found.user_id).one(db).await? {
+        Some(user) if user.status == user::UserStatus::Active => Ok(Some((found, user))),
+        _ => Ok(None),
+    }
+}
+
+/// What a revocation request found (RFC 7009).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revoked {
+    /// Revoked now, or already dead, or never ours: the answer is 200 either way.
+    Done,
+    /// The token is live but belongs to another client.
+    OtherClient,
+}
+
+/// Revokes an access token (by its JWT) or a refresh token (with its family).
+pub async fn revoke(provider: &Provider, token: &str, app: &application::Model) -> Result<Revoked> {
+    let db = &provider.db;
+    if let Some((found, _)) = live_refresh(db, token).await? {
+        if found.application_id != app.id {
+            return Ok(Revoked::OtherClient);
+        }
+        revoke_family(db, found.family_id).await?;
+        return Ok(Revoked::Done);
+    }
+    if let Ok(claims) = provider
+        .keys
+        .verify::<AccessClaims>(token, token_type::ACCESS, &provider.issuer, None)
+        .await
+    {
+        if claims.client_id != app.client_id {
+            return Ok(Revoked::OtherClient);
+        }
+        access_token::Entity::update_many()
+            .col_expr(access_token::Column::RevokedAt, Expr::value(clock::now()))
+            .filter(access_token::Column::Jti.eq(claims.jti))
+            .filter(access_token::Column::RevokedAt.is_null())
+            .exec(db)
+            .await?;
+    }
+    Ok(Revoked::Done)
+}

@@ -1,0 +1,87 @@
+//! The few documents the protocol endpoints answer with themselves: the error page for a
+//! request that cannot be trusted with a redirect, and the `form_post` response.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn document(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · Identity Server</title><link rel=\"stylesheet\" href=\"/pkg/main.css\">\
+         <link rel=\"icon\" type=\"image/svg+xml\" href=\"/pkg/favicon.svg\"></head>\
+         <body><main class=\"centered\">{body}</main></body></html>",
+        escape(title)
+    )
+}
+
+/// An error the browser's user must read, because redirecting would be unsafe (unknown
+/// application, unregistered redirect URI) or impossible.
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<section class=\"card\" role=\"alert\"><h1>{}</h1><p>{}</p></section>",
+        escape(title),
+        escape(message)
+    );
+    let mut response = (status, Html(document(title, &body))).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// OAuth 2.0 Form Post Response Mode: a form that posts the response to the client. It
+/// submits itself with JavaScript, and offers a button without it.
+pub fn form_post(action: &str, fields: &[(&str, &str)]) -> Response {
+    let inputs: String = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<form class=\"card\" method=\"post\" action=\"{}\" id=\"response\">{inputs}\
+         <p>Returning you to the application…</p>\
+         <button type=\"submit\" class=\"primary\">Continue</button></form>\
+         <script>document.getElementById('response').submit()</script>",
+        escape(action)
+    );
+    let mut response = Html(document("Continue", &body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            super::escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

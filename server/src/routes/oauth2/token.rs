@@ -1,0 +1,218 @@
+//! `POST /oauth2/token` (RFC 6749 §3.2): the authorization code, refresh token and client
+//! credentials grants. Every answer carries `Cache-Control: no-store`.
+
+use super::client_auth::authenticate_client;
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use crate::state::AppState;
+use axum::{
+    Form, Json,
+    extract::State,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use identity::TransactionTrait;
+use identity::entities::{application, user};
+use identity::oauth::{
+    clients, codes,
+    grant_type::{AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN},
+    grants::{self, Mint, Minted, RefreshError, RefreshPlan},
+    scope,
+};
+use serde::Serialize;
+
+/// The successful token response (RFC 6749 §5.1).
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
+}
+
+impl From<Minted> for TokenResponse {
+    fn from(minted: Minted) -> Self {
+        Self {
+            access_token: minted.access_token,
+            token_type: "Bearer",
+            expires_in: minted.expires_in,
+            scope: minted.scope,
+            id_token: minted.id_token,
+            refresh_token: minted.refresh_token,
+            issued_token_type: None,
+        }
+    }
+}
+
+impl IntoResponse for TokenResponse {
+    fn into_response(self) -> Response {
+        let mut response = Json(self).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        response
+    }
+}
+
+/// `POST /oauth2/token`
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<TokenResponse, OAuthError> {
+    let params = Params::from_pairs(pairs)?;
+    let grant_type = params.require("grant_type")?.to_owned();
+    let app = authenticate_client(&state.db, &headers, &params).await?;
+    let known = [AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS];
+    if !known.contains(&grant_type.as_str()) {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("The grant type {grant_type} is not supported."),
+        ));
+    }
+    if !clients::allows_grant(&app, &grant_type) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("This application may not use the {grant_type} grant."),
+        ));
+    }
+    match grant_type.as_str() {
+        AUTHORIZATION_CODE => authorization_code(&state, &app, &params).await,
+        REFRESH_TOKEN => refresh_token(&state, &app, &params).await,
+        _ => client_credentials(&state, &app, &params).await,
+    }
+}
+
+/// RFC 6749 §4.1.3, with PKCE (RFC 7636 §4.5).
+async fn authorization_code(
+    state: &AppState,
+    app: &application::Model,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let code = params.require("code")?;
+    let txn = state.db.begin().await.map_err(OAuthError::server)?;
+    let redeemed = codes::redeem(
+        &txn,
+        code,
+        app.id,
+        params.get("redirect_uri"),
+        params.get("code_verifier"),
+    )
+    .await?;
+    let code = match redeemed {
+        Ok(code) => code,
+        Err(reason) => {
+            // A replay's revocations must stick even though the request fails.
+            txn.commit().await.map_err(OAuthError::server)?;
+            tracing::info!(client_id = %app.client_id, %reason, "authorization code refused");
+            return Err(OAuthError::invalid_grant(reason.to_string()));
+        }
+    };
+    let user = identity::users::find(&txn, code.user_id)
+        .await?
+        .filter(|u| u.status == user::UserStatus::Active)
+        .ok_or_else(|| OAuthError::invalid_grant("The user may no longer sign in."))?;
+    let scopes = scope::parse(&code.scope);
+    let minted = grants::mint(
+        &state.provider,
+        &txn,
+        Mint {
+            app,
+            user: Some(&user),
+            id_token: scopes.iter().any(|s| s == "openid"),
+            scopes,
+            grant_scopes: None,
+            auth_time: Some(code.auth_time),
+            nonce: code.nonce.clone(),
+            idp_session_id: code.idp_session_id,
+            code_id: Some(code.id),
+            actor: None,
+            refresh: refresh_plan(app),
+        },
+    )
+    .await?;
+    txn.commit().await.map_err(OAuthError::server)?;
+    Ok(minted.into())
+}
+
+/// RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2).
+async fn refresh_token(
+    state: &AppState,
+    app: &application::Model,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let presented = params.require("refresh_token")?;
+    let requested = params.get("scope").map(scope::parse);
+    let txn = state.db.begin().await.map_err(OAuthError::server)?;
+    let result = grants::refresh(&state.provider, &txn, presented, app, requested).await?;
+    txn.commit().await.map_err(OAuthError::server)?;
+    match result {
+        Ok(minted) => Ok(minted.into()),
+        Err(RefreshError::Scope) => Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "The requested scope exceeds what was originally granted.",
+        )),
+        Err(reason) => {
+            tracing::info!(client_id = %app.client_id, %reason, "refresh token refused");
+            Err(OAuthError::invalid_grant(reason.to_string()))
+        }
+    }
+}
+
+/// RFC 6749 §4.4: a confidential application acting for itself. It is granted only the
+/// scopes it is authorized for; it is authorized for none until API authorization exists.
+async fn client_credentials(
+    state: &AppState,
+    app: &application::Model,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    if app.public_client {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "A public client cannot use the client_credentials grant.",
+        ));
+    }
+    let requested = params.get("scope").map(scope::parse).unwrap_or_default();
+    let authorized: Vec<String> = Vec::new();
+    if let Some(extra) = requested.iter().find(|s| !authorized.contains(s)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("The application is not authorized for the scope {extra}."),
+        ));
+    }
+    let minted = grants::mint(
+        &state.provider,
+        &state.db,
+        Mint {
+            app,
+            user: None,
+            scopes: requested,
+            grant_scopes: None,
+            auth_time: None,
+            nonce: None,
+            idp_session_id: None,
+            code_id: None,
+            actor: None,
+            id_token: false,
+            refresh: RefreshPlan::None,
+        },
+    )
+    .await?;
+    Ok(minted.into())
+}
+
+/// A refresh token goes with a user's grant when the application may refresh.
+fn refresh_plan(app: &application::Model) -> RefreshPlan {
+    if clients::allows_grant(app, REFRESH_TOKEN) {
+        RefreshPlan::NewFamily
+    } else {
+        RefreshPlan::None
+    }
+}
