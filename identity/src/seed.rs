@@ -267,3 +267,13 @@ async fn ensure_role(
     }
     Ok(role)
 }
+
+/// The id of the root organization.
+pub async fn root_organization_id(db: &impl ConnectionTrait) -> Result<Uuid> {
+    organization::Entity::find()
+        .filter(organization::Column::ParentId.is_null())
+        .one(db)
+        .await?
+        .map(|o| o.id)
+        .ok_or_else(|| anyhow::anyhow!("there is no root organization").into())
+}

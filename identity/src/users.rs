@@ -122,3 +122,232 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser<'_>) -> Result<user:
     .insert(db)
     .await?)
 }
+
+/// A user attribute that can be searched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attr {
+    UserName,
+    Email,
+    GivenName,
+    FamilyName,
+}
+
+/// A comparison of SCIM filters (RFC 7644 §3.4.2.2), case-insensitive as the attributes are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Co,
+    Sw,
+    Ew,
+    Pr,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// A filter over users.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Filter {
+    Compare(Attr, Op, String),
+    And(Box<Filter>, Box<Filter>),
+    Or(Box<Filter>, Box<Filter>),
+    Not(Box<Filter>),
+}
+
+impl Filter {
+    fn condition(&self) -> sea_orm::Condition {
+        use sea_orm::Condition;
+        use sea_orm::sea_query::{Func, LikeExpr, SimpleExpr};
+        match self {
+            Filter::And(a, b) => Condition::all().add(a.condition()).add(b.condition()),
+            Filter::Or(a, b) => Condition::any().add(a.condition()).add(b.condition()),
+            Filter::Not(a) => a.condition().not(),
+            Filter::Compare(attr, op, value) => {
+                let column = match attr {
+                    Attr::UserName => user::Column::Username,
+                    Attr::Email => user::Column::Email,
+                    Attr::GivenName => user::Column::GivenName,
+                    Attr::FamilyName => user::Column::FamilyName,
+                };
+                let lowered: SimpleExpr = Func::lower(Expr::col(column)).into();
+                let value = value.to_lowercase();
+                let escaped = value
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                let like = |pattern: String| LikeExpr::new(pattern).escape('\\');
+                let expr = match op {
+                    Op::Eq => lowered.eq(value),
+                    Op::Ne => lowered.ne(value),
+                    Op::Co => lowered.like(like(format!("%{escaped}%"))),
+                    Op::Sw => lowered.like(like(format!("{escaped}%"))),
+                    Op::Ew => lowered.like(like(format!("%{escaped}"))),
+                    Op::Pr => Expr::col(column).ne(""),
+                    Op::Gt => lowered.gt(value),
+                    Op::Ge => lowered.gte(value),
+                    Op::Lt => lowered.lt(value),
+                    Op::Le => lowered.lte(value),
+                };
+                Condition::all().add(expr)
+            }
+        }
+    }
+}
+
+/// A page of users matching `filter`, ordered by username, and the total count.
+pub async fn search(
+    db: &impl ConnectionTrait,
+    filter: Option<&Filter>,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<user::Model>)> {
+    use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+    let mut query = user::Entity::find().order_by_asc(user::Column::Username);
+    if let Some(filter) = filter {
+        query = query.filter(filter.condition());
+    }
+    let total = query.clone().count(db).await?;
+    let page = query.offset(offset).limit(limit).all(db).await?;
+    Ok((total, page))
+}
+
+/// Why a change to a user was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    #[error("the username {0} is taken")]
+    DuplicateUsername(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Changes to a user; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub password: Option<String>,
+    pub status: Option<UserStatus>,
+}
+
+/// The shortest password we accept.
+pub const MIN_PASSWORD_LENGTH: usize = 8;
+
+fn check(changes: &Changes) -> std::result::Result<(), UserError> {
+    if let Some(username) = &changes.username
+        && (username.trim().is_empty()
+            || username.len() > 255
+            || username.chars().any(char::is_control))
+    {
+        return Err(UserError::Invalid(
+            "The username must be 1 to 255 printable characters.".into(),
+        ));
+    }
+    if let Some(password) = &changes.password
+        && password.chars().count() < MIN_PASSWORD_LENGTH
+    {
+        return Err(UserError::Invalid(format!(
+            "The password must have at least {MIN_PASSWORD_LENGTH} characters."
+        )));
+    }
+    if let Some(email) = &changes.email
+        && !email.is_empty()
+        && !email.contains('@')
+    {
+        return Err(UserError::Invalid(format!(
+            "{email} is not an email address."
+        )));
+    }
+    Ok(())
+}
+
+fn unique_violation(error: &sea_orm::DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+/// Creates a user after checking the input; a taken username is [`UserError::DuplicateUsername`]
+/// (also when two requests race for it: the unique index decides).
+pub async fn register(
+    db: &impl ConnectionTrait,
+    new: NewUser<'_>,
+) -> Result<std::result::Result<user::Model, UserError>> {
+    let changes = Changes {
+        username: Some(new.username.to_owned()),
+        email: Some(new.email.to_owned()),
+        password: Some(new.password.to_owned()),
+        ..Changes::default()
+    };
+    if let Err(error) = check(&changes) {
+        return Ok(Err(error));
+    }
+    if find_by_username(db, new.username).await?.is_some() {
+        return Ok(Err(UserError::DuplicateUsername(new.username.to_owned())));
+    }
+    let username = new.username.to_owned();
+    match create(db, new).await {
+        Ok(user) => Ok(Ok(user)),
+        Err(Error::Database(error)) if unique_violation(&error) => {
+            Ok(Err(UserError::DuplicateUsername(username)))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Applies `changes` to `user`. Unlocking or enabling resets the failure count.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    user: user::Model,
+    changes: Changes,
+) -> Result<std::result::Result<user::Model, UserError>> {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    if let Err(error) = check(&changes) {
+        return Ok(Err(error));
+    }
+    if let Some(username) = &changes.username
+        && username != &user.username
+        && find_by_username(db, username).await?.is_some()
+    {
+        return Ok(Err(UserError::DuplicateUsername(username.clone())));
+    }
+    let mut model = user.into_active_model();
+    if let Some(v) = changes.username.clone() {
+        model.username = Set(v);
+    }
+    if let Some(v) = changes.email {
+        model.email = Set(v);
+    }
+    if let Some(v) = changes.given_name {
+        model.given_name = Set(v);
+    }
+    if let Some(v) = changes.family_name {
+        model.family_name = Set(v);
+    }
+    if let Some(v) = changes.password {
+        model.password_hash = Set(password::hash(v).await?);
+    }
+    if let Some(status) = changes.status {
+        model.status = Set(status);
+        if status == UserStatus::Active {
+            model.failed_logins = Set(0);
+        }
+    }
+    model.updated_at = Set(crate::clock::now());
+    match model.update(db).await {
+        Ok(user) => Ok(Ok(user)),
+        Err(error) if unique_violation(&error) => Ok(Err(UserError::DuplicateUsername(
+            changes.username.unwrap_or_default(),
+        ))),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Deletes a user and, through the foreign keys, their sessions, codes and tokens.
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
+    Ok(user::Entity::delete_by_id(id).exec(db).await?.rows_affected == 1)
+}

@@ -2,10 +2,16 @@
 //!
 //! - `health`: liveness and readiness probes
 //! - `oauth2`: the OAuth 2.0 / OpenID Connect endpoints (`/oauth2/*`, `/oidc/*`, discovery)
+//! - `management`: the management API (`/api/server/v1/*`)
+//! - `scim2`: SCIM 2.0 users (`/scim2/*`)
+//! - `api_auth`: who calls the management API and SCIM (Basic or Bearer, with scopes)
 //! - `ui`: the server-rendered pages, their server functions, sign-in and sign-out
 
+pub mod api_auth;
 pub mod health;
+pub mod management;
 pub mod oauth2;
+pub mod scim2;
 pub mod ui;
 
 use crate::{state::AppState, telemetry};
@@ -17,6 +23,8 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .merge(health::router())
         .merge(oauth2::router())
+        .merge(management::router())
+        .merge(scim2::router())
         .merge(ui::router(&state))
         .layer(SetResponseHeaderLayer::if_not_present(
             http::header::X_CONTENT_TYPE_OPTIONS,

@@ -1,0 +1,85 @@
+//! Who is calling the management API and SCIM: HTTP Basic with a user's username and
+//! password (as in WSO2's own curl examples), or a Bearer access token. Either way the
+//! caller must hold the endpoint's `internal_*` scope: through an organization role for
+//! Basic, in the token's `scope` for Bearer.
+
+use crate::routes::oauth2::{client_auth::basic_credentials, userinfo::bearer};
+use crate::state::AppState;
+use axum::http::HeaderMap;
+use identity::entities::user;
+use identity::oauth::{claims::AccessClaims, grants, scope};
+
+/// An authenticated caller of an API.
+pub struct Caller {
+    /// The user acting (`None` for an application's own token).
+    pub user: Option<user::Model>,
+    /// The access token's claims, when the caller used one.
+    pub token: Option<AccessClaims>,
+}
+
+/// Why a call was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthError {
+    /// No credentials, or wrong ones: 401.
+    Unauthenticated,
+    /// Authenticated, without the scope: 403.
+    Forbidden(&'static str),
+    /// The check itself failed: 500.
+    Internal,
+}
+
+/// Authenticates the caller and checks `required` (a scope; `None`: any signed-in user).
+pub async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    required: Option<&'static str>,
+) -> Result<Caller, AuthError> {
+    if let Some(credentials) = basic_credentials(headers) {
+        let (username, password) = credentials.map_err(|_| AuthError::Unauthenticated)?;
+        let user = match identity::users::authenticate(
+            &state.db,
+            &username,
+            password,
+            state.config.lockout_threshold,
+        )
+        .await
+        {
+            Ok(user) => user,
+            Err(identity::Error::InvalidCredentials) => return Err(AuthError::Unauthenticated),
+            Err(error) => {
+                tracing::error!("API authentication: {error}");
+                return Err(AuthError::Internal);
+            }
+        };
+        if let Some(required) = required {
+            let holds = identity::roles::holds_organization_scope(&state.db, user.id, required)
+                .await
+                .map_err(|_| AuthError::Internal)?;
+            if !holds {
+                return Err(AuthError::Forbidden(required));
+            }
+        }
+        return Ok(Caller {
+            user: Some(user),
+            token: None,
+        });
+    }
+    let Some(token) = bearer(headers) else {
+        return Err(AuthError::Unauthenticated);
+    };
+    let live = grants::live_access(&state.provider, token)
+        .await
+        .map_err(|_| AuthError::Internal)?
+        .ok_or(AuthError::Unauthenticated)?;
+    if let Some(required) = required
+        && !scope::parse(&live.claims.scope)
+            .iter()
+            .any(|s| s == required)
+    {
+        return Err(AuthError::Forbidden(required));
+    }
+    Ok(Caller {
+        user: live.user,
+        token: Some(live.claims),
+    })
+}

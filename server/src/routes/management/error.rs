@@ -1,0 +1,107 @@
+//! Errors of the management API (`/api/server/v1/*`), in the shape of WSO2's:
+//! `{"code", "message", "description"}`, plus `fields` for validation problems.
+
+use crate::routes::api_auth::AuthError;
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated,
+    Forbidden(String),
+    NotFound(&'static str),
+    Conflict(String),
+    Invalid(Vec<(&'static str, String)>),
+    BadRequest(String),
+    Internal,
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unauthenticated => Self::Unauthenticated,
+            AuthError::Forbidden(scope) => {
+                Self::Forbidden(format!("The caller lacks the scope {scope}."))
+            }
+            AuthError::Internal => Self::Internal,
+        }
+    }
+}
+
+impl From<identity::Error> for ApiError {
+    fn from(error: identity::Error) -> Self {
+        tracing::error!("management API: {error:#}");
+        Self::Internal
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, description, fields) = match self {
+            Self::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "AUT-10001",
+                "Unauthorized",
+                "Authenticate with HTTP Basic or a Bearer access token.".to_owned(),
+                None,
+            ),
+            Self::Forbidden(d) => (StatusCode::FORBIDDEN, "AUT-10002", "Forbidden", d, None),
+            Self::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                "API-60004",
+                "Resource not found",
+                format!("No {what} with this id."),
+                None,
+            ),
+            Self::Conflict(d) => (StatusCode::CONFLICT, "API-60007", "Conflict", d, None),
+            Self::BadRequest(d) => (
+                StatusCode::BAD_REQUEST,
+                "API-60001",
+                "Invalid request",
+                d,
+                None,
+            ),
+            Self::Invalid(problems) => {
+                let description = problems
+                    .iter()
+                    .map(|(_, m)| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let fields: Vec<_> = problems
+                    .iter()
+                    .map(|(f, m)| json!({ "field": f, "message": m }))
+                    .collect();
+                (
+                    StatusCode::BAD_REQUEST,
+                    "API-60001",
+                    "Invalid request",
+                    description,
+                    Some(fields),
+                )
+            }
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "API-65001",
+                "Server error",
+                "The server could not complete the request.".to_owned(),
+                None,
+            ),
+        };
+        let mut body = json!({ "code": code, "message": message, "description": description });
+        if let Some(fields) = fields {
+            body["fields"] = json!(fields);
+        }
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="management", Bearer realm="management""#),
+            );
+        }
+        response
+    }
+}

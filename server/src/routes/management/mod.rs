@@ -1,0 +1,15 @@
+//! The management API, `/api/server/v1/*`, in the shape of WSO2's where it has one.
+//! Every handler starts by authenticating the caller and checking its scope.
+
+pub mod applications;
+pub mod error;
+pub mod keys;
+
+use crate::state::AppState;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(applications::router())
+        .merge(keys::router())
+}

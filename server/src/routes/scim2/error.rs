@@ -1,0 +1,103 @@
+//! SCIM errors (RFC 7644 §3.12): `application/scim+json` with `schemas`, `status`,
+//! `scimType`, `detail`.
+
+use crate::routes::api_auth::AuthError;
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+#[derive(Debug)]
+pub struct ScimError {
+    pub status: StatusCode,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
+impl ScimError {
+    pub fn new(
+        status: StatusCode,
+        scim_type: Option<&'static str>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
+    }
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Some("invalidValue"), detail)
+    }
+    pub fn invalid_filter(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Some("invalidFilter"), detail)
+    }
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, None, "No user with this id.")
+    }
+    pub fn uniqueness(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, Some("uniqueness"), detail)
+    }
+}
+
+impl From<AuthError> for ScimError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unauthenticated => Self::new(
+                StatusCode::UNAUTHORIZED,
+                None,
+                "Authentication is required.",
+            ),
+            AuthError::Forbidden(scope) => Self::new(
+                StatusCode::FORBIDDEN,
+                None,
+                format!("The caller lacks the scope {scope}."),
+            ),
+            AuthError::Internal => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "The server could not complete the request.",
+            ),
+        }
+    }
+}
+
+impl From<identity::Error> for ScimError {
+    fn from(error: identity::Error) -> Self {
+        tracing::error!("SCIM: {error:#}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "The server could not complete the request.",
+        )
+    }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": self.status.as_u16().to_string(),
+            "detail": self.detail,
+        });
+        if let Some(kind) = self.scim_type {
+            body["scimType"] = json!(kind);
+        }
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(super::SCIM_JSON),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="scim", Bearer realm="scim""#),
+            );
+        }
+        response
+    }
+}

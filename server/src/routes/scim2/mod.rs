@@ -1,0 +1,15 @@
+//! SCIM 2.0 (RFC 7643, RFC 7644): `/scim2/Users` and `/scim2/Me`.
+
+pub mod error;
+pub mod filter;
+pub mod users;
+
+use crate::state::AppState;
+use axum::Router;
+
+/// The SCIM media type (RFC 7644 §3.1).
+pub const SCIM_JSON: &str = "application/scim+json";
+
+pub fn router() -> Router<AppState> {
+    users::router()
+}
