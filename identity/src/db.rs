@@ -79,3 +79,16 @@ async fn unknown_migrations(db: &DatabaseConnection) -> crate::Result<Vec<String
     }
     Ok(unknown)
 }
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`IMMEDIATE`), so that concurrent writers queue on the busy timeout instead of failing
+/// when a read lock cannot be upgraded; elsewhere it is an ordinary transaction.
+pub async fn begin_write(db: &DatabaseConnection) -> crate::Result<sea_orm::DatabaseTransaction> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    Ok(db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?)
+}

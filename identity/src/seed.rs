@@ -13,7 +13,7 @@ use crate::{Result, clock, scopes, users};
 use rand::distr::{Alphanumeric, SampleString};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter,
 };
 use std::collections::BTreeSet;
 use uuid::Uuid;
@@ -42,7 +42,7 @@ pub struct SeedReport {
 
 /// Creates whatever of the initial data is missing, in one transaction.
 pub async fn seed(db: &DatabaseConnection, input: SeedInput<'_>) -> Result<SeedReport> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let root = ensure_root_organization(&txn).await?;
     ensure_system_application(
         &txn,

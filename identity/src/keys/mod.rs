@@ -11,7 +11,7 @@ use base64::{Engine, engine::general_purpose::STANDARD, engine::general_purpose:
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
@@ -187,7 +187,7 @@ impl KeyStore {
     /// Rotation: the next key starts signing, the active key retires (it keeps verifying),
     /// and a new next key is published. Returns the new active `kid`.
     pub async fn rotate(&self) -> Result<String> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let now = clock::now();
         let keys = signing_key::Entity::find().all(&txn).await?;
         let next = keys.iter().find(|k| k.status == KeyStatus::Next).cloned();

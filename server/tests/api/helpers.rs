@@ -131,3 +131,239 @@ pub fn location(response: &Response) -> &str {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
+
+/// HTTP Basic credentials of the bootstrap administrator.
+pub fn admin() -> (&'static str, &'static str) {
+    ("admin", ADMIN_PASSWORD)
+}
+
+/// A registered application, as its developer knows it.
+#[derive(Clone, Debug)]
+pub struct Registered {
+    /// The application's id in the management API.
+    pub id: String,
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+pub const CALLBACK: &str = "https://app.example/callback";
+
+impl TestApp {
+    /// Registers an application through the management API, WSO2 style, and reads its
+    /// client id and secret. `oidc` is merged into a default confidential OIDC config.
+    pub async fn register(
+        &self,
+        name: &str,
+        oidc: serde_json::Value,
+        top: serde_json::Value,
+    ) -> Registered {
+        let mut config = serde_json::json!({
+            "grantTypes": ["authorization_code", "refresh_token"],
+            "callbackURLs": [CALLBACK],
+            "publicClient": false,
+        });
+        merge(&mut config, oidc);
+        let mut body = serde_json::json!({
+            "name": name,
+            "inboundProtocolConfiguration": { "oidc": config },
+        });
+        merge(&mut body, top);
+        let (user, pass) = admin();
+        let response = self
+            .client
+            .post(self.at("/api/server/v1/applications"))
+            .basic_auth(user, Some(pass))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let location = location(&response).to_owned();
+        let id = location.rsplit('/').next().unwrap().to_owned();
+        let oidc: serde_json::Value = self
+            .client
+            .get(self.at(&format!("{location}/inbound-protocols/oidc")))
+            .basic_auth(user, Some(pass))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Registered {
+            id,
+            client_id: oidc["clientId"].as_str().unwrap().to_owned(),
+            secret: oidc["clientSecret"].as_str().map(str::to_owned),
+            redirect_uri: CALLBACK.to_owned(),
+        }
+    }
+
+    /// Creates a user through SCIM and returns its id.
+    pub async fn create_user(&self, username: &str, password: &str) -> String {
+        let (user, pass) = admin();
+        let response = self
+            .client
+            .post(self.at("/scim2/Users"))
+            .basic_auth(user, Some(pass))
+            .json(&serde_json::json!({
+                "userName": username,
+                "password": password,
+                "name": { "givenName": "Given", "familyName": username },
+                "emails": [{ "value": format!("{username}@example.org"), "primary": true }],
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A browser signed in as `username`.
+    pub async fn browser_for(&self, username: &str, password: &str) -> Client {
+        let browser = client();
+        let response = self
+            .sign_in_with(&browser, username, password, "/console")
+            .await;
+        assert_eq!(location(&response), "/console", "sign-in of {username}");
+        browser
+    }
+
+    /// Runs `/oauth2/authorize` in `browser` (already signed in) with `params`, approving
+    /// consent if asked, and returns the final redirect to the client.
+    pub async fn authorize(&self, browser: &Client, params: &[(&str, &str)]) -> Response {
+        let response = browser
+            .get(self.at("/oauth2/authorize"))
+            .query(params)
+            .send()
+            .await
+            .unwrap();
+        let target = location(&response).to_owned();
+        if let Some(query) = target.strip_prefix("/consent?request=") {
+            let handle = form_urlencoded::parse(format!("request={query}").as_bytes())
+                .next()
+                .unwrap()
+                .1
+                .into_owned();
+            return browser
+                .post(self.at("/consent"))
+                .header("Origin", &self.url)
+                .form(&[("request", handle.as_str()), ("decision", "approve")])
+                .send()
+                .await
+                .unwrap();
+        }
+        response
+    }
+
+    /// The code of a successful authorization (query response mode).
+    pub async fn code_for(
+        &self,
+        browser: &Client,
+        app: &Registered,
+        extra: &[(&str, &str)],
+    ) -> String {
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", app.redirect_uri.as_str()),
+            ("scope", "openid profile email"),
+            ("state", "st-1"),
+            ("nonce", "n-1"),
+        ];
+        params.extend_from_slice(extra);
+        let response = self.authorize(browser, &params).await;
+        let target = location(&response).to_owned();
+        query_param(&target, "code").unwrap_or_else(|| panic!("no code in {target}"))
+    }
+
+    /// Posts to the token endpoint with the application's secret (Basic).
+    pub async fn token(&self, app: &Registered, form: &[(&str, &str)]) -> Response {
+        let mut request = self.client.post(self.at("/oauth2/token")).form(form);
+        if let Some(secret) = &app.secret {
+            request = request.basic_auth(&app.client_id, Some(secret));
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Redeems a code for tokens and returns the JSON body (asserting 200).
+    pub async fn redeem(
+        &self,
+        app: &Registered,
+        code: &str,
+        verifier: Option<&str>,
+    ) -> serde_json::Value {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", app.redirect_uri.as_str()),
+        ];
+        if let Some(v) = verifier {
+            form.push(("code_verifier", v));
+        }
+        let response = self.token(app, &form).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
+    /// Introspects a token as `app` and returns the JSON body.
+    pub async fn introspect(&self, app: &Registered, token: &str) -> serde_json::Value {
+        self.client
+            .post(self.at("/oauth2/introspect"))
+            .basic_auth(&app.client_id, app.secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// A parameter of a URL's query or fragment.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once(['?', '#']).map(|(_, q)| q)?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The claims of a JWT, unverified (tests verify signatures separately).
+pub fn claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The header of a JWT.
+pub fn header(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let part = jwt.split('.').next().expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// A PKCE verifier and its S256 challenge.
+pub fn pkce() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = format!("v{}", uuid::Uuid::new_v4().simple()) + "0123456789abcdef";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn merge(base: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(base), serde_json::Value::Object(extra)) = (base.as_object_mut(), extra) {
+        for (k, v) in extra {
+            base.insert(k, v);
+        }
+    }
+}

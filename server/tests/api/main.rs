@@ -3,5 +3,6 @@
 mod binary;
 mod health;
 mod helpers;
+mod oauth;
 mod sign_in;
 mod startup;

@@ -11,7 +11,6 @@ use axum::{
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use identity::TransactionTrait;
 use identity::entities::{application, user};
 use identity::oauth::{
     clients, codes,
@@ -97,7 +96,7 @@ async fn authorization_code(
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
-    let txn = state.db.begin().await.map_err(OAuthError::server)?;
+    let txn = identity::db::begin_write(&state.db).await?;
     let redeemed = codes::redeem(
         &txn,
         code,
@@ -150,7 +149,7 @@ async fn refresh_token(
 ) -> Result<TokenResponse, OAuthError> {
     let presented = params.require("refresh_token")?;
     let requested = params.get("scope").map(scope::parse);
-    let txn = state.db.begin().await.map_err(OAuthError::server)?;
+    let txn = identity::db::begin_write(&state.db).await?;
     let result = grants::refresh(&state.provider, &txn, presented, app, requested).await?;
     txn.commit().await.map_err(OAuthError::server)?;
     match result {
