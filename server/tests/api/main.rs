@@ -1,8 +1,10 @@
 //! Integration tests: the real server on a free port with a fresh database, over HTTP.
 
+mod applications;
 mod binary;
 mod health;
 mod helpers;
 mod oauth;
+mod scim;
 mod sign_in;
 mod startup;
