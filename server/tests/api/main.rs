@@ -4,6 +4,7 @@ mod applications;
 mod binary;
 mod health;
 mod helpers;
+mod interop;
 mod oauth;
 mod scim;
 mod sign_in;
