@@ -1,6 +1,6 @@
 //! `server`: runs the identity server. See `server --help` for its configuration.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use server::{Application, Config, config::ENV_HELP, shutdown, telemetry};
 use std::{path::PathBuf, process::ExitCode};
 
@@ -9,8 +9,19 @@ use std::{path::PathBuf, process::ExitCode};
 #[command(version, after_long_help = ENV_HELP, after_help = ENV_HELP)]
 struct Args {
     /// TOML configuration file (the same as IDP_CONFIG)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve (the default)
+    Serve,
+    /// Rotate the signing keys: the next key starts signing, the active key retires.
+    /// Running servers pick the change up within 30 seconds, without a restart.
+    RotateKeys,
 }
 
 #[tokio::main]
@@ -24,6 +35,18 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
+    if let Some(Command::RotateKeys) = args.command {
+        return match server::startup::rotate_keys(&config).await {
+            Ok(kid) => {
+                println!("signing keys rotated; the active key is now {kid}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("server: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let application = match Application::build(config).await {
         Ok(application) => application,
         Err(error) => {

@@ -100,9 +100,38 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let keys = self.state.provider.keys.clone();
+        // Another instance, or `server rotate-keys`, may rotate the keys: look every 30 s.
+        let reload = tokio::spawn(async move {
+            let mut every = tokio::time::interval(KEY_RELOAD_INTERVAL);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if let Err(error) = keys.reload().await {
+                    tracing::warn!("reloading the signing keys failed: {error}");
+                }
+            }
+        });
         let router = routes::router(self.state);
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        reload.abort();
+        served
     }
+}
+
+/// How often a running server re-reads the signing keys.
+pub const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `server rotate-keys`: rotates the keys in the configured database.
+pub async fn rotate_keys(config: &Config) -> anyhow::Result<String> {
+    let db = identity::db::connect(&config.database_url())
+        .await
+        .context("cannot open the database")?;
+    identity::db::migrate(&db).await?;
+    let keys = identity::keys::KeyStore::open(db)
+        .await
+        .context("cannot load the signing keys")?;
+    Ok(keys.rotate().await?)
 }

@@ -89,3 +89,33 @@ fn the_binary_prints_how_to_sign_in_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn rotate_keys_changes_the_active_key_of_a_data_folder() {
+    let data = tempfile::TempDir::new().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(SERVER)
+            .args(args)
+            .env("IDP_DATA_DIR", data.path())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let first = run(&["rotate-keys"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = run(&["rotate-keys"]);
+    let kid = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(kid(&first), kid(&second));
+    assert_eq!(kid(&first).len(), 43, "a SHA-256 thumbprint");
+}

@@ -9,3 +9,4 @@ mod oauth;
 mod scim;
 mod sign_in;
 mod startup;
+mod wso2_script;
