@@ -55,8 +55,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let stop = shutdown::signal();
     print_welcome(&application);
-    match application.run_until_stopped(shutdown::signal()).await {
+    match application.run_until_stopped(stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("server failed: {error:#}");

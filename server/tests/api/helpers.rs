@@ -272,6 +272,8 @@ impl TestApp {
             ("state", "st-1"),
             ("nonce", "n-1"),
         ];
+        // A parameter in `extra` replaces the default of the same name.
+        params.retain(|(name, _)| !extra.iter().any(|(n, _)| n == name));
         params.extend_from_slice(extra);
         let response = self.authorize(browser, &params).await;
         let target = location(&response).to_owned();

@@ -916,8 +916,8 @@ async fn revoking_a_refresh_token_ends_its_family_and_its_access_tokens() {
             .post(app.at("/oauth2/revoke"))
             .basic_auth(&shop.client_id, shop.secret.as_deref())
             .form(&[
-                ("token", token),
-                ("token_type_hint".into(), "refresh_token".into()),
+                ("token", token.as_str()),
+                ("token_type_hint", "refresh_token"),
             ])
             .send()
     };
@@ -1236,4 +1236,150 @@ async fn a_valid_id_token_hint_signs_out_directly_when_the_application_skips_log
         .await
         .unwrap();
     assert_eq!(forged.status(), 400);
+}
+
+#[tokio::test]
+async fn a_public_client_redeems_its_code_with_the_pkce_verifier_and_no_secret() {
+    let app = spawn_app().await;
+    let spa = app
+        .register(
+            "Spa",
+            json!({ "publicClient": true }),
+            json!({ "advancedConfigurations": { "skipLoginConsent": true } }),
+        )
+        .await;
+    let browser = app.browser_for("admin", ADMIN_PASSWORD).await;
+    let (verifier, challenge) = pkce();
+    let code = app
+        .code_for(
+            &browser,
+            &spa,
+            &[
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", spa.client_id.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let response = app
+        .client
+        .post(app.at("/oauth2/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    // A public client cannot introspect.
+    let tokens_response = app
+        .client
+        .post(app.at("/oauth2/introspect"))
+        .form(&[("token", "x"), ("client_id", spa.client_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens_response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_console_token_with_management_scopes_works_on_the_management_api() {
+    let app = spawn_app().await;
+    let console = Registered {
+        id: String::new(),
+        client_id: "CONSOLE".into(),
+        secret: None,
+        redirect_uri: format!("{}/console/callback", app.url),
+    };
+    let browser = app.browser_for("admin", ADMIN_PASSWORD).await;
+    let (verifier, challenge) = pkce();
+    let code = app
+        .code_for(
+            &browser,
+            &console,
+            &[
+                ("scope", "openid internal_user_mgt_list"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", console.redirect_uri.as_str()),
+        ("client_id", "CONSOLE"),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let tokens: Value = app
+        .client
+        .post(app.at("/oauth2/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["scope"], "openid internal_user_mgt_list");
+    let access = tokens["access_token"].as_str().unwrap();
+    let listed = app
+        .client
+        .get(app.at("/scim2/Users"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let create = app
+        .client
+        .post(app.at("/scim2/Users"))
+        .bearer_auth(access)
+        .json(&json!({ "userName": "x", "password": "password-1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        create.status(),
+        403,
+        "the token lacks internal_user_mgt_create"
+    );
+
+    // A user without the Administrator role is granted no management scope.
+    app.create_user("nora", "nora-password-1").await;
+    let nora = app.browser_for("nora", "nora-password-1").await;
+    let (verifier, challenge) = pkce();
+    let code = app
+        .code_for(
+            &nora,
+            &console,
+            &[
+                ("scope", "openid internal_user_mgt_list"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", console.redirect_uri.as_str()),
+        ("client_id", "CONSOLE"),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let tokens: Value = app
+        .client
+        .post(app.at("/oauth2/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["scope"], "openid");
 }
