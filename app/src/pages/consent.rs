@@ -47,6 +47,8 @@ pub async fn get_consent(request: String) -> Result<ConsentView, ServerFnError> 
     })
 }
 
+/// What a scope means, in words for the consent page.
+#[cfg(feature = "ssr")]
 fn describe(scope: &str) -> &'static str {
     match scope {
         "openid" => "Know who you are",
