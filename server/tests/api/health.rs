@@ -45,3 +45,11 @@ async fn every_response_carries_a_request_id_and_keeps_the_callers() {
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
 }
+
+#[tokio::test]
+async fn the_favicon_is_where_browsers_look_for_it() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.at("/favicon.ico")).send().await.unwrap();
+    assert_eq!(response.status(), 308);
+    assert_eq!(response.headers()["location"], "/pkg/favicon.svg");
+}

@@ -19,6 +19,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let provide = move || leptos::prelude::provide_context(context.clone());
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
+        // Browsers ask for /favicon.ico on pages without an icon link (JSON, errors).
+        .route(
+            "/favicon.ico",
+            get(|| async { Redirect::permanent("/pkg/favicon.svg") }),
+        )
         .merge(sign_in::router())
         .merge(consent::router())
         .leptos_routes_with_context(state, generate_route_list(app::App), provide.clone(), {
