@@ -2,6 +2,7 @@
 //! who is signed in. Services take `&impl ConnectionTrait` so that a caller can pass the
 //! pool or an open transaction; nothing here knows about HTTP or the UI.
 
+pub mod api_resources;
 pub mod applications;
 pub mod clock;
 pub mod db;

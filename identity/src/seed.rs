@@ -44,7 +44,7 @@ pub struct SeedReport {
 pub async fn seed(db: &DatabaseConnection, input: SeedInput<'_>) -> Result<SeedReport> {
     let txn = crate::db::begin_write(db).await?;
     let root = ensure_root_organization(&txn).await?;
-    ensure_system_application(
+    let console = ensure_system_application(
         &txn,
         root.id,
         SystemApp {
@@ -76,6 +76,23 @@ pub async fn seed(db: &DatabaseConnection, input: SeedInput<'_>) -> Result<SeedR
         input.public_url,
     )
     .await?;
+    // The system applications are authorized for what they are for, from the start.
+    let (impersonation_api, management_api) = crate::api_resources::ensure_system(&txn).await?;
+    for (app, resource) in [
+        (&console, &management_api),
+        (&my_account, &impersonation_api),
+    ] {
+        let granted = crate::api_resources::authorized_scopes(&txn, app.id).await?;
+        let resource = crate::api_resources::find(&txn, resource.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("system API resource vanished"))?;
+        let all: Vec<String> = resource.scopes.iter().map(|s| s.name.clone()).collect();
+        if all.iter().any(|s| !granted.contains(s)) {
+            crate::api_resources::authorize(&txn, app.id, &resource, &all)
+                .await?
+                .map_err(|e| anyhow::anyhow!("authorizing a system application: {e}"))?;
+        }
+    }
     let administrator = ensure_role(
         &txn,
         root.id,

@@ -1,9 +1,12 @@
 //! SeaORM entities, one module a table. Timestamps are Unix seconds.
 
 pub mod access_token;
+pub mod api_resource;
+pub mod api_scope;
 pub mod application;
 pub mod authorization_code;
 pub mod authorization_request;
+pub mod authorized_scope;
 pub mod consent;
 pub mod idp_session;
 pub mod organization;

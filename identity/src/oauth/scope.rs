@@ -71,7 +71,8 @@ pub async fn user_scopes(
 }
 
 /// What a user's authorization request is granted: the requested scopes that are OpenID
-/// scopes or that the user holds for this application. Order follows the request.
+/// scopes, or API scopes that the application is authorized for *and* the user holds for
+/// it through a role. Order follows the request.
 pub async fn grantable(
     db: &impl ConnectionTrait,
     user_id: Uuid,
@@ -79,9 +80,12 @@ pub async fn grantable(
     requested: &[String],
 ) -> Result<Vec<String>> {
     let held = user_scopes(db, user_id, app).await?;
+    let authorized = crate::api_resources::authorized_scopes(db, app.id).await?;
     Ok(requested
         .iter()
-        .filter(|s| OPENID_SCOPES.contains(&s.as_str()) || held.contains(s))
+        .filter(|s| {
+            OPENID_SCOPES.contains(&s.as_str()) || (held.contains(s) && authorized.contains(s))
+        })
         .cloned()
         .collect())
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a free port with a fresh database, over HTTP.
 
 mod applications;
+mod authorization;
 mod binary;
 mod health;
 mod helpers;

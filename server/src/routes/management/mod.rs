@@ -1,6 +1,7 @@
 //! The management API, `/api/server/v1/*`, in the shape of WSO2's where it has one.
 //! Every handler starts by authenticating the caller and checking its scope.
 
+pub mod api_resources;
 pub mod applications;
 pub mod error;
 pub mod keys;
@@ -11,5 +12,6 @@ use axum::Router;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(applications::router())
+        .merge(api_resources::router())
         .merge(keys::router())
 }

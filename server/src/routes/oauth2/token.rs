@@ -166,7 +166,7 @@ async fn refresh_token(
 }
 
 /// RFC 6749 §4.4: a confidential application acting for itself. It is granted only the
-/// scopes it is authorized for; it is authorized for none until API authorization exists.
+/// API scopes it is authorized for (authorized APIs).
 async fn client_credentials(
     state: &AppState,
     app: &application::Model,
@@ -179,7 +179,7 @@ async fn client_credentials(
         ));
     }
     let requested = params.get("scope").map(scope::parse).unwrap_or_default();
-    let authorized: Vec<String> = Vec::new();
+    let authorized = identity::api_resources::authorized_scopes(&state.db, app.id).await?;
     if let Some(extra) = requested.iter().find(|s| !authorized.contains(s)) {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,
