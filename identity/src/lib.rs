@@ -8,6 +8,7 @@ pub mod clock;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod impersonation;
 pub mod keys;
 pub mod oauth;
 pub mod password;

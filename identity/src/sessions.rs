@@ -43,6 +43,7 @@ pub async fn start(
         last_seen_at: Set(now),
         expires_at: Set(now + lifetime_secs),
         ended_at: Set(None),
+        impersonation_session_id: Set(None),
     };
     let session = idp_session::Entity::insert(session)
         .exec_with_returning(db)

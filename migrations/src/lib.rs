@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_foundation;
 mod m20261121_000002_oauth;
 mod m20261121_000003_api_resources;
+mod m20261121_000004_impersonation;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_foundation::Migration),
             Box::new(m20261121_000002_oauth::Migration),
             Box::new(m20261121_000003_api_resources::Migration),
+            Box::new(m20261121_000004_impersonation::Migration),
         ]
     }
 }

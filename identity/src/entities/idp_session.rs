@@ -14,6 +14,8 @@ pub struct Model {
     pub last_seen_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    /// The impersonation session this belongs to, if any.
+    pub impersonation_session_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,8 @@ pub struct Model {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The impersonation session this belongs to, if any.
+    pub impersonation_session_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

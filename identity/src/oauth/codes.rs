@@ -24,6 +24,7 @@ pub struct NewCode {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub auth_time: i64,
+    pub impersonation_session_id: Option<Uuid>,
 }
 
 /// Stores a new code and returns it (the only time it exists in clear).
@@ -44,6 +45,7 @@ pub async fn issue(db: &impl ConnectionTrait, new: NewCode) -> Result<String> {
         created_at: Set(now),
         expires_at: Set(now + LIFETIME_SECS),
         consumed_at: Set(None),
+        impersonation_session_id: Set(new.impersonation_session_id),
     })
     .exec_without_returning(db)
     .await?;

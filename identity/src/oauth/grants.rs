@@ -36,6 +36,8 @@ pub struct Mint<'a> {
     pub code_id: Option<Uuid>,
     /// The `act` claim: the impersonator, when impersonated.
     pub actor: Option<Uuid>,
+    /// The impersonation session the grant belongs to.
+    pub impersonation_session_id: Option<Uuid>,
     pub id_token: bool,
     pub refresh: RefreshPlan,
 }
@@ -120,6 +122,7 @@ pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -
                 expires_at: Set(now + i64::from(m.app.refresh_token_lifetime_secs)),
                 used_at: Set(None),
                 revoked_at: Set(None),
+                impersonation_session_id: Set(m.impersonation_session_id),
             })
             .exec_without_returning(db)
             .await?;
@@ -139,6 +142,7 @@ pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -
         created_at: Set(now),
         expires_at: Set(now + lifetime),
         revoked_at: Set(None),
+        impersonation_session_id: Set(m.impersonation_session_id),
     })
     .exec_without_returning(db)
     .await?;
@@ -230,6 +234,18 @@ pub async fn refresh(
     let Some(user) = user.filter(|u| u.status == user::UserStatus::Active) else {
         return Ok(Err(RefreshError::UserInactive));
     };
+    // An impersonated grant lives only as long as its impersonation session, and `act`
+    // survives the refresh.
+    let actor = match found.impersonation_session_id {
+        Some(session_id) => match crate::impersonation::live_session(db, session_id).await? {
+            Some(session) => Some(session.impersonator_id),
+            None => {
+                revoke_family(db, found.family_id).await?;
+                return Ok(Err(RefreshError::Unknown));
+            }
+        },
+        None => None,
+    };
     let used = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
         .filter(refresh_token::Column::Id.eq(found.id))
@@ -254,7 +270,8 @@ pub async fn refresh(
             nonce: None,
             idp_session_id: found.idp_session_id,
             code_id: found.code_id,
-            actor: None,
+            actor,
+            impersonation_session_id: found.impersonation_session_id,
             refresh: RefreshPlan::Family(found.family_id),
         },
     )
@@ -304,6 +321,12 @@ pub async fn live_access(provider: &Provider, token: &str) -> Result<Option<Live
         return Ok(None);
     };
     if record.revoked_at.is_some() || record.expires_at <= clock::now() {
+        return Ok(None);
+    }
+    // An impersonated token dies with its session, also when the session merely expired.
+    if let Some(session) = record.impersonation_session_id
+        && crate::impersonation::live_session(&provider.db, session).await?.is_none()
+    {
         return Ok(None);
     }
     let user = match record.user_id {

@@ -342,6 +342,7 @@ pub async fn issue_code(
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),
             auth_time: request.auth_time,
+            impersonation_session_id: None,
         },
     )
     .await;

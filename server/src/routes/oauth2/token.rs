@@ -118,6 +118,16 @@ async fn authorization_code(
         .await?
         .filter(|u| u.status == user::UserStatus::Active)
         .ok_or_else(|| OAuthError::invalid_grant("The user may no longer sign in."))?;
+    // A code issued inside an impersonation session carries its `act` while it lasts.
+    let actor = match code.impersonation_session_id {
+        Some(id) => Some(
+            identity::impersonation::live_session(&txn, id)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_grant("The impersonation session has ended."))?
+                .impersonator_id,
+        ),
+        None => None,
+    };
     let scopes = scope::parse(&code.scope);
     let minted = grants::mint(
         &state.provider,
@@ -132,7 +142,8 @@ async fn authorization_code(
             nonce: code.nonce.clone(),
             idp_session_id: code.idp_session_id,
             code_id: Some(code.id),
-            actor: None,
+            actor,
+            impersonation_session_id: code.impersonation_session_id,
             refresh: refresh_plan(app),
         },
     )
@@ -199,6 +210,7 @@ async fn client_credentials(
             idp_session_id: None,
             code_id: None,
             actor: None,
+            impersonation_session_id: None,
             id_token: false,
             refresh: RefreshPlan::None,
         },

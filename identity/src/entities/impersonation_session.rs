@@ -1,0 +1,28 @@
+use sea_orm::entity::prelude::*;
+
+/// One administrator acting as one user, from the token exchange until it ends (stopped,
+/// ended from the Console, or expired). Every artefact derived from it points here.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "impersonation_sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub impersonator_id: Uuid,
+    pub target_id: Uuid,
+    /// The application that performed the exchange.
+    pub application_id: Uuid,
+    pub idp_session_id: Option<Uuid>,
+    pub reason: String,
+    pub started_at: i64,
+    /// The hard limit.
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub ended_by: Option<Uuid>,
+    pub end_reason: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
