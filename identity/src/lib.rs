@@ -4,6 +4,7 @@
 
 pub mod api_resources;
 pub mod applications;
+pub mod audit;
 pub mod clock;
 pub mod db;
 pub mod entities;
@@ -16,6 +17,7 @@ pub mod roles;
 pub mod scopes;
 pub mod seed;
 pub mod sessions;
+pub mod settings;
 pub mod tokens;
 pub mod users;
 

@@ -22,7 +22,11 @@ impl MigrationTrait for Migration {
                     .col(string(Settings::Key))
                     .col(json(Settings::Value))
                     .col(big_integer(Settings::UpdatedAt))
-                    .primary_key(Index::create().col(Settings::OrganizationId).col(Settings::Key))
+                    .primary_key(
+                        Index::create()
+                            .col(Settings::OrganizationId)
+                            .col(Settings::Key),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -45,13 +49,19 @@ impl MigrationTrait for Migration {
                     .col(string_null(ImpersonationSessions::EndReason))
                     .foreign_key(
                         ForeignKey::create()
-                            .from(ImpersonationSessions::Table, ImpersonationSessions::ImpersonatorId)
+                            .from(
+                                ImpersonationSessions::Table,
+                                ImpersonationSessions::ImpersonatorId,
+                            )
                             .to(Users::Table, Users::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
                     .foreign_key(
                         ForeignKey::create()
-                            .from(ImpersonationSessions::Table, ImpersonationSessions::TargetId)
+                            .from(
+                                ImpersonationSessions::Table,
+                                ImpersonationSessions::TargetId,
+                            )
                             .to(Users::Table, Users::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
@@ -59,11 +69,23 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for (name, col) in [
-            ("ix_impersonation_sessions_impersonator", ImpersonationSessions::ImpersonatorId),
-            ("ix_impersonation_sessions_target", ImpersonationSessions::TargetId),
+            (
+                "ix_impersonation_sessions_impersonator",
+                ImpersonationSessions::ImpersonatorId,
+            ),
+            (
+                "ix_impersonation_sessions_target",
+                ImpersonationSessions::TargetId,
+            ),
         ] {
             manager
-                .create_index(Index::create().name(name).table(ImpersonationSessions::Table).col(col).to_owned())
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(ImpersonationSessions::Table)
+                        .col(col)
+                        .to_owned(),
+                )
                 .await?;
         }
 
@@ -107,7 +129,13 @@ impl MigrationTrait for Migration {
             ("ix_audit_events_target", AuditEvents::TargetId),
         ] {
             manager
-                .create_index(Index::create().name(name).table(AuditEvents::Table).col(col).to_owned())
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(AuditEvents::Table)
+                        .col(col)
+                        .to_owned(),
+                )
                 .await?;
         }
 
@@ -120,16 +148,31 @@ impl MigrationTrait for Migration {
             (Derived::AccessTokens, Derived::ImpersonationSessionId),
         ] {
             manager
-                .alter_table(Table::alter().table(table).add_column(uuid_null(column)).to_owned())
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(uuid_null(column))
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [Derived::IdpSessions, Derived::AuthorizationCodes, Derived::RefreshTokens, Derived::AccessTokens] {
+        for table in [
+            Derived::IdpSessions,
+            Derived::AuthorizationCodes,
+            Derived::RefreshTokens,
+            Derived::AccessTokens,
+        ] {
             manager
-                .alter_table(Table::alter().table(table).drop_column(Derived::ImpersonationSessionId).to_owned())
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .drop_column(Derived::ImpersonationSessionId)
+                        .to_owned(),
+                )
                 .await?;
         }
         for table in [
@@ -138,7 +181,9 @@ impl MigrationTrait for Migration {
             ImpersonationSessions::Table.into_iden(),
             Settings::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -325,7 +325,9 @@ pub async fn live_access(provider: &Provider, token: &str) -> Result<Option<Live
     }
     // An impersonated token dies with its session, also when the session merely expired.
     if let Some(session) = record.impersonation_session_id
-        && crate::impersonation::live_session(&provider.db, session).await?.is_none()
+        && crate::impersonation::live_session(&provider.db, session)
+            .await?
+            .is_none()
     {
         return Ok(None);
     }
@@ -399,4 +401,34 @@ pub async fn revoke(provider: &Provider, token: &str, app: &application::Model) 
             .await?;
     }
     Ok(Revoked::Done)
+}
+
+/// An ID token for `user` alone (no access token beside it): the impersonator's ID token
+/// of a subject token response, later the actor token of the exchange.
+pub fn id_token(
+    provider: &Provider,
+    app: &application::Model,
+    user: &user::Model,
+    scopes: &[String],
+    auth_time: i64,
+    nonce: Option<String>,
+    sid: Option<Uuid>,
+) -> Result<String> {
+    let now = clock::now();
+    let claims = IdClaims {
+        iss: provider.issuer.clone(),
+        sub: user.id.to_string(),
+        aud: app.client_id.clone(),
+        azp: app.client_id.clone(),
+        iat: now,
+        exp: now + i64::from(app.id_token_lifetime_secs),
+        auth_time,
+        jti: Uuid::new_v4().to_string(),
+        nonce,
+        at_hash: None,
+        c_hash: None,
+        sid: sid.map(|s| s.to_string()),
+        profile: Profile::of(user, scopes),
+    };
+    provider.keys.sign(token_type::ID, &claims)
 }

@@ -45,6 +45,8 @@ pub mod grant_type {
 pub mod token_type {
     /// RFC 9068 access tokens.
     pub const ACCESS: &str = "at+jwt";
+    /// Subject tokens for impersonation (SPEC §2.1): usable only at the token exchange.
+    pub const SUBJECT: &str = "subject+jwt";
     /// ID tokens.
     pub const ID: &str = "JWT";
 }

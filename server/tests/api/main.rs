@@ -5,6 +5,7 @@ mod authorization;
 mod binary;
 mod health;
 mod helpers;
+mod impersonation;
 mod interop;
 mod oauth;
 mod scim;

@@ -3,6 +3,8 @@
 
 pub mod api_resources;
 pub mod applications;
+pub mod audit;
+pub mod configs;
 pub mod error;
 pub mod keys;
 
@@ -13,5 +15,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(applications::router())
         .merge(api_resources::router())
+        .merge(configs::router())
+        .merge(audit::router())
         .merge(keys::router())
 }

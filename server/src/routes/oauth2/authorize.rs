@@ -52,7 +52,7 @@ pub struct Responder {
     issuer: String,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResponseMode {
     Query,
     Fragment,
@@ -79,6 +79,11 @@ impl ResponseMode {
 }
 
 impl Responder {
+    /// Changes how the response travels (the subject token flow defaults to the fragment).
+    pub fn set_mode(&mut self, mode: ResponseMode) {
+        self.mode = mode;
+    }
+
     /// Sends `fields` (plus `state` and `iss`) to the client.
     pub fn respond(&self, fields: Vec<(&str, String)>) -> Response {
         let mut all: Vec<(&str, String)> = fields;
@@ -196,6 +201,34 @@ async fn authorize(
             ErrorCode::RequestUriNotSupported,
             "request_uri is not supported.",
         );
+    }
+    if let Some(types) = params.get("response_type")
+        && types.split(' ').any(|t| t == "subject_token")
+    {
+        let only_known = types
+            .split(' ')
+            .all(|t| t == "subject_token" || t == "id_token");
+        if !only_known {
+            return responder.error(
+                ErrorCode::UnsupportedResponseType,
+                "Use subject_token or id_token subject_token.",
+            );
+        }
+        let current = match session_cookie_value(headers) {
+            Some(cookie) => match sessions::resolve(&state.db, &cookie).await {
+                Ok(found) => found,
+                Err(error) => return server_error_page(error),
+            },
+            None => None,
+        };
+        let request = super::subject_token::Request {
+            app: &app,
+            params: &params,
+            with_id_token: types.split(' ').any(|t| t == "id_token"),
+            explicit_mode: requested_mode.and_then(ResponseMode::parse),
+            current,
+        };
+        return super::subject_token::authorize(state, request, responder).await;
     }
     match params.get("response_type") {
         Some("code") => {}
@@ -363,7 +396,7 @@ pub fn responder_for(state: &AppState, request: &Pending) -> Responder {
 }
 
 /// Sends the browser to sign in, and back to this same request afterwards.
-fn to_login(params: &Params) -> Response {
+pub fn to_login(params: &Params) -> Response {
     let mut again = form_urlencoded::Serializer::new(String::new());
     for (k, v) in params.pairs() {
         again.append_pair(k, v);

@@ -14,11 +14,13 @@ pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod exchange;
 pub mod introspect;
 pub mod logout;
 pub mod pages;
 pub mod params;
 pub mod revoke;
+pub mod subject_token;
 pub mod token;
 pub mod userinfo;
 

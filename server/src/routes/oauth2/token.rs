@@ -14,7 +14,7 @@ use axum::{
 use identity::entities::{application, user};
 use identity::oauth::{
     clients, codes,
-    grant_type::{AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN},
+    grant_type::{AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE},
     grants::{self, Mint, Minted, RefreshError, RefreshPlan},
     scope,
 };
@@ -69,7 +69,12 @@ pub async fn token(
     let params = Params::from_pairs(pairs)?;
     let grant_type = params.require("grant_type")?.to_owned();
     let app = authenticate_client(&state.db, &headers, &params).await?;
-    let known = [AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS];
+    let known = [
+        AUTHORIZATION_CODE,
+        REFRESH_TOKEN,
+        CLIENT_CREDENTIALS,
+        TOKEN_EXCHANGE,
+    ];
     if !known.contains(&grant_type.as_str()) {
         return Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
@@ -85,6 +90,7 @@ pub async fn token(
     match grant_type.as_str() {
         AUTHORIZATION_CODE => authorization_code(&state, &app, &params).await,
         REFRESH_TOKEN => refresh_token(&state, &app, &params).await,
+        TOKEN_EXCHANGE => super::exchange::exchange(&state, &app, &params).await,
         _ => client_credentials(&state, &app, &params).await,
     }
 }

@@ -1,0 +1,102 @@
+//! `GET|PATCH|DELETE /api/server/v1/configs/impersonation`, as WSO2 has it, with two
+//! settings of ours beside `enableEmailNotification`: `requireReason` and
+//! `maxSessionDurationMinutes`. PATCH takes `[{"operation":"REPLACE","path":…,"value":…}]`.
+//! Scopes: `internal_config_view` / `internal_config_update`.
+
+use super::error::ApiError;
+use crate::routes::api_auth::{Caller, authorize};
+use crate::state::AppState;
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::get,
+};
+use identity::settings::{self, Impersonation, MAX_DURATION_MINUTES};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/server/v1/configs/impersonation",
+        get(read).patch(patch).delete(reset),
+    )
+}
+
+async fn organization(state: &AppState, caller: &Caller) -> Result<Uuid, ApiError> {
+    Ok(match &caller.user {
+        Some(user) => user.organization_id,
+        None => identity::seed::root_organization_id(&state.db).await?,
+    })
+}
+
+async fn read(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Impersonation>, ApiError> {
+    let caller = authorize(&state, &headers, Some("internal_config_view")).await?;
+    let org = organization(&state, &caller).await?;
+    Ok(Json(settings::impersonation(&state.db, org).await?))
+}
+
+#[derive(Deserialize)]
+struct Operation {
+    operation: String,
+    path: String,
+    value: Value,
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Impersonation>, ApiError> {
+    let caller = authorize(&state, &headers, Some("internal_config_update")).await?;
+    let org = organization(&state, &caller).await?;
+    let operations: Vec<Operation> = serde_json::from_str(&body)
+        .map_err(|e| ApiError::BadRequest(format!("Expected a list of operations: {e}")))?;
+    let mut value = settings::impersonation(&state.db, org).await?;
+    for op in operations {
+        if !op.operation.eq_ignore_ascii_case("REPLACE") {
+            return Err(ApiError::BadRequest(format!(
+                "Unsupported operation {}; use REPLACE.",
+                op.operation
+            )));
+        }
+        let boolean = |v: &Value, field: &'static str| {
+            v.as_bool().ok_or_else(|| {
+                ApiError::Invalid(vec![(field, format!("{field} takes true or false."))])
+            })
+        };
+        match op.path.as_str() {
+            "/enableEmailNotification" => {
+                value.enable_email_notification = boolean(&op.value, "enableEmailNotification")?
+            }
+            "/requireReason" => value.require_reason = boolean(&op.value, "requireReason")?,
+            "/maxSessionDurationMinutes" => {
+                value.max_session_duration_minutes = op
+                    .value
+                    .as_i64()
+                    .filter(|m| (1..=MAX_DURATION_MINUTES).contains(m))
+                    .ok_or_else(|| {
+                        ApiError::Invalid(vec![(
+                            "maxSessionDurationMinutes",
+                            format!("maxSessionDurationMinutes takes 1 to {MAX_DURATION_MINUTES}."),
+                        )])
+                    })?
+            }
+            other => return Err(ApiError::BadRequest(format!("Unknown path {other}."))),
+        }
+    }
+    settings::set_impersonation(&state.db, org, value).await?;
+    tracing::info!(?value, "impersonation settings changed");
+    Ok(Json(value))
+}
+
+async fn reset(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+    let caller = authorize(&state, &headers, Some("internal_config_update")).await?;
+    let org = organization(&state, &caller).await?;
+    settings::reset_impersonation(&state.db, org).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,179 @@
+//! The token exchange grant (RFC 8693) as WSO2's impersonation uses it (SPEC §2.2): a
+//! subject token from `/oauth2/authorize` and the impersonator's ID token as actor token
+//! become an access token for the target with `act: {sub: impersonator}`, inside a new
+//! impersonation session.
+
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use super::token::TokenResponse;
+use crate::state::AppState;
+use identity::audit::{self, Event, action};
+use identity::entities::application;
+use identity::impersonation::{self, SubjectClaims};
+use identity::oauth::claims::IdClaims;
+use identity::oauth::{codes, grants, scope, token_type};
+use uuid::Uuid;
+
+const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
+pub const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+fn invalid(description: impl Into<String>) -> OAuthError {
+    OAuthError::invalid_request(description.into())
+}
+
+pub async fn exchange(
+    state: &AppState,
+    app: &application::Model,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let subject_token = params.require("subject_token")?;
+    if params.require("subject_token_type")? != JWT {
+        return Err(invalid(format!("subject_token_type must be {JWT}.")));
+    }
+    let actor_token = params.require("actor_token")?;
+    if params.require("actor_token_type")? != ID_TOKEN {
+        return Err(invalid(format!("actor_token_type must be {ID_TOKEN}.")));
+    }
+    if let Some(requested) = params.get("requested_token_type")
+        && requested != ACCESS_TOKEN
+    {
+        return Err(invalid(format!("Only {ACCESS_TOKEN} can be issued.")));
+    }
+    let keys = &state.provider.keys;
+    let issuer = &state.provider.issuer;
+    let subject: SubjectClaims = keys
+        .verify(subject_token, token_type::SUBJECT, issuer, None)
+        .await
+        .map_err(|e| invalid(format!("The subject_token is not valid: {e}.")))?;
+    if subject.aud != app.client_id {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "The subject_token was not issued to this client.",
+        ));
+    }
+    let actor: IdClaims = keys
+        .verify(actor_token, token_type::ID, issuer, Some(&app.client_id))
+        .await
+        .map_err(|e| {
+            invalid(format!(
+                "The actor_token is not a valid ID token for this client: {e}."
+            ))
+        })?;
+    if subject.may_act.sub != actor.sub {
+        return Err(invalid(
+            "The actor_token's subject is not the one allowed to act (may_act).",
+        ));
+    }
+    if let Some(challenge) = &subject.code_challenge {
+        let verifier = params
+            .get("code_verifier")
+            .ok_or_else(|| invalid("code_verifier is missing."))?;
+        if !codes::pkce_matches(verifier, challenge) {
+            return Err(invalid(
+                "The code_verifier does not match the authorization request.",
+            ));
+        }
+    }
+
+    let txn = identity::db::begin_write(&state.db).await?;
+    // Single use: the first exchange wins; the primary key decides between simultaneous ones.
+    if !impersonation::consume(&txn, &subject.jti, subject.exp).await? {
+        txn.commit().await.map_err(OAuthError::server)?;
+        return Err(invalid("The subject_token was already used."));
+    }
+    let denied = |reason: String| Event {
+        action: action::IMPERSONATION_DENIED,
+        success: false,
+        actor_id: Some(actor.sub.clone()),
+        target_id: Some(subject.sub.clone()),
+        client_id: Some(app.client_id.clone()),
+        reason,
+        ..Event::default()
+    };
+    // Re-check everything with today's data: the impersonator may have lost the role, the
+    // target may have been disabled, since the subject token was issued.
+    let impersonator = match Uuid::parse_str(&actor.sub) {
+        Ok(id) => identity::users::find(&txn, id).await?,
+        Err(_) => None,
+    }
+    .filter(|u| u.status == identity::entities::user::UserStatus::Active);
+    let Some(impersonator) = impersonator else {
+        audit::record(
+            &txn,
+            denied("the impersonator may no longer sign in".into()),
+        )
+        .await?;
+        txn.commit().await.map_err(OAuthError::server)?;
+        return Err(invalid("The impersonator may no longer sign in."));
+    };
+    let target = match impersonation::check_pair(&txn, app, &impersonator, &subject.sub).await? {
+        Ok(target) => target,
+        Err(reason) => {
+            audit::record(&txn, denied(reason.to_string())).await?;
+            txn.commit().await.map_err(OAuthError::server)?;
+            return Err(invalid(format!(
+                "Impersonation is no longer allowed: {reason}."
+            )));
+        }
+    };
+    let settings = identity::settings::impersonation(&txn, target.organization_id).await?;
+    if settings.require_reason && subject.reason.is_empty() {
+        audit::record(&txn, denied("no reason given".into())).await?;
+        txn.commit().await.map_err(OAuthError::server)?;
+        return Err(invalid("A reason is required to impersonate a user."));
+    }
+    let idp_session = Uuid::parse_str(&subject.sid).ok();
+    let session = impersonation::start(
+        &txn,
+        &impersonator,
+        &target,
+        app.id,
+        idp_session,
+        &subject.reason,
+        settings.max_session_duration_minutes,
+    )
+    .await?;
+    let scopes = scope::parse(&subject.scope);
+    let minted = grants::mint(
+        &state.provider,
+        &txn,
+        grants::Mint {
+            app,
+            user: Some(&target),
+            scopes,
+            grant_scopes: None,
+            auth_time: Some(actor.auth_time),
+            nonce: None,
+            idp_session_id: idp_session,
+            code_id: None,
+            actor: Some(impersonator.id),
+            impersonation_session_id: Some(session.id),
+            id_token: false,
+            refresh: if app.refresh_for_impersonation {
+                grants::RefreshPlan::NewFamily
+            } else {
+                grants::RefreshPlan::None
+            },
+        },
+    )
+    .await?;
+    let event = |action: &'static str| Event {
+        action,
+        success: true,
+        actor_id: Some(impersonator.id.to_string()),
+        impersonator_id: Some(impersonator.id.to_string()),
+        target_id: Some(target.id.to_string()),
+        client_id: Some(app.client_id.clone()),
+        impersonation_session_id: Some(session.id),
+        scope: Some(minted.scope.clone()),
+        reason: session.reason.clone(),
+        ..Event::default()
+    };
+    audit::record(&txn, event(action::IMPERSONATION_STARTED)).await?;
+    audit::record(&txn, event(action::IMPERSONATED_TOKEN_ISSUED)).await?;
+    txn.commit().await.map_err(OAuthError::server)?;
+    let mut response = TokenResponse::from(minted);
+    response.issued_token_type = Some(ACCESS_TOKEN);
+    Ok(response)
+}

@@ -1,0 +1,596 @@
+//! Impersonation on the server (SPEC §2.1, §2.2): the WSO2 walkthrough, every check, and
+//! the subject token's single use.
+
+use crate::helpers::{
+    CALLBACK, Registered, TestApp, admin, claims, header, location, query_param, spawn_app,
+};
+use futures::future::join_all;
+use reqwest::Client;
+use serde_json::{Value, json};
+
+const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// The WSO2 documentation's setup: an application enabled for the subject token and the
+/// token exchange, authorized for the User Impersonation API, an application role with
+/// the scope, an impersonator in it, and a target user.
+struct Setup {
+    app: TestApp,
+    shop: Registered,
+    role_id: String,
+    impersonator_id: String,
+    target_id: String,
+}
+
+async fn setup() -> Setup {
+    let app = spawn_app().await;
+    let (user, pass) = admin();
+    let shop = app
+        .register(
+            "Shop",
+            json!({
+                "grantTypes": ["authorization_code", EXCHANGE],
+                "subjectToken": { "enable": true, "applicationSubjectTokenExpiryInSeconds": 180 },
+            }),
+            json!({ "advancedConfigurations": { "skipLoginConsent": true } }),
+        )
+        .await;
+    let apis: Value = app
+        .client
+        .get(app.at("/api/server/v1/api-resources?filter=identifier%20eq%20system:impersonation"))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let api_id = apis["apiResources"][0]["id"].as_str().unwrap().to_owned();
+    let authorized = app
+        .client
+        .post(app.at(&format!("/api/server/v1/applications/{}/authorized-apis", shop.id)))
+        .basic_auth(user, Some(pass))
+        .json(&json!({ "id": api_id, "policyIdentifier": "RBAC", "scopes": ["internal_user_impersonate"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorized.status(), 200);
+    let impersonator_id = app.create_user("support", "support-password-1").await;
+    let target_id = app.create_user("customer", "customer-password-1").await;
+    let role: Value = app
+        .client
+        .post(app.at("/scim2/v2/Roles"))
+        .basic_auth(user, Some(pass))
+        .json(&json!({
+            "displayName": "Shop impersonator",
+            "audience": { "type": "application", "value": shop.id },
+            "permissions": [{ "value": "internal_user_impersonate" }],
+            "users": [{ "value": impersonator_id }],
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Setup {
+        app,
+        shop,
+        role_id: role["id"].as_str().unwrap().to_owned(),
+        impersonator_id,
+        target_id,
+    }
+}
+
+/// Runs the subject token request and returns the redirect's `Location`.
+async fn subject_request(
+    app: &TestApp,
+    browser: &Client,
+    shop: &Registered,
+    target: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut params = vec![
+        ("client_id", shop.client_id.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("state", "imp"),
+        ("scope", "internal_user_impersonate openid profile"),
+        ("response_type", "id_token subject_token"),
+        ("requested_subject", target),
+        ("nonce", "n-imp"),
+    ];
+    params.retain(|(name, _)| !extra.iter().any(|(n, _)| n == name));
+    params.extend_from_slice(extra);
+    let response = browser
+        .get(app.at("/oauth2/authorize"))
+        .query(&params)
+        .send()
+        .await
+        .unwrap();
+    location(&response).to_owned()
+}
+
+/// (id_token, subject_token) of a successful request.
+async fn tokens(s: &Setup, browser: &Client) -> (String, String) {
+    let target = subject_request(&s.app, browser, &s.shop, &s.target_id, &[]).await;
+    assert!(
+        target.starts_with(&format!("{CALLBACK}#")),
+        "tokens only in the fragment: {target}"
+    );
+    let id = query_param(&target, "id_token").unwrap_or_else(|| panic!("no id_token in {target}"));
+    let subject = query_param(&target, "subject_token").unwrap();
+    (id, subject)
+}
+
+async fn exchange(
+    app: &TestApp,
+    shop: &Registered,
+    subject: &str,
+    actor: &str,
+) -> reqwest::Response {
+    app.token(
+        shop,
+        &[
+            ("grant_type", EXCHANGE),
+            ("subject_token", subject),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+            ("actor_token", actor),
+            (
+                "actor_token_type",
+                "urn:ietf:params:oauth:token-type:id_token",
+            ),
+            (
+                "requested_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+        ],
+    )
+    .await
+}
+
+async fn audit_actions(app: &TestApp) -> Vec<(String, String, String)> {
+    let (user, pass) = admin();
+    let events: Value = app
+        .client
+        .get(app.at("/api/server/v1/audit-events"))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["outcome"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_wso2_walkthrough_gives_an_access_token_that_says_who_really_acts() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+
+    assert_eq!(header(&subject_token)["typ"], "subject+jwt");
+    let st = claims(&subject_token);
+    assert_eq!(st["sub"], s.target_id);
+    assert_eq!(st["aud"], s.shop.client_id);
+    assert_eq!(st["may_act"], json!({ "sub": s.impersonator_id }));
+    assert_eq!(
+        st["exp"].as_i64().unwrap() - st["iat"].as_i64().unwrap(),
+        180
+    );
+    assert_eq!(
+        st["scope"], "openid profile",
+        "the requested scopes the target may have"
+    );
+    assert_eq!(claims(&id_token)["sub"], s.impersonator_id);
+    assert_eq!(claims(&id_token)["nonce"], "n-imp");
+
+    let response = exchange(&s.app, &s.shop, &subject_token, &id_token).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "no refresh token unless the application enables it"
+    );
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(header(access)["typ"], "at+jwt");
+    let at = claims(access);
+    assert_eq!(at["sub"], s.target_id);
+    assert_eq!(at["act"], json!({ "sub": s.impersonator_id }));
+    assert_eq!(at["client_id"], s.shop.client_id);
+    assert!(at["org_id"].is_string() && at["org_name"].is_string() && at["jti"].is_string());
+
+    let introspected = s.app.introspect(&s.shop, access).await;
+    assert_eq!(introspected["active"], true);
+    assert_eq!(introspected["act"], json!({ "sub": s.impersonator_id }));
+    assert_eq!(introspected["username"], "customer");
+
+    let actions = audit_actions(&s.app).await;
+    for expected in [
+        "subject-token-issued",
+        "impersonation-started",
+        "impersonated-token-issued",
+    ] {
+        assert!(
+            actions
+                .iter()
+                .any(|(a, o, _)| a == expected && o == "success"),
+            "{expected} in {actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn twenty_simultaneous_exchanges_of_one_subject_token_give_exactly_one_success() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let attempts = (0..20).map(|_| exchange(&s.app, &s.shop, &subject_token, &id_token));
+    let statuses: Vec<u16> = join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        19,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn request_problems_are_refused_before_anything_is_issued() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("requested_subject", "")], "invalid_request"),
+        (vec![("scope", "openid")], "invalid_scope"),
+        (vec![("nonce", "")], "invalid_request"),
+        (
+            vec![("response_type", "subject_token code")],
+            "unsupported_response_type",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let target = subject_request(&s.app, &browser, &s.shop, &s.target_id, &extra).await;
+        assert_eq!(
+            query_param(&target, "error").as_deref(),
+            Some(expected),
+            "{extra:?}: {target}"
+        );
+        assert!(query_param(&target, "subject_token").is_none());
+    }
+    let in_query = subject_request(
+        &s.app,
+        &browser,
+        &s.shop,
+        &s.target_id,
+        &[("response_mode", "query")],
+    )
+    .await;
+    assert!(in_query.starts_with(&format!("{CALLBACK}#")), "{in_query}");
+    assert_eq!(
+        query_param(&in_query, "error").as_deref(),
+        Some("invalid_request")
+    );
+}
+
+#[tokio::test]
+async fn an_application_not_enabled_for_impersonation_is_unauthorized_client() {
+    let s = setup().await;
+    let plain = s.app.register("Plain", json!({}), json!({})).await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let target = subject_request(&s.app, &browser, &plain, &s.target_id, &[]).await;
+    assert_eq!(
+        query_param(&target, "error").as_deref(),
+        Some("unauthorized_client")
+    );
+}
+
+#[tokio::test]
+async fn who_may_be_impersonated_is_checked_and_every_denial_is_audited() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let browser = s.app.browser_for("support", "support-password-1").await;
+
+    // Not oneself.
+    let me = subject_request(&s.app, &browser, &s.shop, &s.impersonator_id, &[]).await;
+    assert_eq!(query_param(&me, "error").as_deref(), Some("access_denied"));
+    // Nobody by that id.
+    let nobody = subject_request(
+        &s.app,
+        &browser,
+        &s.shop,
+        "00000000-0000-0000-0000-000000000000",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        query_param(&nobody, "error").as_deref(),
+        Some("access_denied")
+    );
+    // Not an administrator, for a non-administrator.
+    let admin_user: Value = s
+        .app
+        .client
+        .get(s.app.at("/scim2/Me"))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin_target = subject_request(
+        &s.app,
+        &browser,
+        &s.shop,
+        admin_user["id"].as_str().unwrap(),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        query_param(&admin_target, "error").as_deref(),
+        Some("access_denied")
+    );
+    // Not a disabled user.
+    let disabled = s.app.create_user("gone", "gone-password-1").await;
+    s.app
+        .client
+        .patch(s.app.at(&format!("/scim2/Users/{disabled}")))
+        .basic_auth(user, Some(pass))
+        .json(&json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "value": { "active": false } }] }))
+        .send()
+        .await
+        .unwrap();
+    let inactive = subject_request(&s.app, &browser, &s.shop, &disabled, &[]).await;
+    assert_eq!(
+        query_param(&inactive, "error").as_deref(),
+        Some("access_denied")
+    );
+    // Not without the role.
+    let outsider = s.app.browser_for("customer", "customer-password-1").await;
+    let no_role = subject_request(&s.app, &outsider, &s.shop, &disabled, &[]).await;
+    assert_eq!(
+        query_param(&no_role, "error").as_deref(),
+        Some("access_denied")
+    );
+
+    let reasons: Vec<String> = audit_actions(&s.app)
+        .await
+        .into_iter()
+        .filter(|(a, o, _)| a == "impersonation-denied" && o == "failure")
+        .map(|(_, _, r)| r)
+        .collect();
+    for expected in [
+        "themselves",
+        "does not exist",
+        "privileges",
+        "not active",
+        "lacks internal_user_impersonate",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(expected)),
+            "{expected} in {reasons:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_exchange_checks_its_tokens_and_its_client() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let other = s
+        .app
+        .register(
+            "Other",
+            json!({ "grantTypes": ["authorization_code", EXCHANGE] }),
+            json!({}),
+        )
+        .await;
+
+    let wrong_client = exchange(&s.app, &other, &subject_token, &id_token).await;
+    let body: Value = wrong_client.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_target");
+    // An ID token is no subject token, and a subject token no actor token.
+    let swapped = exchange(&s.app, &s.shop, &id_token, &subject_token).await;
+    assert_eq!(
+        swapped.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    // Someone else's ID token is not the actor the subject token allows.
+    let customer = s.app.browser_for("customer", "customer-password-1").await;
+    let code = s.app.code_for(&customer, &s.shop, &[]).await;
+    let customers_id_token = s.app.redeem(&s.shop, &code, None).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let not_may_act = exchange(&s.app, &s.shop, &subject_token, &customers_id_token).await;
+    assert_eq!(
+        not_may_act.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    // None of that used the subject token up.
+    assert_eq!(
+        exchange(&s.app, &s.shop, &subject_token, &id_token)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn losing_the_role_between_authorize_and_exchange_refuses_the_exchange() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let removed = s
+        .app
+        .client
+        .patch(s.app.at(&format!("/scim2/v2/Roles/{}", s.role_id)))
+        .basic_auth(user, Some(pass))
+        .json(&json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "remove", "path": "users", "value": [{ "value": s.impersonator_id }] }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+    let refused = exchange(&s.app, &s.shop, &subject_token, &id_token).await;
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    let actions = audit_actions(&s.app).await;
+    assert!(actions.iter().any(|(a, _, r)| a == "impersonation-denied" && r.contains("internal_user_impersonate")), "{actions:?}");
+}
+
+#[tokio::test]
+async fn an_impersonating_session_cannot_start_another_and_ending_revokes_its_tokens() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let body: Value = exchange(&s.app, &s.shop, &subject_token, &id_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = body["access_token"].as_str().unwrap().to_owned();
+
+    let other = s.app.create_user("second", "second-password-1").await;
+    let again = subject_request(&s.app, &browser, &s.shop, &other, &[]).await;
+    assert_eq!(
+        query_param(&again, "error").as_deref(),
+        Some("access_denied"),
+        "one impersonation at a time, no chaining"
+    );
+
+    let sessions: Vec<identity::entities::impersonation_session::Model> = {
+        use sea_orm::EntityTrait;
+        identity::entities::impersonation_session::Entity::find()
+            .all(&s.app.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(sessions.len(), 1);
+    assert!(
+        identity::impersonation::end(&s.app.db, sessions[0].id, None, "stopped")
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], false);
+    let info = s
+        .app
+        .client
+        .get(s.app.at("/oauth2/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 401);
+    // Once ended, the browser may impersonate again.
+    let fresh = subject_request(&s.app, &browser, &s.shop, &other, &[]).await;
+    assert!(query_param(&fresh, "subject_token").is_some(), "{fresh}");
+}
+
+#[tokio::test]
+async fn the_impersonation_settings_follow_wso2s_configs_api() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let path = s.app.at("/api/server/v1/configs/impersonation");
+    let read = |c: Client| {
+        let path = path.clone();
+        async move {
+            c.get(path)
+                .basic_auth(user, Some(pass))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let defaults = read(s.app.client.clone()).await;
+    assert_eq!(
+        defaults,
+        json!({ "enableEmailNotification": true, "requireReason": false, "maxSessionDurationMinutes": 60 })
+    );
+    let patched = s
+        .app
+        .client
+        .patch(&path)
+        .basic_auth(user, Some(pass))
+        .json(&json!([
+            { "operation": "REPLACE", "path": "/enableEmailNotification", "value": false },
+            { "operation": "REPLACE", "path": "/requireReason", "value": true }
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let bad = s
+        .app
+        .client
+        .patch(&path)
+        .basic_auth(user, Some(pass))
+        .json(
+            &json!([{ "operation": "REPLACE", "path": "/maxSessionDurationMinutes", "value": 0 }]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(read(s.app.client.clone()).await["requireReason"], true);
+
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let without = subject_request(&s.app, &browser, &s.shop, &s.target_id, &[]).await;
+    assert_eq!(
+        query_param(&without, "error").as_deref(),
+        Some("invalid_request")
+    );
+    let with = subject_request(
+        &s.app,
+        &browser,
+        &s.shop,
+        &s.target_id,
+        &[("reason", "Ticket 4711")],
+    )
+    .await;
+    assert_eq!(
+        claims(&query_param(&with, "subject_token").unwrap())["reason"],
+        "Ticket 4711"
+    );
+
+    let reset = s
+        .app
+        .client
+        .delete(&path)
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 204);
+    assert_eq!(read(s.app.client.clone()).await, defaults);
+}
