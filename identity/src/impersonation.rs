@@ -291,3 +291,58 @@ pub async fn start(
     }
     Ok(session)
 }
+
+/// Filters of the session list.
+#[derive(Clone, Debug, Default)]
+pub struct SessionQuery {
+    pub impersonator: Option<Uuid>,
+    pub target: Option<Uuid>,
+    /// `Some(true)`: running only; `Some(false)`: ended only.
+    pub active: Option<bool>,
+}
+
+/// A page of sessions, newest first, and the total.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    q: &SessionQuery,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<impersonation_session::Model>)> {
+    use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
+    let now = clock::now();
+    let mut query = impersonation_session::Entity::find()
+        .order_by_desc(impersonation_session::Column::StartedAt);
+    if let Some(id) = q.impersonator {
+        query = query.filter(impersonation_session::Column::ImpersonatorId.eq(id));
+    }
+    if let Some(id) = q.target {
+        query = query.filter(impersonation_session::Column::TargetId.eq(id));
+    }
+    match q.active {
+        Some(true) => {
+            query = query
+                .filter(impersonation_session::Column::EndedAt.is_null())
+                .filter(impersonation_session::Column::ExpiresAt.gt(now));
+        }
+        Some(false) => {
+            query = query.filter(
+                Condition::any()
+                    .add(impersonation_session::Column::EndedAt.is_not_null())
+                    .add(impersonation_session::Column::ExpiresAt.lte(now)),
+            );
+        }
+        None => {}
+    }
+    let total = query.clone().count(db).await?;
+    Ok((total, query.offset(offset).limit(limit).all(db).await?))
+}
+
+/// A session by id.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<impersonation_session::Model>> {
+    Ok(impersonation_session::Entity::find_by_id(id)
+        .one(db)
+        .await?)
+}

@@ -101,7 +101,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let keys = self.state.provider.keys.clone();
-        // Another instance, or `server rotate-keys`, may rotate the keys: look every 30 s.
+        let db = self.state.db.clone();
+        // Every 30 s: pick up keys rotated elsewhere (another instance, `server
+        // rotate-keys`), and end impersonation sessions past their hard limit, revoking
+        // what they issued (tokens already stop at the limit; this records the end).
         let reload = tokio::spawn(async move {
             let mut every = tokio::time::interval(KEY_RELOAD_INTERVAL);
             every.tick().await;
@@ -109,6 +112,13 @@ impl Application {
                 every.tick().await;
                 if let Err(error) = keys.reload().await {
                     tracing::warn!("reloading the signing keys failed: {error}");
+                }
+                match identity::impersonation::expire_due(&db).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(ended = n, "impersonation sessions expired"),
+                    Err(error) => {
+                        tracing::warn!("ending expired impersonation sessions failed: {error}")
+                    }
                 }
             }
         });

@@ -432,3 +432,14 @@ pub fn id_token(
     };
     provider.keys.sign(token_type::ID, &claims)
 }
+
+/// The impersonation session an access token (by `jti`) belongs to, if any.
+pub async fn impersonation_session_of(
+    db: &impl ConnectionTrait,
+    jti: &str,
+) -> Result<Option<Uuid>> {
+    Ok(access_token::Entity::find_by_id(jti.to_owned())
+        .one(db)
+        .await?
+        .and_then(|t| t.impersonation_session_id))
+}

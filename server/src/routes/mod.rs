@@ -5,10 +5,12 @@
 //! - `management`: the management API (`/api/server/v1/*`)
 //! - `scim2`: SCIM 2.0 users (`/scim2/*`)
 //! - `api_auth`: who calls the management API and SCIM (Basic or Bearer, with scopes)
+//! - `impersonation_audit`: audits API requests made with impersonated tokens
 //! - `ui`: the server-rendered pages, their server functions, sign-in and sign-out
 
 pub mod api_auth;
 pub mod health;
+pub mod impersonation_audit;
 pub mod management;
 pub mod oauth2;
 pub mod scim2;
@@ -23,8 +25,12 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .merge(health::router())
         .merge(oauth2::router())
-        .merge(management::router())
-        .merge(scim2::router())
+        .merge(management::router().merge(scim2::router()).layer(
+            axum::middleware::from_fn_with_state(
+                state.clone(),
+                impersonation_audit::audit_impersonated,
+            ),
+        ))
         .merge(ui::router(&state))
         .layer(SetResponseHeaderLayer::if_not_present(
             http::header::X_CONTENT_TYPE_OPTIONS,

@@ -594,3 +594,203 @@ async fn the_impersonation_settings_follow_wso2s_configs_api() {
     assert_eq!(reset.status(), 204);
     assert_eq!(read(s.app.client.clone()).await, defaults);
 }
+
+#[tokio::test]
+async fn an_administrator_ends_a_session_and_everything_derived_from_it_stops() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let body: Value = exchange(&s.app, &s.shop, &subject_token, &id_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = body["access_token"].as_str().unwrap().to_owned();
+
+    let listed: Value = s
+        .app
+        .client
+        .get(s.app.at(&format!(
+            "/api/server/v1/impersonation-sessions?active=true&target={}",
+            s.target_id
+        )))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["totalResults"], 1);
+    let session = &listed["sessions"][0];
+    assert_eq!(session["impersonator"], s.impersonator_id);
+    assert_eq!(session["active"], true);
+    let path = s.app.at(session["self"].as_str().unwrap());
+
+    let ended = s
+        .app
+        .client
+        .delete(&path)
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], false);
+    let again = s
+        .app
+        .client
+        .delete(&path)
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let read: Value = s
+        .app
+        .client
+        .get(&path)
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["active"], false);
+    assert_eq!(read["endReason"], "ended by an administrator");
+    let actions = audit_actions(&s.app).await;
+    assert!(
+        actions.iter().any(|(a, _, _)| a == "impersonation-ended"),
+        "{actions:?}"
+    );
+
+    let plain = s
+        .app
+        .client
+        .get(s.app.at("/api/server/v1/impersonation-sessions"))
+        .basic_auth("support", Some("support-password-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.status(),
+        403,
+        "an impersonator cannot list sessions without the scope"
+    );
+}
+
+#[tokio::test]
+async fn an_impersonated_token_dies_at_the_sessions_hard_limit() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let body: Value = exchange(&s.app, &s.shop, &subject_token, &id_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    // Move the hard limit into the past, as time would.
+    {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        s.app
+            .db
+            .execute_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "UPDATE impersonation_sessions SET expires_at = 0".to_owned(),
+            ))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.app.introspect(&s.shop, &access).await["active"],
+        false,
+        "the token stops at the limit"
+    );
+    assert_eq!(
+        identity::impersonation::expire_due(&s.app.db)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        identity::impersonation::expire_due(&s.app.db)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let body: Value = exchange(&s.app, &s.shop, &subject_token, &id_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let patched = s
+        .app
+        .client
+        .patch(s.app.at("/scim2/Me"))
+        .bearer_auth(&access)
+        .json(&json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "name.givenName", "value": "Changed" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let me: Value = patched.json().await.unwrap();
+    assert_eq!(me["id"], s.target_id, "the change is the target's");
+
+    let (user, pass) = admin();
+    let events: Value = s
+        .app
+        .client
+        .get(
+            s.app
+                .at("/api/server/v1/audit-events?action=resource-modification-via-impersonation"),
+        )
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["totalResults"], 1);
+    let event = &events["events"][0];
+    assert_eq!(event["actor"], s.target_id);
+    assert_eq!(event["impersonator"], s.impersonator_id);
+    assert_eq!(event["path"], "/scim2/Me");
+    assert_eq!(event["method"], "PATCH");
+    assert_eq!(event["outcome"], "success");
+    assert!(event["impersonationSession"].is_string());
+    let by_actor: Value = s
+        .app
+        .client
+        .get(s.app.at(&format!(
+            "/api/server/v1/audit-events?actor={}",
+            s.impersonator_id
+        )))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        by_actor["totalResults"].as_u64().unwrap() >= 3,
+        "the impersonator's own events and what was done as the target"
+    );
+    let text = by_actor.to_string();
+    assert!(
+        !text.contains(&access) && !text.contains(&subject_token),
+        "no token in the audit trail"
+    );
+}

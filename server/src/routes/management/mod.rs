@@ -6,6 +6,7 @@ pub mod applications;
 pub mod audit;
 pub mod configs;
 pub mod error;
+pub mod impersonation_sessions;
 pub mod keys;
 
 use crate::state::AppState;
@@ -17,5 +18,6 @@ pub fn router() -> Router<AppState> {
         .merge(api_resources::router())
         .merge(configs::router())
         .merge(audit::router())
+        .merge(impersonation_sessions::router())
         .merge(keys::router())
 }
