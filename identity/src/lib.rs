@@ -12,6 +12,7 @@ pub mod error;
 pub mod impersonation;
 pub mod keys;
 pub mod oauth;
+pub mod organizations;
 pub mod password;
 pub mod roles;
 pub mod scopes;

@@ -10,6 +10,7 @@ mod m20261121_000001_foundation;
 mod m20261121_000002_oauth;
 mod m20261121_000003_api_resources;
 mod m20261121_000004_impersonation;
+mod m20261121_000005_organization_members;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_oauth::Migration),
             Box::new(m20261121_000003_api_resources::Migration),
             Box::new(m20261121_000004_impersonation::Migration),
+            Box::new(m20261121_000005_organization_members::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ pub mod consumed_token;
 pub mod idp_session;
 pub mod impersonation_session;
 pub mod organization;
+pub mod organization_member;
 pub mod refresh_token;
 pub mod role;
 pub mod role_scope;

@@ -38,6 +38,8 @@ pub struct Mint<'a> {
     pub actor: Option<Uuid>,
     /// The impersonation session the grant belongs to.
     pub impersonation_session_id: Option<Uuid>,
+    /// The organization the token is for (`None`: the user's, or the application's).
+    pub organization_id: Option<Uuid>,
     pub id_token: bool,
     pub refresh: RefreshPlan,
 }
@@ -58,8 +60,8 @@ pub struct Minted {
 pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -> Result<Minted> {
     let now = clock::now();
     let org_id = m
-        .user
-        .map(|u| u.organization_id)
+        .organization_id
+        .or(m.user.map(|u| u.organization_id))
         .unwrap_or(m.app.organization_id);
     let org_name = organization::Entity::find_by_id(org_id)
         .one(db)
@@ -272,6 +274,7 @@ pub async fn refresh(
             code_id: found.code_id,
             actor,
             impersonation_session_id: found.impersonation_session_id,
+            organization_id: None,
             refresh: RefreshPlan::Family(found.family_id),
         },
     )

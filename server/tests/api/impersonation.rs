@@ -794,3 +794,112 @@ async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them(
         "no token in the audit trail"
     );
 }
+
+async fn create_organization(app: &TestApp, name: &str) -> String {
+    let (user, pass) = admin();
+    let created = app
+        .client
+        .post(app.at("/api/server/v1/organizations"))
+        .basic_auth(user, Some(pass))
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn organization_switch_keeps_act_and_works_only_where_the_subject_is_a_member() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let patched = s
+        .app
+        .client
+        .put(s.app.at(&format!(
+            "/api/server/v1/applications/{}/inbound-protocols/oidc",
+            s.shop.id
+        )))
+        .basic_auth(user, Some(pass))
+        .json(&json!({ "grantTypes": ["authorization_code", EXCHANGE, "organization_switch"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let branch = create_organization(&s.app, "Branch").await;
+    let elsewhere = create_organization(&s.app, "Elsewhere").await;
+    let duplicate = s
+        .app
+        .client
+        .post(s.app.at("/api/server/v1/organizations"))
+        .basic_auth(user, Some(pass))
+        .json(&json!({ "name": "Branch" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(duplicate.status(), 409);
+    let invited = s
+        .app
+        .client
+        .post(
+            s.app
+                .at(&format!("/api/server/v1/organizations/{branch}/members")),
+        )
+        .basic_auth(user, Some(pass))
+        .json(&json!({ "userId": s.target_id }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invited.status(), 201);
+
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let body: Value = exchange(&s.app, &s.shop, &subject_token, &id_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = body["access_token"].as_str().unwrap().to_owned();
+
+    let switch = |org: String| {
+        let access = access.clone();
+        let shop = s.shop.clone();
+        let app = &s.app;
+        async move {
+            app.token(
+                &shop,
+                &[
+                    ("grant_type", "organization_switch"),
+                    ("token", access.as_str()),
+                    ("switching_organization", org.as_str()),
+                    ("scope", "openid"),
+                ],
+            )
+            .await
+        }
+    };
+    let switched = switch(branch.clone()).await;
+    assert_eq!(switched.status(), 200);
+    let at = claims(
+        switched.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(at["org_id"], branch);
+    assert_eq!(at["org_name"], "Branch");
+    assert_eq!(at["sub"], s.target_id);
+    assert_eq!(
+        at["act"],
+        json!({ "sub": s.impersonator_id }),
+        "act survives the switch"
+    );
+
+    let refused = switch(elsewhere).await;
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+}

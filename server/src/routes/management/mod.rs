@@ -8,6 +8,7 @@ pub mod configs;
 pub mod error;
 pub mod impersonation_sessions;
 pub mod keys;
+pub mod organizations;
 
 use crate::state::AppState;
 use axum::Router;
@@ -20,4 +21,5 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(impersonation_sessions::router())
         .merge(keys::router())
+        .merge(organizations::router())
 }

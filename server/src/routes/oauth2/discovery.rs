@@ -24,9 +24,15 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
         "revocation_endpoint": format!("{base}/oauth2/revoke"),
         "end_session_endpoint": format!("{base}/oidc/logout"),
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "response_types_supported": ["code"],
+        "response_types_supported": ["code", "subject_token", "id_token subject_token"],
         "response_modes_supported": ["query", "fragment", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "organization_switch"
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

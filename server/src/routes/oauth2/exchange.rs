@@ -149,6 +149,7 @@ pub async fn exchange(
             code_id: None,
             actor: Some(impersonator.id),
             impersonation_session_id: Some(session.id),
+            organization_id: None,
             id_token: false,
             refresh: if app.refresh_for_impersonation {
                 grants::RefreshPlan::NewFamily

@@ -17,6 +17,7 @@ pub mod error;
 pub mod exchange;
 pub mod introspect;
 pub mod logout;
+pub mod organization_switch;
 pub mod pages;
 pub mod params;
 pub mod revoke;

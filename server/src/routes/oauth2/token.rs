@@ -14,7 +14,9 @@ use axum::{
 use identity::entities::{application, user};
 use identity::oauth::{
     clients, codes,
-    grant_type::{AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE},
+    grant_type::{
+        AUTHORIZATION_CODE, CLIENT_CREDENTIALS, ORGANIZATION_SWITCH, REFRESH_TOKEN, TOKEN_EXCHANGE,
+    },
     grants::{self, Mint, Minted, RefreshError, RefreshPlan},
     scope,
 };
@@ -74,6 +76,7 @@ pub async fn token(
         REFRESH_TOKEN,
         CLIENT_CREDENTIALS,
         TOKEN_EXCHANGE,
+        ORGANIZATION_SWITCH,
     ];
     if !known.contains(&grant_type.as_str()) {
         return Err(OAuthError::new(
@@ -91,6 +94,7 @@ pub async fn token(
         AUTHORIZATION_CODE => authorization_code(&state, &app, &params).await,
         REFRESH_TOKEN => refresh_token(&state, &app, &params).await,
         TOKEN_EXCHANGE => super::exchange::exchange(&state, &app, &params).await,
+        ORGANIZATION_SWITCH => super::organization_switch::switch(&state, &app, &params).await,
         _ => client_credentials(&state, &app, &params).await,
     }
 }
@@ -150,6 +154,7 @@ async fn authorization_code(
             code_id: Some(code.id),
             actor,
             impersonation_session_id: code.impersonation_session_id,
+            organization_id: None,
             refresh: refresh_plan(app),
         },
     )
@@ -217,6 +222,7 @@ async fn client_credentials(
             code_id: None,
             actor: None,
             impersonation_session_id: None,
+            organization_id: None,
             id_token: false,
             refresh: RefreshPlan::None,
         },

@@ -1,0 +1,141 @@
+//! Organizations: the root and its sub-organizations (a tree), and users invited into
+//! them from an ancestor organization.
+
+use crate::entities::{organization, organization_member, user};
+use crate::{Result, clock};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
+
+/// Why an organization change was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OrgError {
+    #[error("no parent organization with this id")]
+    UnknownParent,
+    #[error("an organization named {0} already exists under this parent")]
+    Duplicate(String),
+    #[error("an organization needs a name")]
+    NoName,
+    #[error("the user does not belong to an ancestor of this organization")]
+    NotAncestor,
+    #[error("the user is already a member")]
+    AlreadyMember,
+}
+
+/// Every organization, root first then by name.
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<organization::Model>> {
+    let mut all = organization::Entity::find()
+        .order_by_asc(organization::Column::Name)
+        .all(db)
+        .await?;
+    all.sort_by_key(|o| o.parent_id.is_some());
+    Ok(all)
+}
+
+/// An organization by id.
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<organization::Model>> {
+    Ok(organization::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Creates a sub-organization of `parent_id`.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    parent_id: Uuid,
+    name: &str,
+) -> Result<std::result::Result<organization::Model, OrgError>> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(Err(OrgError::NoName));
+    }
+    if find(db, parent_id).await?.is_none() {
+        return Ok(Err(OrgError::UnknownParent));
+    }
+    let taken = organization::Entity::find()
+        .filter(organization::Column::ParentId.eq(parent_id))
+        .filter(organization::Column::Name.eq(name))
+        .count(db)
+        .await?;
+    if taken > 0 {
+        return Ok(Err(OrgError::Duplicate(name.to_owned())));
+    }
+    Ok(Ok(organization::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        parent_id: Set(Some(parent_id)),
+        name: Set(name.to_owned()),
+        created_at: Set(clock::now()),
+    }
+    .insert(db)
+    .await?))
+}
+
+/// The ids of `id` and its ancestors, nearest first.
+async fn lineage(db: &impl ConnectionTrait, id: Uuid) -> Result<Vec<Uuid>> {
+    let mut chain = Vec::new();
+    let mut next = Some(id);
+    while let Some(current) = next {
+        if chain.contains(&current) {
+            break;
+        }
+        chain.push(current);
+        next = find(db, current).await?.and_then(|o| o.parent_id);
+    }
+    Ok(chain)
+}
+
+/// Invites a user of an ancestor organization into `organization_id`.
+pub async fn invite(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    user: &user::Model,
+) -> Result<std::result::Result<(), OrgError>> {
+    let ancestors = lineage(db, organization_id).await?;
+    if !ancestors.iter().skip(1).any(|a| *a == user.organization_id) {
+        return Ok(Err(OrgError::NotAncestor));
+    }
+    if is_member(db, organization_id, user).await? {
+        return Ok(Err(OrgError::AlreadyMember));
+    }
+    organization_member::Entity::insert(organization_member::ActiveModel {
+        organization_id: Set(organization_id),
+        user_id: Set(user.id),
+        invited_at: Set(clock::now()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(Ok(()))
+}
+
+/// Whether `user` belongs to `organization_id`: as its own organization, or invited.
+pub async fn is_member(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    user: &user::Model,
+) -> Result<bool> {
+    if user.organization_id == organization_id {
+        return Ok(true);
+    }
+    Ok(
+        organization_member::Entity::find_by_id((organization_id, user.id))
+            .one(db)
+            .await?
+            .is_some(),
+    )
+}
+
+/// The users invited into an organization.
+pub async fn members(db: &impl ConnectionTrait, organization_id: Uuid) -> Result<Vec<user::Model>> {
+    let ids: Vec<Uuid> = organization_member::Entity::find()
+        .filter(organization_member::Column::OrganizationId.eq(organization_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .order_by_asc(user::Column::Username)
+        .all(db)
+        .await?)
+}

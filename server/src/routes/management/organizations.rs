@@ -1,0 +1,138 @@
+//! Organizations: `POST|GET /api/server/v1/organizations`, `GET …/{id}`, and members
+//! invited from an ancestor organization: `POST|GET …/{id}/members` (`{"userId": …}`).
+//! Scopes: `internal_organization_create`, `…_view`, `…_update`.
+
+use super::error::ApiError;
+use crate::routes::api_auth::authorize;
+use crate::state::AppState;
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use identity::entities::organization;
+use identity::organizations::{self, OrgError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const BASE: &str = "/api/server/v1/organizations";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(BASE, get(list).post(create))
+        .route(&format!("{BASE}/{{id}}"), get(read))
+        .route(&format!("{BASE}/{{id}}/members"), get(members).post(invite))
+}
+
+fn view(o: &organization::Model) -> Value {
+    json!({
+        "id": o.id,
+        "name": o.name,
+        "parentId": o.parent_id,
+        "created": identity::clock::rfc3339(o.created_at),
+        "self": format!("{BASE}/{}", o.id),
+    })
+}
+
+fn org_error(error: OrgError) -> ApiError {
+    match error {
+        OrgError::Duplicate(_) | OrgError::AlreadyMember => ApiError::Conflict(error.to_string()),
+        other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewOrganization {
+    name: String,
+    parent_id: Option<Uuid>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Some("internal_organization_create")).await?;
+    let input: NewOrganization = serde_json::from_str(&body)
+        .map_err(|e| ApiError::BadRequest(format!("The body is not valid: {e}")))?;
+    let parent = match input.parent_id {
+        Some(id) => id,
+        None => identity::seed::root_organization_id(&state.db).await?,
+    };
+    let created = organizations::create(&state.db, parent, &input.name)
+        .await?
+        .map_err(org_error)?;
+    tracing::info!(organization_id = %created.id, "organization created");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("{BASE}/{}", created.id))],
+        Json(view(&created)),
+    )
+        .into_response())
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers, Some("internal_organization_view")).await?;
+    let all = organizations::list(&state.db).await?;
+    Ok(Json(
+        json!({ "organizations": all.iter().map(view).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn load(state: &AppState, id: &str) -> Result<organization::Model, ApiError> {
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("organization"))?;
+    organizations::find(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound("organization"))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers, Some("internal_organization_view")).await?;
+    Ok(Json(view(&load(&state, &id).await?)))
+}
+
+async fn members(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers, Some("internal_organization_view")).await?;
+    let org = load(&state, &id).await?;
+    let members = organizations::members(&state.db, org.id).await?;
+    Ok(Json(json!({
+        "members": members.iter().map(|u| json!({ "userId": u.id, "userName": u.username })).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Invite {
+    user_id: Uuid,
+}
+
+async fn invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: String,
+) -> Result<StatusCode, ApiError> {
+    authorize(&state, &headers, Some("internal_organization_update")).await?;
+    let org = load(&state, &id).await?;
+    let input: Invite = serde_json::from_str(&body)
+        .map_err(|e| ApiError::BadRequest(format!("The body is not valid: {e}")))?;
+    let user = identity::users::find(&state.db, input.user_id)
+        .await?
+        .ok_or_else(|| ApiError::BadRequest("No user with this id.".into()))?;
+    organizations::invite(&state.db, org.id, &user)
+        .await?
+        .map_err(org_error)?;
+    Ok(StatusCode::CREATED)
+}
