@@ -30,6 +30,9 @@ pub struct AccessClaims {
     pub org_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// The impersonation session an impersonated token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonation_session_id: Option<String>,
 }
 
 /// An OpenID Connect ID token.

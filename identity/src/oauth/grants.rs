@@ -96,6 +96,7 @@ pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -
         org_id: org_id.to_string(),
         org_name,
         act: m.actor.map(|a| Actor { sub: a.to_string() }),
+        impersonation_session_id: m.impersonation_session_id.map(|s| s.to_string()),
     };
     let access_token = provider.keys.sign(token_type::ACCESS, &claims)?;
 

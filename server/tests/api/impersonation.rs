@@ -903,3 +903,80 @@ async fn organization_switch_keeps_act_and_works_only_where_the_subject_is_a_mem
         "invalid_grant"
     );
 }
+
+#[tokio::test]
+async fn with_refresh_enabled_act_survives_refresh_until_the_session_ends() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let enabled = s
+        .app
+        .client
+        .put(s.app.at(&format!(
+            "/api/server/v1/applications/{}/inbound-protocols/oidc",
+            s.shop.id
+        )))
+        .basic_auth(user, Some(pass))
+        .json(&json!({
+            "grantTypes": ["authorization_code", "refresh_token", EXCHANGE],
+            "refreshToken": { "enableForImpersonation": true }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let body: Value = exchange(&s.app, &s.shop, &subject_token, &id_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = claims(body["access_token"].as_str().unwrap())["impersonation_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = body["refresh_token"]
+        .as_str()
+        .expect("a refresh token when enabled")
+        .to_owned();
+
+    let refreshed: Value = s
+        .app
+        .token(
+            &s.shop,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let at = claims(refreshed["access_token"].as_str().unwrap());
+    assert_eq!(at["act"], json!({ "sub": s.impersonator_id }));
+    assert_eq!(at["sub"], s.target_id);
+    assert_eq!(at["impersonation_session_id"], session);
+
+    let ended = s
+        .app
+        .client
+        .delete(
+            s.app
+                .at(&format!("/api/server/v1/impersonation-sessions/{session}")),
+        )
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    let next = refreshed["refresh_token"].as_str().unwrap();
+    let after = s
+        .app
+        .token(
+            &s.shop,
+            &[("grant_type", "refresh_token"), ("refresh_token", next)],
+        )
+        .await;
+    assert_eq!(
+        after.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+}

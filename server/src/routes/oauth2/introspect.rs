@@ -56,6 +56,9 @@ pub async fn introspect(
                 if let Some(act) = c.act {
                     body["act"] = json!({ "sub": act.sub });
                 }
+                if let Some(session) = c.impersonation_session_id {
+                    body["impersonation_session_id"] = json!(session);
+                }
                 return Ok(Json(body));
             }
         } else if let Some((refresh, user)) = grants::live_refresh(&state.db, token).await? {
