@@ -11,6 +11,7 @@ pub mod entities;
 pub mod error;
 pub mod impersonation;
 pub mod keys;
+pub mod mail;
 pub mod oauth;
 pub mod organizations;
 pub mod password;

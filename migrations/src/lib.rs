@@ -11,6 +11,7 @@ mod m20261121_000002_oauth;
 mod m20261121_000003_api_resources;
 mod m20261121_000004_impersonation;
 mod m20261121_000005_organization_members;
+mod m20261121_000006_mail;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_api_resources::Migration),
             Box::new(m20261121_000004_impersonation::Migration),
             Box::new(m20261121_000005_organization_members::Migration),
+            Box::new(m20261121_000006_mail::Migration),
         ]
     }
 }

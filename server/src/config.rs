@@ -13,6 +13,8 @@
 //! | `IDP_SITE_DIR` | `site_dir` | `./site` | folder whose `pkg/` holds the built front end |
 //! | `IDP_SESSION_LIFETIME_SECS` | `session_lifetime_secs` | `28800` | how long a sign-in lasts |
 //! | `IDP_LOCKOUT_THRESHOLD` | `lockout_threshold` | `5` | failed sign-ins that lock an account |
+//! | `IDP_MAIL_FROM` | `mail_from` | `Identity Server <no-reply@localhost>` | sender of mail |
+//! | `IDP_MAIL_RETRY_SECS` | `mail_retry_secs` | `5` | first retry delay of unsent mail (doubles) |
 //! | `IDP_LOG_FORMAT` | `log_format` | `text` | `text` or `json` log lines |
 
 use serde::Deserialize;
@@ -35,6 +37,8 @@ Configuration (environment variables win over the file given by IDP_CONFIG or --
   IDP_SITE_DIR               folder whose pkg/ holds the built front end    [default: ./site]
   IDP_SESSION_LIFETIME_SECS  how long a sign-in lasts, in seconds          [default: 28800]
   IDP_LOCKOUT_THRESHOLD      failed sign-ins in a row that lock an account  [default: 5]
+  IDP_MAIL_FROM              sender of mail      [default: Identity Server <no-reply@localhost>]
+  IDP_MAIL_RETRY_SECS        first retry delay of unsent mail, doubling    [default: 5]
   IDP_LOG_FORMAT             text or json                                   [default: text]
   RUST_LOG                   log filter, e.g. info,server=debug              [default: info]";
 
@@ -89,6 +93,10 @@ pub struct Config {
     pub session_lifetime_secs: i64,
     /// Failed sign-ins in a row that lock an account.
     pub lockout_threshold: i32,
+    /// The sender of mail.
+    pub mail_from: String,
+    /// First retry delay of a mail that could not be sent; doubles each attempt.
+    pub mail_retry_secs: i64,
     /// Log line format.
     pub log_format: LogFormat,
 }
@@ -105,6 +113,8 @@ impl Default for Config {
             site_dir: PathBuf::from("./site"),
             session_lifetime_secs: 8 * 3600,
             lockout_threshold: 5,
+            mail_from: "Identity Server <no-reply@localhost>".to_owned(),
+            mail_retry_secs: 5,
             log_format: LogFormat::Text,
         }
     }
@@ -123,6 +133,8 @@ struct Layer {
     site_dir: Option<PathBuf>,
     session_lifetime_secs: Option<i64>,
     lockout_threshold: Option<i32>,
+    mail_from: Option<String>,
+    mail_retry_secs: Option<i64>,
     log_format: Option<LogFormat>,
 }
 
@@ -190,6 +202,8 @@ impl Config {
             site_dir,
             session_lifetime_secs,
             lockout_threshold,
+            mail_from,
+            mail_retry_secs,
             log_format,
         } = layer;
         if let Some(v) = data_dir {
@@ -218,6 +232,12 @@ impl Config {
         }
         if let Some(v) = lockout_threshold {
             self.lockout_threshold = v;
+        }
+        if let Some(v) = mail_from {
+            self.mail_from = v;
+        }
+        if let Some(v) = mail_retry_secs {
+            self.mail_retry_secs = v;
         }
         if let Some(v) = log_format {
             self.log_format = v;
@@ -257,6 +277,10 @@ fn env_layer(env: &impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError
         site_dir: get("IDP_SITE_DIR").map(PathBuf::from),
         session_lifetime_secs: get("IDP_SESSION_LIFETIME_SECS")
             .map(|v| parse("IDP_SESSION_LIFETIME_SECS", v))
+            .transpose()?,
+        mail_from: get("IDP_MAIL_FROM"),
+        mail_retry_secs: get("IDP_MAIL_RETRY_SECS")
+            .map(|v| parse("IDP_MAIL_RETRY_SECS", v))
             .transpose()?,
         lockout_threshold: get("IDP_LOCKOUT_THRESHOLD")
             .map(|v| parse("IDP_LOCKOUT_THRESHOLD", v))

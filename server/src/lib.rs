@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod error;
+pub mod mailer;
 pub mod routes;
 pub mod shutdown;
 pub mod startup;

@@ -122,11 +122,26 @@ impl Application {
                 }
             }
         });
+        let transport = crate::mailer::Transport::from_config(&self.state.config)
+            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        let from = self
+            .state
+            .config
+            .mail_from
+            .parse()
+            .map_err(|e| std::io::Error::other(format!("IDP_MAIL_FROM: {e}")))?;
+        let mailer = tokio::spawn(crate::mailer::run(
+            self.state.db.clone(),
+            transport,
+            from,
+            self.state.config.mail_retry_secs,
+        ));
         let router = routes::router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
         reload.abort();
+        mailer.abort();
         served
     }
 }

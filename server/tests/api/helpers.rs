@@ -18,6 +18,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// A client with a cookie store that does not follow redirects.
     pub client: Client,
+    /// The data folder (mail files land in its `mail/`).
+    pub data_dir: std::path::PathBuf,
     _data: Option<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -63,6 +65,7 @@ pub async fn spawn_app_in(
     Ok(TestApp {
         url,
         local_url,
+        data_dir: data_dir.to_owned(),
         db,
         client: client(),
         _data: None,

@@ -22,7 +22,10 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let app = spawn_app().await;
+    setup_in(spawn_app().await).await
+}
+
+async fn setup_in(app: TestApp) -> Setup {
     let (user, pass) = admin();
     let shop = app
         .register(
@@ -978,5 +981,196 @@ async fn with_refresh_enabled_act_survives_refresh_until_the_session_ends() {
     assert_eq!(
         after.json::<Value>().await.unwrap()["error"],
         "invalid_grant"
+    );
+}
+
+// ---------- the notification mail, through a real SMTP server ----------
+
+/// aiosmtpd, a real SMTP server, storing what it receives in a maildir.
+struct SmtpServer {
+    child: std::process::Child,
+    maildir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    fn start(port: u16) -> Self {
+        let maildir = tempfile::TempDir::new().unwrap();
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir(maildir.path().join(sub)).unwrap();
+        }
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (scripts/setup installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { child, maildir };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("aiosmtpd did not start");
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let dir = self.maildir.path().join("new");
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn app_with_smtp(port: u16) -> (TestApp, tempfile::TempDir) {
+    let data = tempfile::TempDir::new().unwrap();
+    let app = crate::helpers::spawn_app_in(data.path(), |c| {
+        c.smtp_url = Some(server::config::Secret::new(format!(
+            "smtp://127.0.0.1:{port}"
+        )));
+        c.mail_retry_secs = 1;
+    })
+    .await
+    .unwrap();
+    (app, data)
+}
+
+async fn impersonate(s: &Setup) {
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(s, &browser).await;
+    assert_eq!(
+        exchange(&s.app, &s.shop, &subject_token, &id_token)
+            .await
+            .status(),
+        200
+    );
+}
+
+async fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(found) = probe() {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("waited 20 seconds in vain");
+}
+
+#[tokio::test]
+async fn the_target_receives_exactly_one_notification_naming_the_impersonator() {
+    let port = free_port();
+    let smtp = SmtpServer::start(port);
+    let (app, _data) = app_with_smtp(port).await;
+    let s = setup_in(app).await;
+    impersonate(&s).await;
+    let mail = wait_for(|| smtp.messages().into_iter().next()).await;
+    assert!(
+        mail.contains("Subject: User Impersonation Session Started"),
+        "{mail}"
+    );
+    assert!(mail.contains("To: customer@example.org"), "{mail}");
+    assert!(
+        mail.contains("support started a session"),
+        "names the impersonator: {mail}"
+    );
+    assert!(mail.contains("Hi customer"), "{mail}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(smtp.messages().len(), 1, "exactly one");
+}
+
+#[tokio::test]
+async fn mail_waits_while_the_smtp_server_is_down_and_arrives_when_it_is_back() {
+    let port = free_port();
+    let (app, _data) = app_with_smtp(port).await;
+    let s = setup_in(app).await;
+    impersonate(&s).await;
+    let db = s.app.db.clone();
+    let failed_once = || async {
+        use sea_orm::EntityTrait;
+        let rows = identity::entities::outbox_mail::Entity::find()
+            .all(&db)
+            .await
+            .unwrap();
+        rows.len() == 1 && rows[0].attempts >= 1 && rows[0].sent_at.is_none()
+    };
+    let mut down = false;
+    for _ in 0..100 {
+        if failed_once().await {
+            down = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(down, "the first attempt failed and the mail waits");
+    let smtp = SmtpServer::start(port);
+    let mail = wait_for(|| smtp.messages().into_iter().next()).await;
+    assert!(mail.contains("User Impersonation Session Started"));
+}
+
+#[tokio::test]
+async fn no_mail_is_queued_when_notifications_are_off() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    s.app
+        .client
+        .patch(s.app.at("/api/server/v1/configs/impersonation"))
+        .basic_auth(user, Some(pass))
+        .json(&json!([{ "operation": "REPLACE", "path": "/enableEmailNotification", "value": false }]))
+        .send()
+        .await
+        .unwrap();
+    impersonate(&s).await;
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    assert_eq!(
+        identity::entities::outbox_mail::Entity::find()
+            .count(&s.app.db)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn without_smtp_the_mail_is_written_to_the_data_folder() {
+    let s = setup().await;
+    impersonate(&s).await;
+    let dir = s.app.data_dir.join("mail");
+    let mail = wait_for(|| {
+        std::fs::read_dir(&dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+    })
+    .await;
+    assert!(
+        mail.contains("User Impersonation Session Started"),
+        "{mail}"
     );
 }

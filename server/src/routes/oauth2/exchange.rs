@@ -134,6 +134,26 @@ pub async fn exchange(
         settings.max_session_duration_minutes,
     )
     .await?;
+    // The user is told, in the same transaction: no mail for an exchange that failed, and
+    // no exchange without its mail.
+    if settings.enable_email_notification && !target.email.is_empty() {
+        let template = identity::mail::template(
+            &txn,
+            target.organization_id,
+            identity::mail::IMPERSONATION_NOTIFICATION,
+            identity::mail::DEFAULT_LOCALE,
+        )
+        .await?;
+        let mail = identity::mail::render(
+            &template,
+            &[
+                ("user-name", target.username.as_str()),
+                ("login-time", &identity::clock::rfc3339(session.started_at)),
+                ("impersonator-user-name", impersonator.username.as_str()),
+            ],
+        );
+        identity::mail::enqueue(&txn, &target.email, &mail).await?;
+    }
     let scopes = scope::parse(&subject.scope);
     let minted = grants::mint(
         &state.provider,

@@ -1,0 +1,103 @@
+//! The mail worker: sends what the outbox holds, through SMTP (`IDP_SMTP_URL`, e.g.
+//! `smtp://user:pw@host:587?tls=required`, `smtps://…`) or, without one, as `.eml` files in
+//! `<data dir>/mail`. A failed send is retried with exponential backoff; nothing is lost
+//! while the SMTP server is down.
+
+use crate::config::Config;
+use anyhow::Context;
+use identity::DatabaseConnection;
+use identity::entities::outbox_mail;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::Duration;
+
+/// Where mail goes.
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+impl Transport {
+    /// From the configuration: SMTP when `IDP_SMTP_URL` is set, files otherwise.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        match &config.smtp_url {
+            Some(url) => Ok(Self::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+                    .context("IDP_SMTP_URL is not a valid SMTP URL")?
+                    .timeout(Some(Duration::from_secs(10)))
+                    .build(),
+            )),
+            None => {
+                let dir = config.data_dir.join("mail");
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                Ok(Self::Files(AsyncFileTransport::new(dir)))
+            }
+        }
+    }
+
+    async fn send(&self, message: Message) -> Result<(), String> {
+        match self {
+            Self::Smtp(smtp) => smtp
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Self::Files(files) => files
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn message(from: &Mailbox, mail: &outbox_mail::Model) -> Result<Message, String> {
+    let to: Mailbox = mail
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient: {e}"))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(mail.subject.clone())
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            mail.html.clone(),
+        ))
+        .map_err(|e| e.to_string())
+}
+
+/// Sends due mail every second until the task is aborted.
+pub async fn run(db: DatabaseConnection, transport: Transport, from: Mailbox, retry_secs: i64) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        let due = match identity::mail::claim_due(&db, 20).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!("reading the outbox failed: {error}");
+                continue;
+            }
+        };
+        for mail in due {
+            let sent = match message(&from, &mail) {
+                Ok(message) => transport.send(message).await,
+                Err(error) => Err(error),
+            };
+            let recorded = match &sent {
+                Ok(()) => identity::mail::mark_sent(&db, mail.id).await,
+                Err(error) => identity::mail::mark_failed(&db, &mail, error, retry_secs).await,
+            };
+            match (sent, recorded) {
+                (Ok(()), Ok(())) => tracing::info!(mail_id = %mail.id, "mail sent"),
+                (Err(error), _) => {
+                    tracing::warn!(mail_id = %mail.id, attempt = mail.attempts + 1, "mail not sent, will retry: {error}")
+                }
+                (_, Err(error)) => {
+                    tracing::error!(mail_id = %mail.id, "recording a mail's outcome failed: {error}")
+                }
+            }
+        }
+    }
+}
