@@ -187,6 +187,65 @@ pub async fn mark_failed(
     Ok(())
 }
 
+/// Stores an organization's version of a template for a locale.
+pub async fn set_template(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    kind: &str,
+    locale: &str,
+    template: &Template,
+) -> Result<()> {
+    use sea_orm::sea_query::OnConflict;
+    email_template::Entity::insert(email_template::ActiveModel {
+        organization_id: Set(organization_id),
+        template_type: Set(kind.to_owned()),
+        locale: Set(locale.to_owned()),
+        subject: Set(template.subject.clone()),
+        html: Set(template.html.clone()),
+        text: Set(template.text.clone()),
+        updated_at: Set(clock::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            email_template::Column::OrganizationId,
+            email_template::Column::TemplateType,
+            email_template::Column::Locale,
+        ])
+        .update_columns([
+            email_template::Column::Subject,
+            email_template::Column::Html,
+            email_template::Column::Text,
+            email_template::Column::UpdatedAt,
+        ])
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Back to the built-in template. Returns whether there was a custom one.
+pub async fn reset_template(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    kind: &str,
+    locale: &str,
+) -> Result<bool> {
+    let removed =
+        email_template::Entity::delete_by_id((organization_id, kind.to_owned(), locale.to_owned()))
+            .exec(db)
+            .await?;
+    Ok(removed.rows_affected == 1)
+}
+
+/// The placeholders a template type offers.
+pub fn placeholders(kind: &str) -> &'static [&'static str] {
+    match kind {
+        IMPERSONATION_NOTIFICATION => &["user-name", "login-time", "impersonator-user-name"],
+        _ => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -998,7 +998,7 @@ impl SmtpServer {
         for sub in ["tmp", "new", "cur"] {
             std::fs::create_dir(maildir.path().join(sub)).unwrap();
         }
-        let child = std::process::Command::new("python3")
+        let mut child = std::process::Command::new("python3")
             .args([
                 "-m",
                 "aiosmtpd",
@@ -1019,6 +1019,8 @@ impl SmtpServer {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("aiosmtpd did not start");
     }
 
@@ -1173,4 +1175,86 @@ async fn without_smtp_the_mail_is_written_to_the_data_folder() {
         mail.contains("User Impersonation Session Started"),
         "{mail}"
     );
+}
+
+#[tokio::test]
+async fn an_edited_template_is_what_the_user_receives_and_reset_brings_the_default_back() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let path = s
+        .app
+        .at("/api/server/v1/email/template-types/ImpersonationEmailNotification/templates/en_US");
+    let default: Value = s
+        .app
+        .client
+        .get(&path)
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(default["subject"], "User Impersonation Session Started");
+    assert_eq!(
+        default["placeholders"],
+        json!(["user-name", "login-time", "impersonator-user-name"])
+    );
+    let put = s
+        .app
+        .client
+        .put(&path)
+        .basic_auth(user, Some(pass))
+        .json(&json!({ "subject": "Heads up, {{user-name}}", "body": "<p>{{impersonator-user-name}} is you now</p>" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let unknown = s
+        .app
+        .client
+        .get(
+            s.app
+                .at("/api/server/v1/email/template-types/NoSuchType/templates/en_US"),
+        )
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    impersonate(&s).await;
+    let dir = s.app.data_dir.join("mail");
+    let mail = wait_for(|| {
+        std::fs::read_dir(&dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+    })
+    .await;
+    assert!(mail.contains("Subject: Heads up, customer"), "{mail}");
+    assert!(mail.contains("support is you now"), "{mail}");
+
+    let reset = s
+        .app
+        .client
+        .delete(&path)
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 204);
+    let back: Value = s
+        .app
+        .client
+        .get(&path)
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(back, default);
 }

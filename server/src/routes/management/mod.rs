@@ -5,6 +5,7 @@ pub mod api_resources;
 pub mod applications;
 pub mod audit;
 pub mod configs;
+pub mod email_templates;
 pub mod error;
 pub mod impersonation_sessions;
 pub mod keys;
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .merge(applications::router())
         .merge(api_resources::router())
         .merge(configs::router())
+        .merge(email_templates::router())
         .merge(audit::router())
         .merge(impersonation_sessions::router())
         .merge(keys::router())
