@@ -312,6 +312,32 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Redeems a public client's code with its PKCE verifier (no secret) and returns the
+    /// JSON body (asserting 200).
+    pub async fn redeem_public(
+        &self,
+        app: &Registered,
+        code: &str,
+        verifier: &str,
+    ) -> serde_json::Value {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", app.redirect_uri.as_str()),
+            ("client_id", app.client_id.as_str()),
+            ("code_verifier", verifier),
+        ];
+        let response = self
+            .client
+            .post(self.at("/oauth2/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
     /// Introspects a token as `app` and returns the JSON body.
     pub async fn introspect(&self, app: &Registered, token: &str) -> serde_json::Value {
         self.client

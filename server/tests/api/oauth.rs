@@ -1308,23 +1308,7 @@ async fn a_console_token_with_management_scopes_works_on_the_management_api() {
             ],
         )
         .await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", console.redirect_uri.as_str()),
-        ("client_id", "CONSOLE"),
-        ("code_verifier", verifier.as_str()),
-    ];
-    let tokens: Value = app
-        .client
-        .post(app.at("/oauth2/token"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens = app.redeem_public(&console, &code, &verifier).await;
     assert_eq!(tokens["scope"], "openid internal_user_mgt_list");
     let access = tokens["access_token"].as_str().unwrap();
     let listed = app
@@ -1364,22 +1348,6 @@ async fn a_console_token_with_management_scopes_works_on_the_management_api() {
             ],
         )
         .await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", console.redirect_uri.as_str()),
-        ("client_id", "CONSOLE"),
-        ("code_verifier", verifier.as_str()),
-    ];
-    let tokens: Value = app
-        .client
-        .post(app.at("/oauth2/token"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens = app.redeem_public(&console, &code, &verifier).await;
     assert_eq!(tokens["scope"], "openid");
 }

@@ -3,15 +3,15 @@
 //! Impersonator and Administrator roles keep their name and permissions; only their users
 //! change.
 
-use super::SCIM_JSON;
 use super::error::ScimError;
+use super::{LIST_SCHEMA, PATCH_SCHEMA, parse_body, scim};
 use crate::routes::api_auth::authorize;
 use crate::state::AppState;
 use axum::{
     Router,
     extract::{Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
 };
 use identity::entities::role::AudienceType;
@@ -21,8 +21,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub const ROLE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:2.0:Role";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,14 +29,6 @@ pub fn router() -> Router<AppState> {
             "/scim2/v2/Roles/{id}",
             get(read).patch(patch).delete(remove),
         )
-}
-
-fn scim(status: StatusCode, body: Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-    response
 }
 
 fn resource(state: &AppState, view: &RoleView) -> Value {
@@ -74,16 +64,6 @@ fn role_error(error: RoleError) -> ScimError {
         RoleError::Duplicate(_) => ScimError::uniqueness(error.to_string()),
         other => ScimError::invalid_value(other.to_string()),
     }
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ScimError> {
-    serde_json::from_str(body).map_err(|e| {
-        ScimError::new(
-            StatusCode::BAD_REQUEST,
-            Some("invalidSyntax"),
-            format!("The body is not valid JSON for this request: {e}"),
-        )
-    })
 }
 
 #[derive(Deserialize)]

@@ -2,14 +2,14 @@
 //! The password is write-only: it never appears in a response.
 
 use super::error::ScimError;
-use super::{SCIM_JSON, filter};
+use super::{LIST_SCHEMA, PATCH_SCHEMA, filter, parse_body, scim};
 use crate::routes::api_auth::{Caller, authorize};
 use crate::state::AppState;
 use axum::{
     Router,
     extract::{Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
 };
 use identity::entities::user::{self, UserStatus};
@@ -19,8 +19,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const WSO2_SCHEMA: &str = "urn:scim:wso2:schema";
 
 pub fn router() -> Router<AppState> {
@@ -31,14 +29,6 @@ pub fn router() -> Router<AppState> {
             get(read).put(replace).patch(patch).delete(remove),
         )
         .route("/scim2/Me", get(me).put(replace_me).patch(patch_me))
-}
-
-fn scim(status: StatusCode, body: Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-    response
 }
 
 /// The SCIM representation of a user.
@@ -117,16 +107,6 @@ fn primary_email(emails: &[EmailInput]) -> Option<String> {
         }
     }
     first
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ScimError> {
-    serde_json::from_str(body).map_err(|e| {
-        ScimError::new(
-            StatusCode::BAD_REQUEST,
-            Some("invalidSyntax"),
-            format!("The body is not valid JSON for this request: {e}"),
-        )
-    })
 }
 
 fn user_error(error: UserError) -> ScimError {
