@@ -29,6 +29,8 @@ pub struct Settings {
     pub id_token_lifetime_secs: i32,
     pub refresh_token_lifetime_secs: i32,
     pub refresh_for_impersonation: bool,
+    /// Impersonated single sign-on into this application (SPEC §2.3).
+    pub impersonation_enabled: bool,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
             id_token_lifetime_secs: 3600,
             refresh_token_lifetime_secs: 86400,
             refresh_for_impersonation: false,
+            impersonation_enabled: false,
         }
     }
 }
@@ -74,6 +77,7 @@ impl Settings {
             id_token_lifetime_secs: app.id_token_lifetime_secs,
             refresh_token_lifetime_secs: app.refresh_token_lifetime_secs,
             refresh_for_impersonation: app.refresh_for_impersonation,
+            impersonation_enabled: app.impersonation_enabled,
         }
     }
 
@@ -242,6 +246,7 @@ fn apply(model: &mut application::ActiveModel, s: Settings) {
     model.id_token_lifetime_secs = Set(s.id_token_lifetime_secs);
     model.refresh_token_lifetime_secs = Set(s.refresh_token_lifetime_secs);
     model.refresh_for_impersonation = Set(s.refresh_for_impersonation);
+    model.impersonation_enabled = Set(s.impersonation_enabled);
 }
 
 async fn name_taken(db: &impl ConnectionTrait, name: &str, except: Option<Uuid>) -> Result<bool> {

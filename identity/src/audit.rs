@@ -17,6 +17,7 @@ pub mod action {
     pub const IMPERSONATION_STARTED: &str = "impersonation-started";
     pub const IMPERSONATED_TOKEN_ISSUED: &str = "impersonated-token-issued";
     pub const IMPERSONATION_ENDED: &str = "impersonation-ended";
+    pub const IMPERSONATED_SIGN_IN: &str = "impersonated-sign-in";
     pub const RESOURCE_ACCESS: &str = "resource-access-via-impersonation";
     pub const RESOURCE_CREATION: &str = "resource-creation-via-impersonation";
     pub const RESOURCE_MODIFICATION: &str = "resource-modification-via-impersonation";

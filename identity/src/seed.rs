@@ -229,6 +229,8 @@ async fn ensure_system_application(
         refresh_token_lifetime_secs: Set(86400),
         refresh_for_impersonation: Set(false),
         client_secret_reveal: Set(None),
+        // My Account is where an impersonation happens: it signs in as the target.
+        impersonation_enabled: Set(app.subject_token),
         created_at: Set(now),
         updated_at: Set(now),
     }

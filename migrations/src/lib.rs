@@ -12,6 +12,7 @@ mod m20261121_000003_api_resources;
 mod m20261121_000004_impersonation;
 mod m20261121_000005_organization_members;
 mod m20261121_000006_mail;
+mod m20261121_000007_impersonation_sso;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_impersonation::Migration),
             Box::new(m20261121_000005_organization_members::Migration),
             Box::new(m20261121_000006_mail::Migration),
+            Box::new(m20261121_000007_impersonation_sso::Migration),
         ]
     }
 }

@@ -34,6 +34,9 @@ pub struct Model {
     pub refresh_for_impersonation: bool,
     /// A new client secret in clear, kept only until it is shown once.
     pub client_secret_reveal: Option<String>,
+    /// A browser that impersonates signs in to this application as the impersonated user
+    /// (SPEC §2.3); otherwise it gets an error page, never the impersonator's identity.
+    pub impersonation_enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -1258,3 +1258,127 @@ async fn an_edited_template_is_what_the_user_receives_and_reset_brings_the_defau
         .unwrap();
     assert_eq!(back, default);
 }
+
+#[tokio::test]
+async fn an_impersonating_browser_signs_in_as_the_target_only_where_impersonation_is_enabled() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let skip = json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } });
+    let demo = s.app.register("Demo", json!({}), skip).await;
+    let plain = s
+        .app
+        .register(
+            "Plain",
+            json!({}),
+            json!({ "advancedConfigurations": { "skipLoginConsent": true } }),
+        )
+        .await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    assert_eq!(
+        exchange(&s.app, &s.shop, &subject_token, &id_token)
+            .await
+            .status(),
+        200
+    );
+
+    // An enabled application: the target, with act.
+    let code = s.app.code_for(&browser, &demo, &[]).await;
+    let tokens = s.app.redeem(&demo, &code, None).await;
+    let at = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(at["sub"], s.target_id);
+    assert_eq!(at["act"], json!({ "sub": s.impersonator_id }));
+    assert!(at["impersonation_session_id"].is_string());
+    assert_eq!(
+        claims(tokens["id_token"].as_str().unwrap())["sub"],
+        s.target_id
+    );
+
+    // An application that is not enabled: a clear page, never the impersonator's identity.
+    let refused = browser
+        .get(s.app.at("/oauth2/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", plain.client_id.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("does not allow impersonation")
+    );
+
+    // The Console is always the real user.
+    let console = Registered {
+        id: String::new(),
+        client_id: "CONSOLE".into(),
+        secret: None,
+        redirect_uri: format!("{}/console/callback", s.app.url),
+    };
+    let (verifier, challenge) = crate::helpers::pkce();
+    let code = s
+        .app
+        .code_for(
+            &browser,
+            &console,
+            &[
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await;
+    let console_tokens = s.app.redeem_public(&console, &code, &verifier).await;
+    let ct = claims(console_tokens["access_token"].as_str().unwrap());
+    assert_eq!(ct["sub"], s.impersonator_id);
+    assert!(ct.get("act").is_none());
+
+    // Once the session ends, the demo application gets the real user again, and the
+    // impersonated tokens are dead.
+    let listed: Value = s
+        .app
+        .client
+        .get(
+            s.app
+                .at("/api/server/v1/impersonation-sessions?active=true"),
+        )
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = s.app.at(listed["sessions"][0]["self"].as_str().unwrap());
+    assert_eq!(
+        s.app
+            .client
+            .delete(&path)
+            .basic_auth(user, Some(pass))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        s.app
+            .introspect(&demo, tokens["access_token"].as_str().unwrap())
+            .await["active"],
+        false
+    );
+    let code = s.app.code_for(&browser, &demo, &[]).await;
+    let own = claims(
+        s.app.redeem(&demo, &code, None).await["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(own["sub"], s.impersonator_id);
+    assert!(own.get("act").is_none());
+}

@@ -60,6 +60,8 @@ struct InboundInput {
 struct AdvancedInput {
     skip_login_consent: Option<bool>,
     skip_logout_consent: Option<bool>,
+    /// Ours: a browser that impersonates signs in here as the impersonated user.
+    enable_impersonation: Option<bool>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -189,6 +191,9 @@ fn apply_top(settings: &mut Settings, input: &ApplicationInput) {
         if let Some(on) = advanced.skip_logout_consent {
             settings.skip_logout_consent = on;
         }
+        if let Some(on) = advanced.enable_impersonation {
+            settings.impersonation_enabled = on;
+        }
     }
 }
 
@@ -215,6 +220,7 @@ fn detail(state: &AppState, app: &application::Model) -> Value {
     body["advancedConfigurations"] = json!({
         "skipLoginConsent": app.skip_login_consent,
         "skipLogoutConsent": app.skip_logout_consent,
+        "enableImpersonation": app.impersonation_enabled,
     });
     body
 }

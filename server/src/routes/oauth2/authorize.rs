@@ -25,6 +25,7 @@ use identity::oauth::{
     scope,
 };
 use identity::{clock, sessions};
+use uuid::Uuid;
 
 /// `GET /oauth2/authorize`
 pub async fn authorize_get(
@@ -311,6 +312,14 @@ async fn authorize(
         return to_login(&params.without("prompt"));
     };
 
+    // Impersonated single sign-on (SPEC §2.3): a browser that impersonates signs in as the
+    // target where the application allows it, gets a clear refusal where it does not, and
+    // is always its real user in the Console.
+    let (current, impersonation) = match impersonated(state, &app, current).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+
     // 4. What may be granted, and consent.
     let granted = match scope::grantable(&state.db, current.user.id, &app, &requested).await {
         Ok(granted) => granted,
@@ -326,13 +335,15 @@ async fn authorize(
         scopes: granted,
         auth_time: current.session.auth_time,
     };
+    // The impersonated user is not there to consent; the impersonation was authorized.
     let consented = app.skip_login_consent
+        || impersonation.is_some()
         || match consent::covers(&state.db, current.user.id, app.id, &request.scopes).await {
             Ok(covered) => covered && !prompts.contains(&"consent"),
             Err(error) => return server_error_page(error),
         };
     if consented {
-        return issue_code(state, &app, &current, &request, &responder).await;
+        return issue_code(state, &app, &current, &request, &responder, impersonation).await;
     }
     if prompts.contains(&"none") {
         return responder.error(ErrorCode::ConsentRequired, "The user has not consented.");
@@ -363,6 +374,7 @@ pub async fn issue_code(
     current: &sessions::Current,
     request: &Pending,
     responder: &Responder,
+    impersonation: Option<Uuid>,
 ) -> Response {
     let issued = codes::issue(
         &state.db,
@@ -375,7 +387,7 @@ pub async fn issue_code(
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),
             auth_time: request.auth_time,
-            impersonation_session_id: None,
+            impersonation_session_id: impersonation,
         },
     )
     .await;
@@ -383,6 +395,66 @@ pub async fn issue_code(
         Ok(code) => responder.respond(vec![("code", code)]),
         Err(error) => responder.error(ErrorCode::ServerError, &server_fault(error)),
     }
+}
+
+/// When the browser's IdP session carries a live impersonation: the target as the user
+/// for applications enabled for impersonation (and the session's id), the error page for
+/// the others, the real user for the Console.
+async fn impersonated(
+    state: &AppState,
+    app: &application::Model,
+    current: sessions::Current,
+) -> Result<(sessions::Current, Option<Uuid>), Response> {
+    let Some(id) = current.session.impersonation_session_id else {
+        return Ok((current, None));
+    };
+    if app.client_id == identity::scopes::CONSOLE_CLIENT_ID {
+        return Ok((current, None));
+    }
+    let live = identity::impersonation::live_session(&state.db, id)
+        .await
+        .map_err(server_error_page)?;
+    let Some(session) = live else {
+        return Ok((current, None));
+    };
+    if !app.impersonation_enabled {
+        return Err(pages::error_page(
+            StatusCode::FORBIDDEN,
+            "Impersonation not allowed",
+            "This application does not allow impersonation; stop impersonating to use it as yourself.",
+        ));
+    }
+    let target = identity::users::find(&state.db, session.target_id)
+        .await
+        .map_err(server_error_page)?
+        .filter(|u| u.status == identity::entities::user::UserStatus::Active)
+        .ok_or_else(|| {
+            pages::error_page(
+                StatusCode::FORBIDDEN,
+                "Impersonation not possible",
+                "The impersonated user can no longer sign in.",
+            )
+        })?;
+    let event = identity::audit::Event {
+        action: identity::audit::action::IMPERSONATED_SIGN_IN,
+        success: true,
+        actor_id: Some(target.id.to_string()),
+        impersonator_id: Some(session.impersonator_id.to_string()),
+        target_id: Some(target.id.to_string()),
+        client_id: Some(app.client_id.clone()),
+        impersonation_session_id: Some(session.id),
+        ..identity::audit::Event::default()
+    };
+    identity::audit::record(&state.db, event)
+        .await
+        .map_err(server_error_page)?;
+    Ok((
+        sessions::Current {
+            session: current.session,
+            user: target,
+        },
+        Some(session.id),
+    ))
 }
 
 /// The responder for a pending request that was validated earlier.

@@ -67,5 +67,5 @@ async fn decide(
             "The server could not complete the request.",
         );
     }
-    issue_code(&state, &app, &current, &request, &responder).await
+    issue_code(&state, &app, &current, &request, &responder, None).await
 }
