@@ -1,0 +1,260 @@
+//! Benchmark of the impersonation token exchange: the raw cost of its cryptography (two
+//! RS256 verifications and one signature, in-process) against the throughput of
+//! `POST /oauth2/token` exchanges over HTTP at several concurrency levels, with
+//! everything in place (single-use check, impersonation session, audit records, outbox).
+//! Prints figures and the ratio. Run: `scripts/bench` (or `cargo run --release -p server
+//! --example bench -- [exchanges per level]`).
+
+use identity::impersonation::SubjectClaims;
+use identity::oauth::claims::{AccessClaims, Actor, IdClaims};
+use identity::oauth::token_type;
+use server::{Application, Config, config::Secret};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let per_level: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let data = tempfile::TempDir::new()?;
+    let config = Config {
+        data_dir: data.path().to_owned(),
+        addr: "127.0.0.1:0".parse()?,
+        admin_password: Some(Secret::new("bench-Admin-1")),
+        site_dir: data.path().join("site"),
+        ..Config::default()
+    };
+    let application = Application::build(config).await?;
+    let url = format!("http://{}", application.addr());
+    let state = application.state().clone();
+    tokio::spawn(application.run_until_stopped(std::future::pending()));
+    let db = &state.db;
+
+    // The WSO2 setup, through the domain services.
+    let org = identity::seed::root_organization_id(db).await?;
+    let new_user = |name: &'static str| identity::users::NewUser {
+        organization_id: org,
+        username: name,
+        email: "",
+        given_name: "",
+        family_name: "",
+        password: "bench-password-1",
+    };
+    let impersonator = identity::users::create(db, new_user("impersonator")).await?;
+    let target = identity::users::create(db, new_user("target")).await?;
+    let settings = identity::applications::Settings {
+        name: "Bench".into(),
+        grant_types: vec![identity::oauth::grant_type::TOKEN_EXCHANGE.into()],
+        subject_token_enabled: true,
+        ..Default::default()
+    };
+    let app = identity::applications::create(db, org, settings)
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .application;
+    let secret = identity::applications::reveal_secret(db, &app)
+        .await?
+        .expect("a secret");
+    let api =
+        identity::api_resources::find_by_identifier(db, identity::api_resources::IMPERSONATION)
+            .await?
+            .expect("the impersonation API");
+    identity::api_resources::authorize(
+        db,
+        app.id,
+        &api,
+        &[identity::scopes::USER_IMPERSONATE.into()],
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    identity::roles::create(
+        db,
+        org,
+        "Bench impersonator",
+        (identity::entities::role::AudienceType::Application, app.id),
+        &[identity::scopes::USER_IMPERSONATE.into()],
+        &[impersonator.id],
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let session = identity::sessions::start(db, impersonator.id, 3600)
+        .await?
+        .session;
+
+    let provider = &state.provider;
+    let keys = provider.keys.clone();
+    let now = identity::clock::now();
+    let actor_token = identity::oauth::grants::id_token(
+        provider,
+        &app,
+        &impersonator,
+        &[],
+        now,
+        None,
+        Some(session.id),
+    )?;
+    let subject = |jti: String| SubjectClaims {
+        iss: provider.issuer.clone(),
+        sub: target.id.to_string(),
+        aud: app.client_id.clone(),
+        azp: app.client_id.clone(),
+        client_id: app.client_id.clone(),
+        scope: String::new(),
+        may_act: Actor {
+            sub: impersonator.id.to_string(),
+        },
+        iat: now,
+        nbf: now,
+        exp: now + 3600,
+        jti,
+        sid: session.id.to_string(),
+        reason: String::new(),
+        code_challenge: None,
+    };
+
+    // 1. The cryptographic ceiling: verify both tokens, sign the access token.
+    let sample = keys.sign(token_type::SUBJECT, &subject(Uuid::new_v4().to_string()))?;
+    let access = AccessClaims {
+        iss: provider.issuer.clone(),
+        sub: target.id.to_string(),
+        aud: app.client_id.clone(),
+        client_id: app.client_id.clone(),
+        azp: app.client_id.clone(),
+        scope: String::new(),
+        iat: now,
+        nbf: now,
+        exp: now + 3600,
+        jti: Uuid::new_v4().to_string(),
+        auth_time: Some(now),
+        aut: "APPLICATION_USER".into(),
+        org_id: org.to_string(),
+        org_name: "Root".into(),
+        act: Some(Actor {
+            sub: impersonator.id.to_string(),
+        }),
+        impersonation_session_id: Some(Uuid::new_v4().to_string()),
+    };
+    let crypto_window = Duration::from_secs(3);
+    let mut workers = Vec::new();
+    for _ in 0..cores {
+        let (keys, sample, actor_token, access, issuer, client) = (
+            keys.clone(),
+            sample.clone(),
+            actor_token.clone(),
+            access.clone(),
+            provider.issuer.clone(),
+            app.client_id.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let mut done = 0u64;
+            while started.elapsed() < crypto_window {
+                let _: SubjectClaims = keys
+                    .verify(&sample, token_type::SUBJECT, &issuer, None)
+                    .await
+                    .unwrap();
+                let _: IdClaims = keys
+                    .verify(&actor_token, token_type::ID, &issuer, Some(&client))
+                    .await
+                    .unwrap();
+                keys.sign(token_type::ACCESS, &access).unwrap();
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut crypto_ops = 0u64;
+    for worker in workers {
+        crypto_ops += worker.await?;
+    }
+    let ceiling = crypto_ops as f64 / crypto_window.as_secs_f64();
+    println!(
+        "cryptography of one exchange (2 verifications + 1 signature, RS256, {cores} threads): {ceiling:.0}/s"
+    );
+
+    // 2. Exchanges over HTTP.
+    let client = reqwest::Client::new();
+    let token_url = format!("{url}/oauth2/token");
+    println!("\nconcurrency  exchanges   throughput      p50       p99   of ceiling");
+    let mut best: f64 = 0.0;
+    for concurrency in [1usize, 4, 16] {
+        let tokens: Vec<String> = (0..per_level)
+            .map(|_| {
+                keys.sign(token_type::SUBJECT, &subject(Uuid::new_v4().to_string()))
+                    .unwrap()
+            })
+            .collect();
+        let queue = Arc::new(std::sync::Mutex::new(tokens));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency {
+            let (queue, client, token_url, actor_token, client_id, secret) = (
+                queue.clone(),
+                client.clone(),
+                token_url.clone(),
+                actor_token.clone(),
+                app.client_id.clone(),
+                secret.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let Some(subject) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let sent = Instant::now();
+                    let response = client
+                        .post(&token_url)
+                        .basic_auth(&client_id, Some(&secret))
+                        .form(&[
+                            (
+                                "grant_type",
+                                "urn:ietf:params:oauth:grant-type:token-exchange",
+                            ),
+                            ("subject_token", subject.as_str()),
+                            ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+                            ("actor_token", actor_token.as_str()),
+                            (
+                                "actor_token_type",
+                                "urn:ietf:params:oauth:token-type:id_token",
+                            ),
+                        ])
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+                    latencies.push(sent.elapsed());
+                }
+                latencies
+            }));
+        }
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await?);
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        latencies.sort();
+        let pct =
+            |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        let throughput = latencies.len() as f64 / elapsed;
+        best = best.max(throughput);
+        println!(
+            "{concurrency:>11}  {:>9}  {throughput:>8.0}/s  {:>7.1}ms  {:>7.1}ms  {:>9.0}%",
+            latencies.len(),
+            pct(0.50).as_secs_f64() * 1000.0,
+            pct(0.99).as_secs_f64() * 1000.0,
+            100.0 * throughput / ceiling
+        );
+    }
+    println!(
+        "\nbest exchange throughput / cryptographic ceiling: {:.2} (target: at least 0.70)",
+        best / ceiling
+    );
+    Ok(())
+}
