@@ -53,6 +53,9 @@ pub async fn spawn_app_in(
     adjust: impl FnOnce(&mut Config),
 ) -> anyhow::Result<TestApp> {
     let mut config = test_config(data_dir);
+    if let Some(url) = postgres_database_for(data_dir).await {
+        config.database_url = Some(Secret::new(url));
+    }
     adjust(&mut config);
     let application = Application::build(config).await?;
     let url = application.public_url().to_owned();
@@ -72,6 +75,42 @@ pub async fn spawn_app_in(
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+/// With `IDP_TEST_POSTGRES_URL` set (scripts/test sets it for a second run of this suite),
+/// every data folder gets its own PostgreSQL database, created on first use, so that a
+/// restart on the same folder finds the same database.
+async fn postgres_database_for(data_dir: &Path) -> Option<String> {
+    use sea_orm::{ConnectionTrait, Database};
+    let admin_url = std::env::var("IDP_TEST_POSTGRES_URL").ok()?;
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(data_dir.to_string_lossy().as_bytes())
+    };
+    let name: String = format!("t_{digest:x}").chars().take(26).collect();
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("the test PostgreSQL server");
+    let exists = admin
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT 1 AS one FROM pg_database WHERE datname = '{name}'"),
+        ))
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+    }
+    admin.close().await.unwrap();
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(&admin_url);
+    Some(format!("{base}/{name}"))
 }
 
 /// A fresh browser-like client: cookie store, no automatic redirects.
