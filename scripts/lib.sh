@@ -10,6 +10,9 @@ export IDP_CACHE
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$IDP_CACHE/target}"
 # The wasm build may use another rustc (Debian's), so it gets its own target directory.
 export IDP_WASM_TARGET_DIR="${IDP_WASM_TARGET_DIR:-$IDP_CACHE/target-wasm}"
+# Incremental caches grow by gigabytes per change and the disk is shared with CI: the
+# scripts build without them (set CARGO_INCREMENTAL=1 to override).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 export PATH="$HOME/.cargo/bin:$PATH"
 mkdir -p "$IDP_CACHE"
 
