@@ -10,11 +10,11 @@ pub fn now() -> i64 {
         .unwrap_or_default()
 }
 
-/// RFC 3339 UTC (`2026-11-21T02:52:43Z`) from Unix seconds, for SCIM `meta` and APIs.
-pub fn rfc3339(secs: i64) -> String {
+/// (year, month, day, hour, minute, second) in UTC from Unix seconds (Howard Hinnant's
+/// civil-from-days algorithm).
+fn civil(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -24,12 +24,19 @@ pub fn rfc3339(secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+    (year, month, day, rem / 3_600, rem % 3_600 / 60, rem % 60)
+}
+
+/// RFC 3339 UTC (`2026-11-21T02:52:43Z`) from Unix seconds, for SCIM `meta` and APIs.
+pub fn rfc3339(secs: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(secs);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// `YYYY-MM-DD HH:MM UTC`, for people reading a page.
+pub fn display(secs: i64) -> String {
+    let (y, mo, d, h, mi, _) = civil(secs);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC")
 }
 
 #[cfg(test)]
@@ -38,5 +45,12 @@ mod tests {
     fn rfc3339_is_utc_with_seconds() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(951_782_400 + 61), "2000-02-29T00:01:01Z");
+    }
+
+    #[test]
+    fn unix_seconds_format_as_utc_dates() {
+        assert_eq!(super::display(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::display(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(super::display(1_795_229_563), "2026-11-21 02:52 UTC");
     }
 }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod html;
 pub mod impersonation;
 pub mod keys;
 pub mod mail;

@@ -69,7 +69,7 @@ pub fn render(template: &Template, values: &[(&str, &str)]) -> Template {
         let mut out = text.to_owned();
         for (name, value) in values {
             let value = if escape {
-                html_escape(value)
+                crate::html::escape(value)
             } else {
                 (*value).to_owned()
             };
@@ -82,15 +82,6 @@ pub fn render(template: &Template, values: &[(&str, &str)]) -> Template {
         html: fill(&template.html, true),
         text: fill(&template.text, false),
     }
-}
-
-fn html_escape(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// Puts a mail in the outbox (pass the event's transaction).

@@ -11,8 +11,8 @@ pub struct ConsoleUser {
     pub username: String,
     pub display_name: String,
     pub email: String,
-    /// When this browser signed in (Unix seconds).
-    pub signed_in_at: i64,
+    /// When this browser signed in, for reading (`YYYY-MM-DD HH:MM UTC`).
+    pub signed_in: String,
 }
 
 /// The signed-in administrator. Permission: a Console session of a user holding the
@@ -25,7 +25,7 @@ pub async fn get_console_user() -> Result<ConsoleUser, ServerFnError> {
         display_name: identity::users::display_name(&current.user),
         username: current.user.username,
         email: current.user.email,
-        signed_in_at: current.session.auth_time,
+        signed_in: identity::clock::display(current.session.auth_time),
     })
 }
 
@@ -69,7 +69,7 @@ pub fn ConsoleHome() -> impl IntoView {
                                     <dt>"Username"</dt><dd>{user.username.clone()}</dd>
                                     <dt>"Email"</dt><dd>{user.email.clone()}</dd>
                                     <dt>"Signed in"</dt>
-                                    <dd><time>{format_unix(user.signed_in_at)}</time></dd>
+                                    <dd><time>{user.signed_in.clone()}</time></dd>
                                 </dl>
                             </section>
                         }.into_any(),
@@ -81,38 +81,5 @@ pub fn ConsoleHome() -> impl IntoView {
                 })}
             </Suspense>
         </main>
-    }
-}
-
-/// `YYYY-MM-DD HH:MM UTC` from Unix seconds, the same on the server and in the browser.
-pub fn format_unix(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3_600,
-        rem % 3_600 / 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_unix;
-
-    #[test]
-    fn unix_seconds_format_as_utc_dates() {
-        assert_eq!(format_unix(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_unix(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(format_unix(1_795_229_563), "2026-11-21 02:52 UTC");
     }
 }
