@@ -5,7 +5,7 @@
 use crate::entities::{
     access_token, authorization_code, idp_session, impersonation_session, refresh_token,
 };
-use crate::{Result, clock};
+use crate::{Result, audit, clock};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use uuid::Uuid;
 
@@ -20,11 +20,19 @@ pub async fn live_session(
         .filter(|s| s.ended_at.is_none() && s.expires_at > clock::now()))
 }
 
-/// Ends a session and revokes everything derived from it. Returns `false` when it had
-/// already ended (ending twice changes nothing).
+/// How a session ended (kept on the session and in its audit record).
+pub mod end_reason {
+    pub const STOPPED: &str = "stopped by the impersonator";
+    pub const ENDED_BY_ADMINISTRATOR: &str = "ended by an administrator";
+    pub const EXPIRED: &str = "expired";
+}
+
+/// Ends a session, revokes everything derived from it and records who ended it and why,
+/// all on `db` (pass a transaction). `ended_by` is `None` for the expiry sweep. Returns
+/// `false` when it had already ended (ending twice changes nothing).
 pub async fn end(
     db: &impl ConnectionTrait,
-    id: Uuid,
+    session: &impersonation_session::Model,
     ended_by: Option<Uuid>,
     reason: &str,
 ) -> Result<bool> {
@@ -39,12 +47,29 @@ pub async fn end(
             impersonation_session::Column::EndReason,
             Expr::value(reason.to_owned()),
         )
-        .filter(impersonation_session::Column::Id.eq(id))
+        .filter(impersonation_session::Column::Id.eq(session.id))
         .filter(impersonation_session::Column::EndedAt.is_null())
         .exec(db)
         .await?;
-    revoke_derived(db, id, now).await?;
-    Ok(ended.rows_affected == 1)
+    revoke_derived(db, session.id, now).await?;
+    if ended.rows_affected != 1 {
+        return Ok(false);
+    }
+    audit::record(
+        db,
+        audit::Event {
+            action: audit::action::IMPERSONATION_ENDED,
+            success: true,
+            actor_id: ended_by.map(|u| u.to_string()),
+            impersonator_id: Some(session.impersonator_id.to_string()),
+            target_id: Some(session.target_id.to_string()),
+            impersonation_session_id: Some(session.id),
+            reason: reason.to_owned(),
+            ..audit::Event::default()
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Revokes the codes, access tokens and refresh tokens of a session, and takes the
@@ -79,8 +104,9 @@ pub async fn revoke_derived(db: &impl ConnectionTrait, id: Uuid, now: i64) -> Re
     Ok(())
 }
 
-/// Ends every session past its hard limit (the expiry sweep). Returns how many ended.
-pub async fn expire_due(db: &impl ConnectionTrait) -> Result<u64> {
+/// Ends every session past its hard limit (the expiry sweep), each in its own
+/// transaction. Returns how many ended.
+pub async fn expire_due(db: &sea_orm::DatabaseConnection) -> Result<u64> {
     let now = clock::now();
     let due = impersonation_session::Entity::find()
         .filter(impersonation_session::Column::EndedAt.is_null())
@@ -89,9 +115,11 @@ pub async fn expire_due(db: &impl ConnectionTrait) -> Result<u64> {
         .await?;
     let mut ended = 0;
     for session in due {
-        if end(db, session.id, None, "expired").await? {
+        let txn = crate::db::begin_write(db).await?;
+        if end(&txn, &session, None, end_reason::EXPIRED).await? {
             ended += 1;
         }
+        txn.commit().await?;
     }
     Ok(ended)
 }

@@ -25,4 +25,4 @@ pub mod tokens;
 pub mod users;
 
 pub use error::{Error, Result};
-pub use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};

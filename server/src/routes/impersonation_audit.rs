@@ -2,6 +2,11 @@
 //! is audited with WSO2's action names: `resource-creation-via-impersonation` (POST),
 //! `resource-modification-via-impersonation` (PUT, PATCH), `resource-deletion-via-impersonation`
 //! (DELETE), `resource-access-via-impersonation` otherwise; the outcome follows the status.
+//!
+//! A change is recorded in the transaction that makes it: handlers write through
+//! [`begin`], whose [`AuditedWrite::commit`] adds the record of the impersonated request
+//! being served (if any) before committing. Requests that changed nothing (reads,
+//! refusals) are recorded by the middleware once the response is known.
 
 use crate::routes::oauth2::userinfo::bearer;
 use crate::state::AppState;
@@ -13,6 +18,19 @@ use axum::{
 };
 use identity::audit::{self, Event, action};
 use identity::oauth::{claims::AccessClaims, token_type};
+use identity::{DatabaseConnection, DatabaseTransaction};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The impersonated request being served, and whether its record is already written.
+struct Pending {
+    event: Event,
+    recorded: AtomicBool,
+}
+
+tokio::task_local! {
+    static IMPERSONATED: Arc<Pending>;
+}
 
 pub async fn audit_impersonated(
     State(state): State<AppState>,
@@ -22,21 +40,40 @@ pub async fn audit_impersonated(
     let token = bearer(request.headers()).map(str::to_owned);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
-    let Some(token) = token else {
-        return response;
+    let Some(event) = impersonated_event(&state, token, method, path).await else {
+        return next.run(request).await;
     };
-    let Ok(claims) = state
+    let pending = Arc::new(Pending {
+        event,
+        recorded: AtomicBool::new(false),
+    });
+    let response = IMPERSONATED.scope(pending.clone(), next.run(request)).await;
+    if !pending.recorded.load(Ordering::SeqCst) {
+        let event = Event {
+            success: response.status().is_success(),
+            ..pending.event.clone()
+        };
+        if let Err(error) = audit::record(&state.db, event).await {
+            tracing::error!("auditing an impersonated request failed: {error}");
+        }
+    }
+    response
+}
+
+/// The record to write for a request when its `token` is a valid impersonated access token.
+async fn impersonated_event(
+    state: &AppState,
+    token: Option<String>,
+    method: Method,
+    path: String,
+) -> Option<Event> {
+    let claims = state
         .provider
         .keys
-        .verify::<AccessClaims>(&token, token_type::ACCESS, &state.provider.issuer, None)
+        .verify::<AccessClaims>(&token?, token_type::ACCESS, &state.provider.issuer, None)
         .await
-    else {
-        return response;
-    };
-    let Some(act) = claims.act else {
-        return response;
-    };
+        .ok()?;
+    let act = claims.act?;
     let name = match method {
         Method::POST => action::RESOURCE_CREATION,
         Method::PUT | Method::PATCH => action::RESOURCE_MODIFICATION,
@@ -47,9 +84,9 @@ pub async fn audit_impersonated(
         .await
         .ok()
         .flatten();
-    let event = Event {
+    Some(Event {
         action: name,
-        success: response.status().is_success(),
+        success: false,
         actor_id: Some(claims.sub.clone()),
         impersonator_id: Some(act.sub),
         target_id: Some(claims.sub),
@@ -59,9 +96,43 @@ pub async fn audit_impersonated(
         method: Some(method.to_string()),
         path: Some(path),
         reason: String::new(),
-    };
-    if let Err(error) = audit::record(&state.db, event).await {
-        tracing::error!("auditing an impersonated request failed: {error}");
+    })
+}
+
+/// A write transaction of an API handler; see the module documentation.
+pub struct AuditedWrite(DatabaseTransaction);
+
+/// Begins the transaction a handler makes its change in.
+pub async fn begin(db: &DatabaseConnection) -> identity::Result<AuditedWrite> {
+    Ok(AuditedWrite(identity::db::begin_write(db).await?))
+}
+
+impl std::ops::Deref for AuditedWrite {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.0
     }
-    response
+}
+
+impl AuditedWrite {
+    /// Records the impersonated request being served (if any) as successful, then commits
+    /// both together. Dropping the value instead rolls everything back.
+    pub async fn commit(self) -> identity::Result<()> {
+        let pending = IMPERSONATED.try_with(Arc::clone).ok();
+        if let Some(pending) = &pending
+            && !pending.recorded.load(Ordering::SeqCst)
+        {
+            let event = Event {
+                success: true,
+                ..pending.event.clone()
+            };
+            audit::record(&self.0, event).await?;
+        }
+        self.0.commit().await?;
+        if let Some(pending) = pending {
+            pending.recorded.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
 }

@@ -498,7 +498,7 @@ async fn an_impersonating_session_cannot_start_another_and_ending_revokes_its_to
     };
     assert_eq!(sessions.len(), 1);
     assert!(
-        identity::impersonation::end(&s.app.db, sessions[0].id, None, "stopped")
+        identity::impersonation::end(&s.app.db, &sessions[0], None, "stopped")
             .await
             .unwrap()
     );
@@ -724,6 +724,14 @@ async fn an_impersonated_token_dies_at_the_sessions_hard_limit() {
             .unwrap(),
         0
     );
+    let ended: Vec<Value> = audit_events(&s.app)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "impersonation-ended")
+        .collect();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0]["reason"], "expired");
+    assert!(ended[0]["actor"].is_null(), "nobody ended it: time did");
 }
 
 #[tokio::test]
@@ -796,6 +804,121 @@ async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them(
         !text.contains(&access) && !text.contains(&subject_token),
         "no token in the audit trail"
     );
+
+    // A refused change is recorded as a failure and changes nothing; a read is an access.
+    let refused = s
+        .app
+        .client
+        .patch(s.app.at("/scim2/Me"))
+        .bearer_auth(&access)
+        .json(&json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "emails", "value": [{ "value": "not an address", "primary": true }] }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let read = s
+        .app
+        .client
+        .get(s.app.at("/scim2/Me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    let me: Value = read.json().await.unwrap();
+    assert_eq!(me["name"]["givenName"], "Changed");
+    assert_ne!(me["emails"][0]["value"], "not an address");
+    let outcomes: Vec<(String, String)> = audit_events(&s.app)
+        .await
+        .iter()
+        .filter(|e| e["path"] == "/scim2/Me")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("resource-access-via-impersonation".into(), "success".into()),
+            (
+                "resource-modification-via-impersonation".into(),
+                "failure".into()
+            ),
+            (
+                "resource-modification-via-impersonation".into(),
+                "success".into()
+            ),
+        ],
+        "newest first, one record per request"
+    );
+}
+
+async fn audit_events(app: &TestApp) -> Vec<Value> {
+    let (user, pass) = admin();
+    let events: Value = app
+        .client
+        .get(app.at("/api/server/v1/audit-events?limit=500"))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    events["events"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_impersonator_stops_with_the_impersonated_token_and_everything_derived_stops() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let body: Value = exchange(&s.app, &s.shop, &subject_token, &id_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let stop = |token: String| {
+        let app = &s.app;
+        async move {
+            app.client
+                .delete(app.at("/api/users/v1/me/impersonation-session"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let customer = s.app.browser_for("customer", "customer-password-1").await;
+    let code = s.app.code_for(&customer, &s.shop, &[]).await;
+    let own = s.app.redeem(&s.shop, &code, None).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(stop(own).await, 400, "a token that is not impersonated");
+    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], true);
+
+    assert_eq!(stop(access.clone()).await, 204);
+    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], false);
+    assert_eq!(
+        stop(access.clone()).await,
+        401,
+        "the token died with the session"
+    );
+
+    let ended: Vec<Value> = audit_events(&s.app)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "impersonation-ended")
+        .collect();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0]["actor"], s.impersonator_id);
+    assert_eq!(ended[0]["target"], s.target_id);
+    assert_eq!(ended[0]["reason"], "stopped by the impersonator");
 }
 
 async fn create_organization(app: &TestApp, name: &str) -> String {

@@ -6,6 +6,7 @@
 
 use super::error::ApiError;
 use crate::routes::api_auth::authorize;
+use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
     Json, Router,
@@ -188,8 +189,10 @@ async fn authorize_api(
     let resource = load(&state, &input.id)
         .await
         .map_err(|_| ApiError::BadRequest("No API resource with this id.".into()))?;
-    match api_resources::authorize(&state.db, app.id, &resource, &input.scopes).await? {
+    let write = begin(&state.db).await?;
+    match api_resources::authorize(&*write, app.id, &resource, &input.scopes).await? {
         Ok(()) => {
+            write.commit().await?;
             tracing::info!(application_id = %app.id, api = %resource.resource.identifier, "application authorized for an API");
             Ok(StatusCode::OK)
         }
@@ -213,7 +216,9 @@ async fn deauthorize(
     authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
     let app = application(&state, &id).await?;
     let resource = load(&state, &api_id).await?;
-    if api_resources::deauthorize(&state.db, app.id, resource.resource.id).await? {
+    let write = begin(&state.db).await?;
+    if api_resources::deauthorize(&*write, app.id, resource.resource.id).await? {
+        write.commit().await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(

@@ -5,6 +5,7 @@
 
 use super::error::ApiError;
 use crate::routes::api_auth::authorize;
+use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
     Json, Router,
@@ -299,9 +300,11 @@ async fn create(
         Some(user) => user.organization_id,
         None => identity::seed::root_organization_id(&state.db).await?,
     };
-    let created = applications::create(&state.db, organization_id, settings)
+    let write = begin(&state.db).await?;
+    let created = applications::create(&*write, organization_id, settings)
         .await?
         .map_err(app_error)?;
+    write.commit().await?;
     let app = created.application;
     tracing::info!(application_id = %app.id, name = %app.name, "application created");
     let location = format!("{BASE}/{}", app.id);
@@ -377,9 +380,11 @@ async fn patch(
     }
     let mut settings = Settings::of(&app);
     apply_top(&mut settings, &input);
-    applications::update(&state.db, app, settings)
+    let write = begin(&state.db).await?;
+    applications::update(&*write, app, settings)
         .await?
         .map_err(app_error)?;
+    write.commit().await?;
     Ok(StatusCode::OK)
 }
 
@@ -391,9 +396,11 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     authorize(&state, &headers, Some("internal_application_mgt_delete")).await?;
     let app = load(&state, &id).await?;
-    applications::delete(&state.db, &app)
+    let write = begin(&state.db).await?;
+    applications::delete(&*write, &app)
         .await?
         .map_err(app_error)?;
+    write.commit().await?;
     tracing::info!(application_id = %app.id, "application deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -407,7 +414,9 @@ async fn read_oidc(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers, Some("internal_application_mgt_view")).await?;
     let app = load(&state, &id).await?;
-    let secret = applications::reveal_secret(&state.db, &app).await?;
+    let write = begin(&state.db).await?;
+    let secret = applications::reveal_secret(&*write, &app).await?;
+    write.commit().await?;
     Ok(Json(oidc_config(&app, secret)))
 }
 
@@ -424,10 +433,12 @@ async fn replace_oidc(
     let input: OidcInput = parse_body(&body)?;
     let mut settings = Settings::of(&app);
     apply_oidc(&mut settings, input)?;
-    let updated = applications::update(&state.db, app, settings)
+    let write = begin(&state.db).await?;
+    let updated = applications::update(&*write, app, settings)
         .await?
         .map_err(app_error)?;
-    let secret = applications::reveal_secret(&state.db, &updated).await?;
+    let secret = applications::reveal_secret(&*write, &updated).await?;
+    write.commit().await?;
     Ok(Json(oidc_config(&updated, secret)))
 }
 
@@ -440,9 +451,11 @@ async fn regenerate_secret(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
     let app = load(&state, &id).await?;
-    let secret = applications::regenerate_secret(&state.db, &app)
+    let write = begin(&state.db).await?;
+    let secret = applications::regenerate_secret(&*write, &app)
         .await?
         .ok_or_else(|| ApiError::BadRequest("A public client has no secret.".into()))?;
+    write.commit().await?;
     tracing::info!(application_id = %app.id, "client secret regenerated");
     Ok(Json(oidc_config(&app, Some(secret))))
 }

@@ -5,6 +5,7 @@
 
 use super::error::ApiError;
 use crate::routes::api_auth::{Caller, authorize};
+use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
     Json, Router,
@@ -89,7 +90,9 @@ async fn patch(
             other => return Err(ApiError::BadRequest(format!("Unknown path {other}."))),
         }
     }
-    settings::set_impersonation(&state.db, org, value).await?;
+    let write = begin(&state.db).await?;
+    settings::set_impersonation(&*write, org, value).await?;
+    write.commit().await?;
     tracing::info!(?value, "impersonation settings changed");
     Ok(Json(value))
 }
@@ -97,6 +100,8 @@ async fn patch(
 async fn reset(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_config_update")).await?;
     let org = organization(&state, &caller).await?;
-    settings::reset_impersonation(&state.db, org).await?;
+    let write = begin(&state.db).await?;
+    settings::reset_impersonation(&*write, org).await?;
+    write.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

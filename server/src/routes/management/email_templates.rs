@@ -7,6 +7,7 @@
 
 use super::error::ApiError;
 use crate::routes::api_auth::{Caller, authorize};
+use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
     Json, Router,
@@ -116,7 +117,9 @@ async fn write(
         html: input.body,
     };
     let org = organization(&state, &caller).await?;
-    mail::set_template(&state.db, org, &kind, &locale, &template).await?;
+    let write = begin(&state.db).await?;
+    mail::set_template(&*write, org, &kind, &locale, &template).await?;
+    write.commit().await?;
     Ok(Json(view(&locale, &template)))
 }
 
@@ -128,6 +131,8 @@ async fn reset(
     let caller = authorize(&state, &headers, Some("internal_email_template_update")).await?;
     known(&kind, &locale)?;
     let org = organization(&state, &caller).await?;
-    mail::reset_template(&state.db, org, &kind, &locale).await?;
+    let write = begin(&state.db).await?;
+    mail::reset_template(&*write, org, &kind, &locale).await?;
+    write.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

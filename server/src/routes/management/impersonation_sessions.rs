@@ -3,17 +3,21 @@
 //! `GET /api/server/v1/impersonation-sessions/{id}`, and `DELETE` on it to end the session,
 //! which revokes every token derived from it at once. Scopes:
 //! `internal_impersonation_session_view` / `internal_impersonation_session_delete`.
+//!
+//! And Stop for the impersonator: `DELETE /api/users/v1/me/impersonation-session` with an
+//! impersonated access token ends the session that token belongs to (no scope needed: the
+//! token itself proves the session).
 
 use super::error::ApiError;
 use crate::routes::api_auth::authorize;
+use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
     Json, Router,
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
-    routing::get,
+    routing::{delete, get},
 };
-use identity::audit::{self, Event, action};
 use identity::entities::impersonation_session;
 use identity::{clock, impersonation};
 use serde::Deserialize;
@@ -21,11 +25,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 const BASE: &str = "/api/server/v1/impersonation-sessions";
+const MINE: &str = "/api/users/v1/me/impersonation-session";
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(BASE, get(list))
         .route(&format!("{BASE}/{{id}}"), get(read).delete(end))
+        .route(MINE, delete(stop))
 }
 
 fn view(s: &impersonation_session::Model) -> Value {
@@ -122,28 +128,38 @@ async fn end(
     .await?;
     let session = load(&state, &id).await?;
     let by = caller.user.as_ref().map(|u| u.id);
-    let txn = identity::db::begin_write(&state.db).await?;
-    if !impersonation::end(&txn, session.id, by, "ended by an administrator").await? {
+    let txn = begin(&state.db).await?;
+    let reason = impersonation::end_reason::ENDED_BY_ADMINISTRATOR;
+    if !impersonation::end(&*txn, &session, by, reason).await? {
         return Err(ApiError::Conflict(
             "This impersonation session has already ended.".into(),
         ));
     }
-    audit::record(
-        &txn,
-        Event {
-            action: action::IMPERSONATION_ENDED,
-            success: true,
-            actor_id: by.map(|u| u.to_string()),
-            impersonator_id: Some(session.impersonator_id.to_string()),
-            target_id: Some(session.target_id.to_string()),
-            impersonation_session_id: Some(session.id),
-            reason: "ended by an administrator".into(),
-            ..Event::default()
-        },
-    )
-    .await?;
-    txn.commit()
-        .await
-        .map_err(|e| ApiError::from(identity::Error::from(e)))?;
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stop: the impersonator ends the session their impersonated token belongs to.
+async fn stop(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+    let caller = authorize(&state, &headers, None).await?;
+    let not_impersonated =
+        || ApiError::BadRequest("This request is not made with an impersonated token.".into());
+    let claims = caller.token.ok_or_else(not_impersonated)?;
+    let act = claims.act.ok_or_else(not_impersonated)?;
+    let session = identity::oauth::grants::impersonation_session_of(&state.db, &claims.jti)
+        .await?
+        .ok_or_else(not_impersonated)?;
+    let session = impersonation::find(&state.db, session)
+        .await?
+        .ok_or(ApiError::NotFound("impersonation session"))?;
+    let impersonator = Uuid::parse_str(&act.sub).ok();
+    let txn = begin(&state.db).await?;
+    let reason = impersonation::end_reason::STOPPED;
+    if !impersonation::end(&*txn, &session, impersonator, reason).await? {
+        return Err(ApiError::Conflict(
+            "This impersonation session has already ended.".into(),
+        ));
+    }
+    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

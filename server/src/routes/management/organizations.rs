@@ -4,6 +4,7 @@
 
 use super::error::ApiError;
 use crate::routes::api_auth::authorize;
+use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
     Json, Router,
@@ -63,9 +64,11 @@ async fn create(
         Some(id) => id,
         None => identity::seed::root_organization_id(&state.db).await?,
     };
-    let created = organizations::create(&state.db, parent, &input.name)
+    let write = begin(&state.db).await?;
+    let created = organizations::create(&*write, parent, &input.name)
         .await?
         .map_err(org_error)?;
+    write.commit().await?;
     tracing::info!(organization_id = %created.id, "organization created");
     Ok((
         StatusCode::CREATED,
@@ -131,8 +134,10 @@ async fn invite(
     let user = identity::users::find(&state.db, input.user_id)
         .await?
         .ok_or_else(|| ApiError::BadRequest("No user with this id.".into()))?;
-    organizations::invite(&state.db, org.id, &user)
+    let write = begin(&state.db).await?;
+    organizations::invite(&*write, org.id, &user)
         .await?
         .map_err(org_error)?;
+    write.commit().await?;
     Ok(StatusCode::CREATED)
 }

@@ -6,6 +6,7 @@
 use super::error::ScimError;
 use super::{LIST_SCHEMA, PATCH_SCHEMA, parse_body, scim};
 use crate::routes::api_auth::authorize;
+use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
     Router,
@@ -132,9 +133,11 @@ async fn create(
     };
     let scopes: Vec<String> = input.permissions.into_iter().map(|p| p.value).collect();
     let users = uuids(&input.users)?;
-    let view = roles::create(&state.db, organization_id, &name, audience, &scopes, &users)
+    let write = begin(&state.db).await?;
+    let view = roles::create(&*write, organization_id, &name, audience, &scopes, &users)
         .await?
         .map_err(role_error)?;
+    write.commit().await?;
     tracing::info!(role_id = %view.role.id, name = %view.role.name, "role created");
     let mut response = scim(StatusCode::CREATED, resource(&state, &view));
     if let Ok(location) = HeaderValue::from_str(&format!(
@@ -322,9 +325,11 @@ async fn patch(
             }
         }
     }
-    let updated = roles::change(&state.db, view.role, change)
+    let write = begin(&state.db).await?;
+    let updated = roles::change(&*write, view.role, change)
         .await?
         .map_err(role_error)?;
+    write.commit().await?;
     Ok(scim(StatusCode::OK, resource(&state, &updated)))
 }
 
@@ -336,8 +341,10 @@ async fn remove(
 ) -> Result<StatusCode, ScimError> {
     authorize(&state, &headers, Some("internal_role_mgt_delete")).await?;
     let view = load(&state, &id).await?;
-    roles::delete(&state.db, &view.role)
+    let write = begin(&state.db).await?;
+    roles::delete(&*write, &view.role)
         .await?
         .map_err(role_error)?;
+    write.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

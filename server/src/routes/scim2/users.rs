@@ -4,6 +4,7 @@
 use super::error::ScimError;
 use super::{LIST_SCHEMA, PATCH_SCHEMA, filter, parse_body, scim};
 use crate::routes::api_auth::{Caller, authorize};
+use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
     Router,
@@ -150,8 +151,9 @@ async fn create(
         Some(user) => user.organization_id,
         None => identity::seed::root_organization_id(&state.db).await?,
     };
+    let write = begin(&state.db).await?;
     let created = users::register(
-        &state.db,
+        &*write,
         NewUser {
             organization_id,
             username: &username,
@@ -165,7 +167,7 @@ async fn create(
     .map_err(user_error)?;
     let created = if input.active == Some(false) {
         users::update(
-            &state.db,
+            &*write,
             created,
             Changes {
                 status: Some(UserStatus::Disabled),
@@ -177,6 +179,7 @@ async fn create(
     } else {
         created
     };
+    write.commit().await?;
     tracing::info!(user_id = %created.id, "user created through SCIM");
     let mut response = scim(StatusCode::CREATED, resource(&state, &created));
     if let Ok(location) =
@@ -283,9 +286,11 @@ async fn replace(
     authorize(&state, &headers, Some("internal_user_mgt_update")).await?;
     let user = load(&state, &id).await?;
     let changes = changes_from(parse_body(&body)?, true)?;
-    let updated = users::update(&state.db, user, changes)
+    let write = begin(&state.db).await?;
+    let updated = users::update(&*write, user, changes)
         .await?
         .map_err(user_error)?;
+    write.commit().await?;
     Ok(scim(StatusCode::OK, resource(&state, &updated)))
 }
 
@@ -410,9 +415,11 @@ async fn patch(
     authorize(&state, &headers, Some("internal_user_mgt_update")).await?;
     let user = load(&state, &id).await?;
     let changes = changes_from_patch(parse_body(&body)?, true)?;
-    let updated = users::update(&state.db, user, changes)
+    let write = begin(&state.db).await?;
+    let updated = users::update(&*write, user, changes)
         .await?
         .map_err(user_error)?;
+    write.commit().await?;
     Ok(scim(StatusCode::OK, resource(&state, &updated)))
 }
 
@@ -432,7 +439,9 @@ async fn remove(
             "You cannot delete your own account.",
         ));
     }
-    users::delete(&state.db, user.id).await?;
+    let write = begin(&state.db).await?;
+    users::delete(&*write, user.id).await?;
+    write.commit().await?;
     tracing::info!(user_id = %user.id, "user deleted through SCIM");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -472,9 +481,11 @@ async fn replace_me(
         ));
     }
     let changes = changes_from(input, false)?;
-    let updated = users::update(&state.db, user, changes)
+    let write = begin(&state.db).await?;
+    let updated = users::update(&*write, user, changes)
         .await?
         .map_err(user_error)?;
+    write.commit().await?;
     Ok(scim(StatusCode::OK, resource(&state, &updated)))
 }
 
@@ -486,8 +497,10 @@ async fn patch_me(
 ) -> Result<Response, ScimError> {
     let user = own(authorize(&state, &headers, None).await?)?;
     let changes = changes_from_patch(parse_body(&body)?, false)?;
-    let updated = users::update(&state.db, user, changes)
+    let write = begin(&state.db).await?;
+    let updated = users::update(&*write, user, changes)
         .await?
         .map_err(user_error)?;
+    write.commit().await?;
     Ok(scim(StatusCode::OK, resource(&state, &updated)))
 }
