@@ -22,6 +22,10 @@ pub mod action {
     pub const RESOURCE_CREATION: &str = "resource-creation-via-impersonation";
     pub const RESOURCE_MODIFICATION: &str = "resource-modification-via-impersonation";
     pub const RESOURCE_DELETION: &str = "resource-deletion-via-impersonation";
+    /// A request refused as malformed, forged, expired, replayed or unauthorized.
+    pub const REQUEST_REJECTED: &str = "request-rejected";
+    /// A sign-in with wrong credentials, or to a locked or disabled account.
+    pub const SIGN_IN_FAILED: &str = "sign-in-failed";
 }
 
 /// An event to record.

@@ -47,7 +47,9 @@ pub async fn audit_impersonated(
         event,
         recorded: AtomicBool::new(false),
     });
-    let response = IMPERSONATED.scope(pending.clone(), next.run(request)).await;
+    let mut response = IMPERSONATED.scope(pending.clone(), next.run(request)).await;
+    // This record says what was refused; no second, anonymous one.
+    crate::routes::rejections::take(&mut response);
     if !pending.recorded.load(Ordering::SeqCst) {
         let event = Event {
             success: response.status().is_success(),

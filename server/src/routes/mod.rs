@@ -6,6 +6,7 @@
 //! - `scim2`: SCIM 2.0 users (`/scim2/*`)
 //! - `api_auth`: who calls the management API and SCIM (Basic or Bearer, with scopes)
 //! - `impersonation_audit`: audits API requests made with impersonated tokens
+//! - `rejections`: audits every refused request
 //! - `ui`: the server-rendered pages, their server functions, sign-in and sign-out
 
 pub mod api_auth;
@@ -13,6 +14,7 @@ pub mod health;
 pub mod impersonation_audit;
 pub mod management;
 pub mod oauth2;
+pub mod rejections;
 pub mod scim2;
 pub mod ui;
 
@@ -32,6 +34,10 @@ pub fn router(state: AppState) -> Router {
             ),
         ))
         .merge(ui::router(&state))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rejections::audit_rejections,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             http::header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

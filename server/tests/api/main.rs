@@ -2,6 +2,7 @@
 
 mod applications;
 mod authorization;
+mod bad_requests;
 mod binary;
 mod health;
 mod helpers;

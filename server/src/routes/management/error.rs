@@ -91,7 +91,7 @@ impl IntoResponse for ApiError {
                 None,
             ),
         };
-        let mut body = json!({ "code": code, "message": message, "description": description });
+        let mut body = json!({ "code": code, "message": message, "description": &description });
         if let Some(fields) = fields {
             body["fields"] = json!(fields);
         }
@@ -102,6 +102,6 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static(r#"Basic realm="management", Bearer realm="management""#),
             );
         }
-        response
+        crate::routes::rejections::mark(response, code, &description)
     }
 }

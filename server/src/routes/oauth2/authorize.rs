@@ -121,10 +121,11 @@ impl Responder {
             description,
             "authorization request refused"
         );
-        self.respond(vec![
+        let response = self.respond(vec![
             ("error", code.as_str().to_owned()),
             ("error_description", description.to_owned()),
-        ])
+        ]);
+        crate::routes::rejections::mark(response, code.as_str(), description)
     }
 }
 

@@ -160,7 +160,7 @@ impl IntoResponse for OAuthError {
                 headers.insert(header::WWW_AUTHENTICATE, value);
             }
         }
-        response
+        crate::routes::rejections::mark(response, self.code.as_str(), &self.description)
     }
 }
 

@@ -30,6 +30,9 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status.is_client_error() {
+        response = crate::routes::rejections::mark(response, title, message);
+    }
     response
 }
 

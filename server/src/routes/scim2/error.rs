@@ -78,6 +78,7 @@ impl From<identity::Error> for ScimError {
 
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
+        let error = self.scim_type.unwrap_or("error");
         let mut body = json!({
             "schemas": [ERROR_SCHEMA],
             "status": self.status.as_u16().to_string(),
@@ -98,6 +99,6 @@ impl IntoResponse for ScimError {
                 HeaderValue::from_static(r#"Basic realm="scim", Bearer realm="scim""#),
             );
         }
-        response
+        crate::routes::rejections::mark(response, error, &self.detail)
     }
 }

@@ -53,6 +53,17 @@ async fn sign_in(
         Ok(user) => user,
         Err(identity::Error::InvalidCredentials) => {
             tracing::info!("sign-in refused: invalid credentials");
+            let known = identity::users::find_by_username(&state.db, &form.username).await?;
+            identity::audit::record(
+                &state.db,
+                identity::audit::Event {
+                    action: identity::audit::action::SIGN_IN_FAILED,
+                    target_id: known.map(|u| u.id.to_string()),
+                    reason: "wrong credentials, or a locked or disabled account".into(),
+                    ..identity::audit::Event::default()
+                },
+            )
+            .await?;
             let query: String = form_urlencoded::Serializer::new(String::new())
                 .append_pair("error", "invalid_credentials")
                 .append_pair("return_to", &return_to)

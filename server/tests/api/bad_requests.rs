@@ -1,0 +1,120 @@
+//! SPEC §7: every refused request leaves an audit record naming what was wrong, and no
+//! record ever holds the secret that was tried.
+
+use crate::helpers::{TestApp, admin, spawn_app};
+use serde_json::Value;
+
+async fn events(app: &TestApp, action: &str) -> Vec<Value> {
+    let (user, pass) = admin();
+    let page: Value = app
+        .client
+        .get(app.at(&format!(
+            "/api/server/v1/audit-events?action={action}&limit=500"
+        )))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["events"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn refused_protocol_and_api_requests_are_audited_with_their_error() {
+    let app = spawn_app().await;
+    let bad_code = app
+        .client
+        .post(app.at("/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "forged-code"),
+            ("client_id", "nobody"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_code.status(), 401);
+    let unauthenticated = app.client.get(app.at("/scim2/Users")).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    let wrong_secret = app
+        .client
+        .get(app.at("/api/server/v1/applications"))
+        .basic_auth("admin", Some("Guessed-Secret-42"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_secret.status(), 401);
+    let unknown_client = app
+        .client
+        .get(app.at("/oauth2/authorize?response_type=code&client_id=nobody"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown_client.status(), 400);
+
+    let rejected = events(&app, "request-rejected").await;
+    let seen: Vec<(String, String)> = rejected
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let has = |path: &str, needle: &str| {
+        seen.iter()
+            .any(|(p, reason)| p == path && reason.contains(needle))
+    };
+    assert!(has("/oauth2/token", "401 invalid_client"), "{seen:?}");
+    assert!(has("/scim2/Users", "401"), "{seen:?}");
+    assert!(
+        has("/api/server/v1/applications", "401 AUT-10001"),
+        "{seen:?}"
+    );
+    assert!(has("/oauth2/authorize", "400"), "{seen:?}");
+    assert!(rejected.iter().all(|e| e["outcome"] == "failure"));
+    assert!(
+        !serde_json::to_string(&rejected)
+            .unwrap()
+            .contains("Guessed-Secret-42"),
+        "no secret in the audit trail"
+    );
+    assert!(
+        events(&app, "request-rejected")
+            .await
+            .iter()
+            .all(|e| e["path"] != "/api/server/v1/audit-events"),
+        "reading the audit log is not a refusal"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_is_audited_without_the_password() {
+    let app = spawn_app().await;
+    let target = app.create_user("dana", "dana-password-1").await;
+    let wrong = app.sign_in("dana", "Not-Her-Password-9").await;
+    assert_eq!(wrong.status(), 303);
+    assert!(
+        crate::helpers::location(&wrong).starts_with("/login?error="),
+        "back to the form"
+    );
+    let unknown = app.sign_in("nobody-here", "Whatever-Password-9").await;
+    assert_eq!(unknown.status(), 303);
+
+    let failed = events(&app, "sign-in-failed").await;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert_eq!(
+        failed[1]["target"],
+        target.as_str(),
+        "the known user is named"
+    );
+    assert!(
+        failed[0]["target"].is_null(),
+        "an unknown name is not recorded (it may be a mistyped password)"
+    );
+    let text = serde_json::to_string(&failed).unwrap();
+    assert!(!text.contains("Not-Her-Password-9") && !text.contains("Whatever-Password-9"));
+}
