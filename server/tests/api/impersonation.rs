@@ -3,6 +3,7 @@
 
 use crate::helpers::{
     CALLBACK, Registered, TestApp, admin, claims, header, location, query_param, spawn_app,
+    spawn_app_in,
 };
 use futures::future::join_all;
 use reqwest::Client;
@@ -1504,4 +1505,86 @@ async fn an_impersonating_browser_signs_in_as_the_target_only_where_impersonatio
     );
     assert_eq!(own["sub"], s.impersonator_id);
     assert!(own.get("act").is_none());
+}
+
+/// Scale-out: two instances behind one public URL on one database (PostgreSQL in the
+/// second run of this suite) share everything that matters: a subject token from one is
+/// single use across both, a session ended on one is over on the other, and keys rotated
+/// on one verify on the other at once.
+#[tokio::test]
+async fn two_instances_on_one_database_act_as_one_server() {
+    let data = tempfile::TempDir::new().unwrap();
+    let public = "http://idp.scale-out.test";
+    let shared = |c: &mut server::Config| c.public_url = Some(public.to_owned());
+    let first = spawn_app_in(data.path(), shared).await.unwrap();
+    let second = spawn_app_in(data.path(), shared).await.unwrap();
+    let s = setup_in(first).await;
+    let (user, pass) = admin();
+
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let attempts = (0..20).map(|i| {
+        let instance = if i % 2 == 0 { &s.app } else { &second };
+        exchange(instance, &s.shop, &subject_token, &id_token)
+    });
+    let responses = join_all(attempts).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    let winner = responses.into_iter().find(|r| r.status() == 200).unwrap();
+    let access = winner.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], true);
+    assert_eq!(second.introspect(&s.shop, &access).await["active"], true);
+
+    let rotated = second
+        .client
+        .post(second.at("/api/server/v1/keys/rotate"))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert!(rotated.status().is_success(), "{}", rotated.status());
+    let fresh = s.app.browser_for("customer", "customer-password-1").await;
+    let code = second.code_for(&fresh, &s.shop, &[]).await;
+    let signed_by_new_key = second.redeem(&s.shop, &code, None).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        s.app.introspect(&s.shop, &signed_by_new_key).await["active"],
+        true,
+        "the first instance verifies what the second signed with its new key"
+    );
+
+    let sessions: Value = second
+        .client
+        .get(second.at("/api/server/v1/impersonation-sessions?active=true"))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = sessions["sessions"][0]["self"].as_str().unwrap().to_owned();
+    let ended = second
+        .client
+        .delete(second.at(&path))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    assert_eq!(
+        s.app.introspect(&s.shop, &access).await["active"],
+        false,
+        "ended on the second instance, over on the first"
+    );
+    second.stop().await;
 }
