@@ -46,6 +46,11 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/console") view=pages::console::ConsoleHome ssr=SsrMode::Async/>
+                <Route path=path!("/console/users") view=pages::console::users::UsersListPage ssr=SsrMode::Async/>
+                <Route path=path!("/console/users/:id") view=pages::console::users::UserPage ssr=SsrMode::Async/>
+                <Route path=path!("/console/impersonation-sessions") view=pages::console::sessions::SessionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/console/audit") view=pages::console::audit::AuditPage ssr=SsrMode::Async/>
+                <Route path=path!("/myaccount") view=pages::myaccount::MyAccountHome ssr=SsrMode::Async/>
                 <Route path=path!("/consent") view=pages::consent::ConsentPage ssr=SsrMode::Async/>
                 <Route path=path!("/logout") view=pages::logout::LogoutPage ssr=SsrMode::Async/>
             </Routes>

@@ -66,13 +66,54 @@ pub async fn require_console_user() -> Result<sessions::Current, ServerFnError> 
         failure("The server could not check your access.")
     })?;
     if !allowed {
-        set_status(http::StatusCode::FORBIDDEN);
+        refused(&current, "internal_user_mgt_view").await;
         return Err(failure(
             "Your account has no access to the Console. Ask an administrator for the \
              Administrator role.",
         ));
     }
     Ok(current)
+}
+
+/// A Console user who also holds `scope` (through an organization role); 403 otherwise.
+pub async fn require_console_scope(scope: &str) -> Result<sessions::Current, ServerFnError> {
+    let current = require_console_user().await?;
+    let ctx = context()?;
+    let holds = identity::roles::holds_organization_scope(&ctx.db, current.user.id, scope)
+        .await
+        .map_err(internal)?;
+    if !holds {
+        refused(&current, scope).await;
+        return Err(failure(&format!(
+            "Your roles do not allow this (it needs {scope})."
+        )));
+    }
+    Ok(current)
+}
+
+/// Answers 403 and records the refusal (SPEC §7).
+async fn refused(current: &sessions::Current, scope: &str) {
+    set_status(http::StatusCode::FORBIDDEN);
+    let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_owned());
+    let Ok(ctx) = context() else { return };
+    let event = identity::audit::Event {
+        action: identity::audit::action::REQUEST_REJECTED,
+        success: false,
+        actor_id: Some(current.user.id.to_string()),
+        method: Some("POST".into()),
+        path,
+        reason: format!("403 forbidden: lacks {scope}"),
+        ..identity::audit::Event::default()
+    };
+    if let Err(error) = identity::audit::record(&ctx.db, event).await {
+        tracing::error!(error = ?error, "recording a refused Console request failed");
+    }
+}
+
+/// Logs an unexpected server-side error and gives the person a message without details.
+pub fn internal(error: impl std::fmt::Debug) -> ServerFnError {
+    tracing::error!(?error, "a Console request failed");
+    failure("The server could not complete this. Try again.")
 }
 
 fn set_status(status: http::StatusCode) {
@@ -84,4 +125,34 @@ fn set_status(status: http::StatusCode) {
 /// A server function error with a message meant for the person using the page.
 pub fn failure(message: &str) -> ServerFnError {
     ServerFnError::ServerError(message.to_owned())
+}
+
+/// The user My Account shows, and the impersonation session when it is an impersonated
+/// one (then the user is the target). 401 without a session.
+pub async fn my_account_user() -> Result<
+    (
+        identity::entities::user::Model,
+        Option<identity::entities::impersonation_session::Model>,
+    ),
+    ServerFnError,
+> {
+    let Some(current) = current_session().await? else {
+        set_status(http::StatusCode::UNAUTHORIZED);
+        return Err(failure("Your session has ended. Sign in again."));
+    };
+    let Some(id) = current.session.impersonation_session_id else {
+        return Ok((current.user, None));
+    };
+    let ctx = context()?;
+    let Some(session) = identity::impersonation::live_session(&ctx.db, id)
+        .await
+        .map_err(internal)?
+    else {
+        return Ok((current.user, None));
+    };
+    let target = identity::users::find(&ctx.db, session.target_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| failure("The impersonated user no longer exists."))?;
+    Ok((target, Some(session)))
 }

@@ -208,6 +208,57 @@ pub async fn check_pair(
     Ok(Ok(target))
 }
 
+/// Whether the Console offers Impersonate User to `impersonator` on `target`'s page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Availability {
+    /// One's own page: no button.
+    Hidden,
+    /// The button, disabled, with the one-line reason.
+    Disabled(&'static str),
+    /// The button works.
+    Ready,
+}
+
+/// The Console's answer for the Impersonate User button: the exchange's own checks, run
+/// now against My Account (where impersonation lands).
+pub async fn availability(
+    db: &impl ConnectionTrait,
+    impersonator: &crate::entities::user::Model,
+    target: &crate::entities::user::Model,
+) -> Result<Availability> {
+    if impersonator.id == target.id {
+        return Ok(Availability::Hidden);
+    }
+    let Some(my_account) =
+        crate::oauth::clients::find(db, crate::scopes::MY_ACCOUNT_CLIENT_ID).await?
+    else {
+        return Ok(Availability::Disabled(
+            "My Account is disabled, so there is nowhere to impersonate into.",
+        ));
+    };
+    Ok(
+        match check_pair(db, &my_account, impersonator, &target.id.to_string()).await? {
+            Ok(_) => Availability::Ready,
+            Err(Denied::NoPermission) => {
+                Availability::Disabled("You need the Impersonator role to impersonate users.")
+            }
+            Err(Denied::InactiveTarget) => {
+                Availability::Disabled("This user is locked or disabled.")
+            }
+            Err(Denied::MorePrivileged) => {
+                Availability::Disabled("This user holds privileges that you do not have.")
+            }
+            Err(Denied::OtherOrganization) => {
+                Availability::Disabled("This user belongs to another organization.")
+            }
+            Err(Denied::UnknownTarget | Denied::SelfImpersonation) => Availability::Hidden,
+            Err(Denied::Chaining | Denied::AlreadyImpersonating) => {
+                Availability::Disabled("Stop your current impersonation first.")
+            }
+        },
+    )
+}
+
 /// Check 5 of SPEC §2.1: the IdP session is not impersonated itself and does not already
 /// run an impersonation.
 pub async fn check_session(

@@ -108,6 +108,23 @@ pub async fn view(db: &impl ConnectionTrait, role: role::Model) -> Result<RoleVi
     })
 }
 
+/// The roles `user_id` holds, by name.
+pub async fn of_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<role::Model>> {
+    use sea_orm::QueryOrder;
+    let ids: Vec<Uuid> = role_user::Entity::find()
+        .select_only()
+        .column(role_user::Column::RoleId)
+        .filter(role_user::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(role::Entity::find()
+        .filter(role::Column::Id.is_in(ids))
+        .order_by_asc(role::Column::Name)
+        .all(db)
+        .await?)
+}
+
 /// A role by id.
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<RoleView>> {
     match role::Entity::find_by_id(id).one(db).await? {

@@ -1,9 +1,10 @@
-//! One module per area: the login page, the Console, and (later) My Account.
+//! One module per area: the login page, consent, sign-out, the Console and My Account.
 
 pub mod consent;
 pub mod console;
 pub mod login;
 pub mod logout;
+pub mod myaccount;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -121,6 +121,11 @@ pub async fn redeem(
     Ok(Ok(found))
 }
 
+/// The S256 code challenge of `verifier` (RFC 7636 §4.2).
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
 /// RFC 7636 S256: BASE64URL(SHA256(verifier)) == challenge, in constant time. A verifier
 /// must be 43 to 128 characters of the unreserved set.
 pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
@@ -128,7 +133,7 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
         && verifier
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let computed = pkce_challenge(verifier);
     well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }
 

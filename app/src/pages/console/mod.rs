@@ -1,8 +1,17 @@
-//! The Console: the administrators' pages. For now its landing page, which proves the
-//! whole pipeline (SSR, a server function, hydration); the real pages come next.
+//! The Console: the administrators' pages, each inside [`ConsoleLayout`] (top bar, the
+//! navigation, the page). One module per page:
+//!
+//! - `users`: the Users list and a user's page, with **Impersonate User**
+//! - `sessions`: impersonation sessions, with **End**
+//! - `audit`: the audit log
+
+pub mod audit;
+pub mod sessions;
+pub mod users;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_location;
 use serde::{Deserialize, Serialize};
 
 /// What the Console shows of the signed-in administrator.
@@ -29,13 +38,36 @@ pub async fn get_console_user() -> Result<ConsoleUser, ServerFnError> {
     })
 }
 
-/// `GET /console`: the landing page of the Console.
+/// The Console's sections, in the navigation's order.
+const SECTIONS: &[(&str, &str)] = &[
+    ("/console", "Overview"),
+    ("/console/users", "Users"),
+    ("/console/impersonation-sessions", "Impersonation sessions"),
+    ("/console/audit", "Audit log"),
+];
+
+/// Top bar, navigation and the page's main region.
 #[component]
-pub fn ConsoleHome() -> impl IntoView {
-    let user = Resource::new(|| (), |_| get_console_user());
-    let details_open = RwSignal::new(false);
+pub fn ConsoleLayout(title: &'static str, children: Children) -> impl IntoView {
+    let location = use_location();
+    let path = location.pathname.get_untracked();
+    let links = SECTIONS
+        .iter()
+        .map(|(href, label)| {
+            let current = if *href == "/console" {
+                path == "/console"
+            } else {
+                path.starts_with(href)
+            };
+            view! {
+                <li>
+                    <a href=*href aria-current=current.then_some("page")>{*label}</a>
+                </li>
+            }
+        })
+        .collect_view();
     view! {
-        <Title text="Console"/>
+        <Title text=title/>
         <header class="topbar">
             <span class="brand">"Identity Server"</span>
             <span class="area">"Console"</span>
@@ -43,7 +75,28 @@ pub fn ConsoleHome() -> impl IntoView {
                 <button type="submit" class="link">"Sign out"</button>
             </form>
         </header>
-        <main class="page">
+        <div class="console">
+            <nav class="sidebar" aria-label="Console">
+                <ul>{links}</ul>
+            </nav>
+            <main class="page">{children()}</main>
+        </div>
+    }
+}
+
+/// Shows a server function's error as an alert.
+#[component]
+pub fn Failure(error: ServerFnError) -> impl IntoView {
+    view! { <p class="error" role="alert">{crate::pages::error_text(&error)}</p> }
+}
+
+/// `GET /console`: the landing page of the Console.
+#[component]
+pub fn ConsoleHome() -> impl IntoView {
+    let user = Resource::new(|| (), |_| get_console_user());
+    let details_open = RwSignal::new(false);
+    view! {
+        <ConsoleLayout title="Console">
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match user.await {
@@ -75,11 +128,71 @@ pub fn ConsoleHome() -> impl IntoView {
                         }.into_any(),
                         Err(error) => view! {
                             <h1>"No access"</h1>
-                            <p class="error" role="alert">{crate::pages::error_text(&error)}</p>
+                            <Failure error/>
                         }.into_any(),
                     }
                 })}
             </Suspense>
-        </main>
+        </ConsoleLayout>
+    }
+}
+
+/// Links to the pages before and after the current one of a paged list.
+#[component]
+pub fn Pager(
+    /// The page shown, from 1.
+    page: u64,
+    /// How many pages there are (at least 1).
+    pages: u64,
+    /// The address of page `n`.
+    href: impl Fn(u64) -> String + Send + 'static,
+) -> impl IntoView {
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {(page > 1).then(|| view! { <a href=href(page - 1) rel="prev">"Previous"</a> })}
+            <span>{format!("Page {page} of {pages}")}</span>
+            {(page < pages).then(|| view! { <a href=href(page + 1) rel="next">"Next"</a> })}
+        </nav>
+    }
+}
+
+/// A query string from pairs, leaving out empty values.
+pub fn query_string(pairs: &[(&str, String)]) -> String {
+    let encoded: Vec<String> = pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| format!("{name}={}", encode(value)))
+        .collect();
+    if encoded.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", encoded.join("&"))
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_string;
+
+    #[test]
+    fn query_strings_leave_out_empty_values_and_encode_the_rest() {
+        assert_eq!(query_string(&[("q", String::new())]), "");
+        assert_eq!(
+            query_string(&[("q", "a b&c".into()), ("page", "2".into())]),
+            "?q=a%20b%26c&page=2"
+        );
     }
 }

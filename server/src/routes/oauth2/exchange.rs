@@ -14,8 +14,8 @@ use identity::oauth::claims::IdClaims;
 use identity::oauth::{codes, grants, scope, token_type};
 use uuid::Uuid;
 
-const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
-const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
+pub const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+pub const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
 pub const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 fn invalid(description: impl Into<String>) -> OAuthError {

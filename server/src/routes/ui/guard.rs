@@ -1,4 +1,4 @@
-//! Pages behind sign-in: a request for the Console without a live session is sent to the
+//! Pages behind sign-in: a request for the Console or My Account without a live session is sent to the
 //! login page, which brings the browser back afterwards.
 
 use crate::state::AppState;
@@ -10,7 +10,7 @@ use axum::{
 };
 
 /// Path prefixes that need a signed-in user.
-const PROTECTED: &[&str] = &["/console"];
+const PROTECTED: &[&str] = &["/console", "/myaccount"];
 
 pub async fn require_session(
     State(state): State<AppState>,

@@ -4,6 +4,7 @@
 
 mod consent;
 mod guard;
+mod impersonate;
 mod origin;
 mod sign_in;
 
@@ -26,6 +27,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .merge(sign_in::router())
         .merge(consent::router())
+        .merge(impersonate::router())
         .leptos_routes_with_context(state, generate_route_list(app::App), provide.clone(), {
             let options = state.leptos.clone();
             move || app::shell(options.clone())
