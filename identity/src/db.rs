@@ -80,15 +80,91 @@ async fn unknown_migrations(db: &DatabaseConnection) -> crate::Result<Vec<String
     Ok(unknown)
 }
 
-/// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
-/// (`IMMEDIATE`), so that concurrent writers queue on the busy timeout instead of failing
-/// when a read lock cannot be upgraded; elsewhere it is an ordinary transaction.
-pub async fn begin_write(db: &DatabaseConnection) -> crate::Result<sea_orm::DatabaseTransaction> {
-    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    Ok(db
+/// Writers of this process on SQLite wait for each other here, in order, instead of in
+/// SQLite's busy handler (which sleeps in steps of up to 100 ms). Other processes on the
+/// same file still meet the busy timeout.
+static SQLITE_WRITER: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A transaction that writes; see [`begin_write`]. It is a connection like the
+/// transaction it wraps.
+pub struct WriteTxn {
+    txn: sea_orm::DatabaseTransaction,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = sea_orm::DatabaseTransaction;
+
+    fn deref(&self) -> &sea_orm::DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl sea_orm::ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> sea_orm::DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> std::result::Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(
+        &self,
+        sql: &str,
+    ) -> std::result::Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> std::result::Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> std::result::Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
+impl WriteTxn {
+    /// Commits, then lets the next writer in. Dropping it instead rolls back.
+    pub async fn commit(self) -> std::result::Result<(), sea_orm::DbErr> {
+        self.txn.commit().await
+    }
+}
+
+/// Begins a transaction that will write. On SQLite it first waits its turn among this
+/// process's writers, then takes the write lock at `BEGIN` (`IMMEDIATE`), so that a read
+/// lock never has to be upgraded (which fails instead of waiting); elsewhere it is an
+/// ordinary transaction.
+pub async fn begin_write(db: &DatabaseConnection) -> crate::Result<WriteTxn> {
+    use sea_orm::{DbBackend, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let writer = match db.get_database_backend() {
+        DbBackend::Sqlite => Some(SQLITE_WRITER.clone().lock_owned().await),
+        _ => None,
+    };
+    let txn = db
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         })
-        .await?)
+        .await?;
+    Ok(WriteTxn {
+        txn,
+        _writer: writer,
+    })
 }

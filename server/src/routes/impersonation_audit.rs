@@ -102,7 +102,7 @@ async fn impersonated_event(
 }
 
 /// A write transaction of an API handler; see the module documentation.
-pub struct AuditedWrite(DatabaseTransaction);
+pub struct AuditedWrite(identity::db::WriteTxn);
 
 /// Begins the transaction a handler makes its change in.
 pub async fn begin(db: &DatabaseConnection) -> identity::Result<AuditedWrite> {
@@ -129,7 +129,7 @@ impl AuditedWrite {
                 success: true,
                 ..pending.event.clone()
             };
-            audit::record(&self.0, event).await?;
+            audit::record(&*self.0, event).await?;
         }
         self.0.commit().await?;
         if let Some(pending) = pending {
