@@ -333,6 +333,7 @@ pub async fn consume(db: &impl ConnectionTrait, jti: &str, expires_at: i64) -> R
 /// sign-ins of this browser in enabled applications are as the target).
 pub async fn start(
     db: &impl ConnectionTrait,
+    id: Uuid,
     impersonator: &crate::entities::user::Model,
     target: &crate::entities::user::Model,
     application_id: Uuid,
@@ -343,7 +344,7 @@ pub async fn start(
     use sea_orm::ActiveValue::Set;
     let now = clock::now();
     let session = impersonation_session::Entity::insert(impersonation_session::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(id),
         organization_id: Set(target.organization_id),
         impersonator_id: Set(impersonator.id),
         target_id: Set(target.id),

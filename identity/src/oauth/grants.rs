@@ -58,6 +58,37 @@ pub struct Minted {
 /// Signs the tokens of a grant and records them, in `db` (pass a transaction to make the
 /// grant and its records one unit).
 pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -> Result<Minted> {
+    let prepared = prepare(provider, db, m).await?;
+    store(db, prepared).await
+}
+
+/// A grant's tokens, signed, with the records that [`store`] writes.
+pub struct Prepared {
+    minted: Minted,
+    access: access_token::ActiveModel,
+    refresh: Option<refresh_token::ActiveModel>,
+}
+
+/// Records a prepared grant (pass the transaction it belongs to).
+pub async fn store(db: &impl ConnectionTrait, prepared: Prepared) -> Result<Minted> {
+    if let Some(refresh) = prepared.refresh {
+        refresh_token::Entity::insert(refresh)
+            .exec_without_returning(db)
+            .await?;
+    }
+    access_token::Entity::insert(prepared.access)
+        .exec_without_returning(db)
+        .await?;
+    Ok(prepared.minted)
+}
+
+/// Signs the tokens of a grant without recording them (reading only the organization's
+/// name from `db`), so that the signing happens before a write transaction, not in it.
+pub async fn prepare(
+    provider: &Provider,
+    db: &impl ConnectionTrait,
+    m: Mint<'_>,
+) -> Result<Prepared> {
     let now = clock::now();
     let org_id = m
         .organization_id
@@ -102,6 +133,7 @@ pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -
 
     let mut family_id = None;
     let mut refresh = None;
+    let mut refresh_row = None;
     if let (Some(user), plan) = (m.user, m.refresh) {
         let family = match plan {
             RefreshPlan::None => None,
@@ -111,7 +143,7 @@ pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -
         if let Some(family) = family {
             let value = tokens::random_token();
             let grant_scope = m.grant_scopes.as_ref().unwrap_or(&m.scopes);
-            refresh_token::Entity::insert(refresh_token::ActiveModel {
+            refresh_row = Some(refresh_token::ActiveModel {
                 id: Set(Uuid::new_v4()),
                 token_hash: Set(tokens::hash_token(&value)),
                 family_id: Set(family),
@@ -126,15 +158,13 @@ pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -
                 used_at: Set(None),
                 revoked_at: Set(None),
                 impersonation_session_id: Set(m.impersonation_session_id),
-            })
-            .exec_without_returning(db)
-            .await?;
+            });
             family_id = Some(family);
             refresh = Some(value);
         }
     }
 
-    access_token::Entity::insert(access_token::ActiveModel {
+    let access_row = access_token::ActiveModel {
         jti: Set(jti.clone()),
         application_id: Set(m.app.id),
         user_id: Set(m.user.map(|u| u.id)),
@@ -146,9 +176,7 @@ pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -
         expires_at: Set(now + lifetime),
         revoked_at: Set(None),
         impersonation_session_id: Set(m.impersonation_session_id),
-    })
-    .exec_without_returning(db)
-    .await?;
+    };
 
     let id_token = match m.user {
         Some(user) if m.id_token => {
@@ -171,13 +199,17 @@ pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -
         }
         _ => None,
     };
-    Ok(Minted {
-        access_token,
-        jti,
-        expires_in: lifetime,
-        scope,
-        id_token,
-        refresh_token: refresh,
+    Ok(Prepared {
+        minted: Minted {
+            access_token,
+            jti,
+            expires_in: lifetime,
+            scope,
+            id_token,
+            refresh_token: refresh,
+        },
+        access: access_row,
+        refresh: refresh_row,
     })
 }
 

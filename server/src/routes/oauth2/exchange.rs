@@ -76,99 +76,82 @@ pub async fn exchange(
         }
     }
 
-    let txn = identity::db::begin_write(&state.db).await?;
-    // Single use: the first exchange wins; the primary key decides between simultaneous ones.
-    if !impersonation::consume(&txn, &subject.jti, subject.exp).await? {
+    // Everything that only reads, and the signing, happens before the write transaction,
+    // so that exchanges overlap there and queue only for their few writes. The checks run
+    // on today's data: the impersonator may have lost the role, the target may have been
+    // disabled, since the subject token was issued.
+    let db = &state.db;
+    let denied = async |reason: String| -> Result<(), OAuthError> {
+        // A refused exchange uses its subject token up too: it cannot be tried again.
+        let txn = identity::db::begin_write(db).await?;
+        let fresh = impersonation::consume(&txn, &subject.jti, subject.exp).await?;
+        if fresh {
+            let event = Event {
+                action: action::IMPERSONATION_DENIED,
+                success: false,
+                actor_id: Some(actor.sub.clone()),
+                target_id: Some(subject.sub.clone()),
+                client_id: Some(app.client_id.clone()),
+                reason,
+                ..Event::default()
+            };
+            audit::record(&txn, event).await?;
+        }
         txn.commit().await.map_err(OAuthError::server)?;
-        return Err(invalid("The subject_token was already used."));
-    }
-    let denied = |reason: String| Event {
-        action: action::IMPERSONATION_DENIED,
-        success: false,
-        actor_id: Some(actor.sub.clone()),
-        target_id: Some(subject.sub.clone()),
-        client_id: Some(app.client_id.clone()),
-        reason,
-        ..Event::default()
+        Ok(())
     };
-    // Re-check everything with today's data: the impersonator may have lost the role, the
-    // target may have been disabled, since the subject token was issued.
     let impersonator = match Uuid::parse_str(&actor.sub) {
-        Ok(id) => identity::users::find(&txn, id).await?,
+        Ok(id) => identity::users::find(db, id).await?,
         Err(_) => None,
     }
     .filter(|u| u.status == identity::entities::user::UserStatus::Active);
     let Some(impersonator) = impersonator else {
-        audit::record(
-            &txn,
-            denied("the impersonator may no longer sign in".into()),
-        )
-        .await?;
-        txn.commit().await.map_err(OAuthError::server)?;
+        denied("the impersonator may no longer sign in".into()).await?;
         return Err(invalid("The impersonator may no longer sign in."));
     };
-    let target = match impersonation::check_pair(&txn, app, &impersonator, &subject.sub).await? {
+    let target = match impersonation::check_pair(db, app, &impersonator, &subject.sub).await? {
         Ok(target) => target,
         Err(reason) => {
-            audit::record(&txn, denied(reason.to_string())).await?;
-            txn.commit().await.map_err(OAuthError::server)?;
+            denied(reason.to_string()).await?;
             return Err(invalid(format!(
                 "Impersonation is no longer allowed: {reason}."
             )));
         }
     };
-    let settings = identity::settings::impersonation(&txn, target.organization_id).await?;
+    let settings = identity::settings::impersonation(db, target.organization_id).await?;
     if settings.require_reason && subject.reason.is_empty() {
-        audit::record(&txn, denied("no reason given".into())).await?;
-        txn.commit().await.map_err(OAuthError::server)?;
+        denied("no reason given".into()).await?;
         return Err(invalid("A reason is required to impersonate a user."));
     }
-    let idp_session = Uuid::parse_str(&subject.sid).ok();
-    let session = impersonation::start(
-        &txn,
-        &impersonator,
-        &target,
-        app.id,
-        idp_session,
-        &subject.reason,
-        settings.max_session_duration_minutes,
-    )
-    .await?;
-    // The user is told, in the same transaction: no mail for an exchange that failed, and
-    // no exchange without its mail.
-    if settings.enable_email_notification && !target.email.is_empty() {
-        let template = identity::mail::template(
-            &txn,
-            target.organization_id,
-            identity::mail::IMPERSONATION_NOTIFICATION,
-            identity::mail::DEFAULT_LOCALE,
+    let template = if settings.enable_email_notification && !target.email.is_empty() {
+        Some(
+            identity::mail::template(
+                db,
+                target.organization_id,
+                identity::mail::IMPERSONATION_NOTIFICATION,
+                identity::mail::DEFAULT_LOCALE,
+            )
+            .await?,
         )
-        .await?;
-        let mail = identity::mail::render(
-            &template,
-            &[
-                ("user-name", target.username.as_str()),
-                ("login-time", &identity::clock::rfc3339(session.started_at)),
-                ("impersonator-user-name", impersonator.username.as_str()),
-            ],
-        );
-        identity::mail::enqueue(&txn, &target.email, &mail).await?;
-    }
-    let scopes = scope::parse(&subject.scope);
-    let minted = grants::mint(
+    } else {
+        None
+    };
+    let session_id = Uuid::new_v4();
+    let idp_session = Uuid::parse_str(&subject.sid).ok();
+    let prepared = grants::prepare(
         &state.provider,
-        &txn,
+        db,
         grants::Mint {
             app,
             user: Some(&target),
-            scopes,
+            scopes: scope::parse(&subject.scope),
             grant_scopes: None,
             auth_time: Some(actor.auth_time),
             nonce: None,
             idp_session_id: idp_session,
             code_id: None,
             actor: Some(impersonator.id),
-            impersonation_session_id: Some(session.id),
+            impersonation_session_id: Some(session_id),
             organization_id: None,
             id_token: false,
             refresh: if app.refresh_for_impersonation {
@@ -179,6 +162,37 @@ pub async fn exchange(
         },
     )
     .await?;
+
+    let txn = identity::db::begin_write(db).await?;
+    // Single use: the first exchange wins; the primary key decides between simultaneous ones.
+    if !impersonation::consume(&txn, &subject.jti, subject.exp).await? {
+        return Err(invalid("The subject_token was already used."));
+    }
+    let session = impersonation::start(
+        &txn,
+        session_id,
+        &impersonator,
+        &target,
+        app.id,
+        idp_session,
+        &subject.reason,
+        settings.max_session_duration_minutes,
+    )
+    .await?;
+    // The user is told, in the same transaction: no mail for an exchange that failed, and
+    // no exchange without its mail.
+    if let Some(template) = template {
+        let mail = identity::mail::render(
+            &template,
+            &[
+                ("user-name", target.username.as_str()),
+                ("login-time", &identity::clock::rfc3339(session.started_at)),
+                ("impersonator-user-name", impersonator.username.as_str()),
+            ],
+        );
+        identity::mail::enqueue(&txn, &target.email, &mail).await?;
+    }
+    let minted = grants::store(&txn, prepared).await?;
     let event = |action: &'static str| Event {
         action,
         success: true,
