@@ -48,7 +48,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/console") view=pages::console::ConsoleHome ssr=SsrMode::Async/>
                 <Route path=path!("/console/users") view=pages::console::users::UsersListPage ssr=SsrMode::Async/>
                 <Route path=path!("/console/users/:id") view=pages::console::users::UserPage ssr=SsrMode::Async/>
+                <Route path=path!("/console/roles") view=pages::console::roles::RolesListPage ssr=SsrMode::Async/>
+                <Route path=path!("/console/roles/:id") view=pages::console::roles::RolePage ssr=SsrMode::Async/>
                 <Route path=path!("/console/impersonation-sessions") view=pages::console::sessions::SessionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/console/settings/impersonation") view=pages::console::settings::ImpersonationSettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/console/email-templates") view=pages::console::email_templates::EmailTemplatesPage ssr=SsrMode::Async/>
                 <Route path=path!("/console/audit") view=pages::console::audit::AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/myaccount") view=pages::myaccount::MyAccountHome ssr=SsrMode::Async/>
                 <Route path=path!("/consent") view=pages::consent::ConsentPage ssr=SsrMode::Async/>

@@ -122,6 +122,13 @@ fn set_status(status: http::StatusCode) {
     }
 }
 
+/// A refusal of what the person asked (bad input, or nothing there): status 400, with a
+/// message meant for them. The request changed nothing.
+pub fn invalid(message: &str) -> ServerFnError {
+    set_status(http::StatusCode::BAD_REQUEST);
+    failure(message)
+}
+
 /// A server function error with a message meant for the person using the page.
 pub fn failure(message: &str) -> ServerFnError {
     ServerFnError::ServerError(message.to_owned())

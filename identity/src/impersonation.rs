@@ -333,14 +333,17 @@ pub async fn consume(db: &impl ConnectionTrait, jti: &str, expires_at: i64) -> R
 /// sign-ins of this browser in enabled applications are as the target).
 pub async fn start(
     db: &impl ConnectionTrait,
-    id: Uuid,
-    impersonator: &crate::entities::user::Model,
-    target: &crate::entities::user::Model,
-    application_id: Uuid,
-    idp_session_id: Option<Uuid>,
-    reason: &str,
-    max_minutes: i64,
+    new: NewSession<'_>,
 ) -> Result<impersonation_session::Model> {
+    let NewSession {
+        id,
+        impersonator,
+        target,
+        application_id,
+        idp_session_id,
+        reason,
+        max_minutes,
+    } = new;
     use sea_orm::ActiveValue::Set;
     let now = clock::now();
     let session = impersonation_session::Entity::insert(impersonation_session::ActiveModel {
@@ -370,6 +373,20 @@ pub async fn start(
             .await?;
     }
     Ok(session)
+}
+
+/// What an impersonation session starts with.
+pub struct NewSession<'a> {
+    /// Chosen by the caller, so that tokens can name the session before it is stored.
+    pub id: Uuid,
+    pub impersonator: &'a crate::entities::user::Model,
+    pub target: &'a crate::entities::user::Model,
+    pub application_id: Uuid,
+    /// The impersonator's IdP session, which will carry the impersonation (SPEC §2.3).
+    pub idp_session_id: Option<Uuid>,
+    pub reason: &'a str,
+    /// The hard limit.
+    pub max_minutes: i64,
 }
 
 /// Filters of the session list.

@@ -159,7 +159,7 @@ pub async fn list(
 
 /// The scopes a role with this audience may hold: for an application, what it is
 /// authorized for; for the organization, every API scope.
-async fn allowed_scopes(
+pub async fn allowed_scopes(
     db: &impl ConnectionTrait,
     audience: (AudienceType, Uuid),
 ) -> Result<Option<Vec<String>>> {

@@ -51,7 +51,7 @@ pub struct AuditPage {
 /// A page of the audit log, newest first. Permission: the Console and `internal_audit_view`.
 #[server]
 pub async fn list_audit(filter: AuditFilter, page: u64) -> Result<AuditPage, ServerFnError> {
-    use crate::ssr::{context, failure, internal, require_console_scope};
+    use crate::ssr::{context, internal, invalid, require_console_scope};
     require_console_scope("internal_audit_view").await?;
     let db = context()?.db;
     // Records name users by id; the filters accept usernames too.
@@ -77,7 +77,7 @@ pub async fn list_audit(filter: AuditFilter, page: u64) -> Result<AuditPage, Ser
             return Ok(None);
         }
         let start = identity::clock::parse_date(text)
-            .ok_or_else(|| failure("Dates are written YYYY-MM-DD."))?;
+            .ok_or_else(|| invalid("Dates are written YYYY-MM-DD."))?;
         Ok(Some(if end { start + 86_399 } else { start }))
     };
     let query = identity::audit::Query {

@@ -3,10 +3,16 @@
 //!
 //! - `users`: the Users list and a user's page, with **Impersonate User**
 //! - `sessions`: impersonation sessions, with **End**
+//! - `roles`: roles, their scopes and users
+//! - `settings`: Login & Registration > Impersonation
+//! - `email_templates`: Branding > Email Templates
 //! - `audit`: the audit log
 
 pub mod audit;
+pub mod email_templates;
+pub mod roles;
 pub mod sessions;
+pub mod settings;
 pub mod users;
 
 use leptos::prelude::*;
@@ -42,7 +48,10 @@ pub async fn get_console_user() -> Result<ConsoleUser, ServerFnError> {
 const SECTIONS: &[(&str, &str)] = &[
     ("/console", "Overview"),
     ("/console/users", "Users"),
+    ("/console/roles", "Roles"),
     ("/console/impersonation-sessions", "Impersonation sessions"),
+    ("/console/settings/impersonation", "Impersonation settings"),
+    ("/console/email-templates", "Email templates"),
     ("/console/audit", "Audit log"),
 ];
 

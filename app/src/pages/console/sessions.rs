@@ -90,13 +90,13 @@ pub async fn list_sessions(page: u64) -> Result<SessionsPage, ServerFnError> {
 /// `internal_impersonation_session_delete`.
 #[server]
 pub async fn end_session(id: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{context, failure, internal, require_console_scope};
+    use crate::ssr::{context, internal, invalid, require_console_scope};
     use identity::impersonation;
     let me = require_console_scope("internal_impersonation_session_delete")
         .await?
         .user;
     let db = context()?.db;
-    let not_found = || failure("There is no such impersonation session.");
+    let not_found = || invalid("There is no such impersonation session.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
     let session = impersonation::find(&db, id)
         .await
@@ -111,7 +111,7 @@ pub async fn end_session(id: String) -> Result<(), ServerFnError> {
     if ended {
         Ok(())
     } else {
-        Err(failure("This impersonation session had already ended."))
+        Err(invalid("This impersonation session had already ended."))
     }
 }
 

@@ -92,6 +92,7 @@ pub fn UsersListPage() -> impl IntoView {
     view! {
         <ConsoleLayout title="Users">
             <h1>"Users"</h1>
+            <CreateUserForm/>
             <form method="get" action="/console/users" class="toolbar" role="search">
                 <label for="user-search" class="visually-hidden">"Search users"</label>
                 <input id="user-search" type="search" name="q" value=search
@@ -184,11 +185,11 @@ pub enum Impersonation {
 /// A user's page. Permission: the Console (`internal_user_mgt_view`).
 #[server]
 pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
-    use crate::ssr::{context, failure, internal, require_console_user};
+    use crate::ssr::{context, internal, invalid, require_console_user};
     use identity::impersonation::Availability;
     let me = require_console_user().await?.user;
     let db = context()?.db;
-    let not_found = || failure("There is no user with this id.");
+    let not_found = || invalid("There is no user with this id.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
     let user = identity::users::find(&db, id)
         .await
@@ -241,14 +242,33 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
 pub fn UserPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let user = Resource::new(id, get_user);
+    let update = ServerAction::<UpdateUser>::new();
+    let status = ServerAction::<SetUserStatus>::new();
+    let delete = ServerAction::<DeleteUser>::new();
+    let user = Resource::new(
+        move || (id(), update.version().get(), status.version().get()),
+        |(id, _, _)| get_user(id),
+    );
+    let outcome = move || {
+        let failed = [
+            update.value().get().and_then(Result::err),
+            status.value().get().and_then(Result::err),
+            delete.value().get().and_then(Result::err),
+        ];
+        failed
+            .into_iter()
+            .flatten()
+            .find_map(|e| form_message(&e, &["email"]))
+            .map(|m| view! { <p class="error" role="alert">{m}</p> })
+    };
     view! {
         <ConsoleLayout title="User">
             <p><a href="/console/users">"← Users"</a></p>
+            {outcome}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match user.await {
-                        Ok(user) => view! { <UserView user/> }.into_any(),
+                        Ok(user) => view! { <UserView user update status delete/> }.into_any(),
                         Err(error) => view! { <h1>"User"</h1><Failure error/> }.into_any(),
                     }
                 })}
@@ -258,7 +278,56 @@ pub fn UserPage() -> impl IntoView {
 }
 
 #[component]
-fn UserView(user: UserDetails) -> impl IntoView {
+fn UserView(
+    user: UserDetails,
+    update: ServerAction<UpdateUser>,
+    status: ServerAction<SetUserStatus>,
+    delete: ServerAction<DeleteUser>,
+) -> impl IntoView {
+    let email_error = move || {
+        update
+            .value()
+            .get()
+            .and_then(Result::err)
+            .and_then(|e| field_message(&e, "email"))
+            .map(|m| view! { <p class="field-error">{m}</p> })
+    };
+    let own = user.impersonation == Impersonation::Hidden;
+    let status_buttons = (!own).then(|| {
+        let (toggle, toggle_label) = if user.status == "Disabled" {
+            ("active", "Enable")
+        } else {
+            ("disabled", "Disable")
+        };
+        let (lock, lock_label) = if user.status == "Locked" {
+            ("active", "Unlock")
+        } else {
+            ("locked", "Lock")
+        };
+        let (id, id_for_lock, id_for_delete) = (user.id.clone(), user.id.clone(), user.id.clone());
+        view! {
+            <div class="row-actions">
+                <ActionForm action=status>
+                    <input type="hidden" name="id" value=id/>
+                    <input type="hidden" name="status" value=toggle/>
+                    <button type="submit">{toggle_label}</button>
+                </ActionForm>
+                <ActionForm action=status>
+                    <input type="hidden" name="id" value=id_for_lock/>
+                    <input type="hidden" name="status" value=lock/>
+                    <button type="submit">{lock_label}</button>
+                </ActionForm>
+                <details class="confirm">
+                    <summary class="danger-link">"Delete user"</summary>
+                    <ActionForm action=delete>
+                        <input type="hidden" name="id" value=id_for_delete/>
+                        <p>"This removes the user, their sessions and their tokens. It cannot be undone."</p>
+                        <button type="submit" class="danger">"Delete permanently"</button>
+                    </ActionForm>
+                </details>
+            </div>
+        }
+    });
     let roles = if user.roles.is_empty() {
         view! { <p class="muted">"No roles."</p> }.into_any()
     } else {
@@ -287,10 +356,30 @@ fn UserView(user: UserDetails) -> impl IntoView {
                 <dt>"Created"</dt><dd><time>{user.created.clone()}</time></dd>
             </dl>
         </section>
+        <section class="card" aria-labelledby="edit-heading">
+            <h2 id="edit-heading">"Edit profile"</h2>
+            <ActionForm action=update attr:class="grid-form">
+                <input type="hidden" name="id" value=user.id.clone()/>
+                <label for="edit-given">"Given name"</label>
+                <input id="edit-given" name="given_name" type="text" value=user.given_name.clone()/>
+                <label for="edit-family">"Family name"</label>
+                <input id="edit-family" name="family_name" type="text" value=user.family_name.clone()/>
+                <label for="edit-email">"Email"</label>
+                <input id="edit-email" name="email" type="email" value=user.email.clone()/>
+                {email_error}
+                <div class="actions"><button type="submit" class="primary">"Save profile"</button></div>
+            </ActionForm>
+        </section>
         <section class="card" aria-labelledby="roles-heading">
             <h2 id="roles-heading">"Roles"</h2>
             {roles}
         </section>
+        {status_buttons.map(|buttons| view! {
+            <section class="card" aria-labelledby="status-heading">
+                <h2 id="status-heading">"Status"</h2>
+                {buttons}
+            </section>
+        })}
     }
 }
 
@@ -348,4 +437,221 @@ fn ImpersonateButton(user: UserDetails) -> impl IntoView {
         }
         .into_any(),
     }
+}
+
+/// A refusal tied to a form field: the message is shown next to that field.
+#[cfg(feature = "ssr")]
+fn field_failure(field: &str, message: &str) -> ServerFnError {
+    crate::ssr::invalid(&format!("{field}: {message}"))
+}
+
+/// The message of `error` if it is about `field`.
+fn field_message(error: &ServerFnError, field: &str) -> Option<String> {
+    crate::pages::error_text(error)
+        .strip_prefix(&format!("{field}: "))
+        .map(str::to_owned)
+}
+
+/// The message of `error` if it is about no field in particular.
+fn form_message(error: &ServerFnError, fields: &[&str]) -> Option<String> {
+    let text = crate::pages::error_text(error);
+    (!fields.iter().any(|f| text.starts_with(&format!("{f}: ")))).then_some(text)
+}
+
+#[cfg(feature = "ssr")]
+fn user_failure(error: identity::users::UserError) -> ServerFnError {
+    use identity::users::UserError;
+    match error {
+        UserError::DuplicateUsername(name) => {
+            field_failure("username", &format!("The username {name} is taken."))
+        }
+        UserError::Invalid(message) => {
+            let field = if message.contains("password") {
+                "password"
+            } else if message.contains("email") {
+                "email"
+            } else {
+                "username"
+            };
+            field_failure(field, &message)
+        }
+    }
+}
+
+/// Creates a user in the administrator's organization and opens their page. Permission:
+/// the Console and `internal_user_mgt_create`.
+#[server]
+pub async fn create_user(
+    username: String,
+    email: String,
+    given_name: String,
+    family_name: String,
+    password: String,
+) -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, require_console_scope};
+    let me = require_console_scope("internal_user_mgt_create")
+        .await?
+        .user;
+    let db = context()?.db;
+    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let created = identity::users::register(
+        &txn,
+        identity::users::NewUser {
+            organization_id: me.organization_id,
+            username: username.trim(),
+            email: email.trim(),
+            given_name: given_name.trim(),
+            family_name: family_name.trim(),
+            password: &password,
+        },
+    )
+    .await
+    .map_err(internal)?
+    .map_err(user_failure)?;
+    txn.commit().await.map_err(internal)?;
+    leptos_axum::redirect(&format!("/console/users/{}", created.id));
+    Ok(())
+}
+
+/// The Create user form, folded until opened (a `<details>`, which needs no script).
+#[component]
+pub fn CreateUserForm() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let error = move |field: &'static str| {
+        move || {
+            create
+                .value()
+                .get()
+                .and_then(Result::err)
+                .and_then(|e| field_message(&e, field))
+                .map(|m| view! { <p class="field-error" id=format!("new-{field}-error")>{m}</p> })
+        }
+    };
+    let general = move || {
+        create
+            .value()
+            .get()
+            .and_then(Result::err)
+            .and_then(|e| form_message(&e, &["username", "email", "password"]))
+            .map(|m| view! { <p class="error" role="alert">{m}</p> })
+    };
+    view! {
+        <details class="create card">
+            <summary>"Create user"</summary>
+            <ActionForm action=create attr:class="grid-form">
+                {general}
+                <label for="new-username">"Username"</label>
+                <input id="new-username" name="username" type="text" required autocomplete="off"/>
+                {error("username")}
+                <label for="new-email">"Email"</label>
+                <input id="new-email" name="email" type="email"/>
+                {error("email")}
+                <label for="new-given">"Given name"</label>
+                <input id="new-given" name="given_name" type="text"/>
+                <label for="new-family">"Family name"</label>
+                <input id="new-family" name="family_name" type="text"/>
+                <label for="new-password">"Password"</label>
+                <input id="new-password" name="password" type="password" required
+                    autocomplete="new-password"/>
+                {error("password")}
+                <div class="actions"><button type="submit" class="primary">"Create user"</button></div>
+            </ActionForm>
+        </details>
+    }
+}
+
+/// Changes a user's name and email. Permission: the Console and `internal_user_mgt_update`.
+#[server]
+pub async fn update_user(
+    id: String,
+    email: String,
+    given_name: String,
+    family_name: String,
+) -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, invalid, require_console_scope};
+    require_console_scope("internal_user_mgt_update").await?;
+    let db = context()?.db;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("There is no user with this id."))?;
+    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let user = identity::users::find(&txn, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| invalid("There is no user with this id."))?;
+    identity::users::update(
+        &txn,
+        user,
+        identity::users::Changes {
+            email: Some(email.trim().to_owned()),
+            given_name: Some(given_name.trim().to_owned()),
+            family_name: Some(family_name.trim().to_owned()),
+            ..identity::users::Changes::default()
+        },
+    )
+    .await
+    .map_err(internal)?
+    .map_err(user_failure)?;
+    txn.commit().await.map_err(internal)?;
+    Ok(())
+}
+
+/// Enables, disables, locks or unlocks a user (`status`: active, disabled, locked). Nobody
+/// changes their own status. Permission: the Console and `internal_user_mgt_update`.
+#[server]
+pub async fn set_user_status(id: String, status: String) -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, invalid, require_console_scope};
+    use identity::entities::user::UserStatus;
+    let me = require_console_scope("internal_user_mgt_update")
+        .await?
+        .user;
+    let status = match status.as_str() {
+        "active" => UserStatus::Active,
+        "disabled" => UserStatus::Disabled,
+        "locked" => UserStatus::Locked,
+        _ => return Err(invalid("Unknown status.")),
+    };
+    let db = context()?.db;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("There is no user with this id."))?;
+    if id == me.id {
+        return Err(invalid("You cannot change your own status."));
+    }
+    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let user = identity::users::find(&txn, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| invalid("There is no user with this id."))?;
+    identity::users::update(
+        &txn,
+        user,
+        identity::users::Changes {
+            status: Some(status),
+            ..identity::users::Changes::default()
+        },
+    )
+    .await
+    .map_err(internal)?
+    .map_err(user_failure)?;
+    txn.commit().await.map_err(internal)?;
+    Ok(())
+}
+
+/// Deletes a user (their sessions and tokens go with them) and returns to the list.
+/// Nobody deletes themselves. Permission: the Console and `internal_user_mgt_delete`.
+#[server]
+pub async fn delete_user(id: String) -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, invalid, require_console_scope};
+    let me = require_console_scope("internal_user_mgt_delete")
+        .await?
+        .user;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("There is no user with this id."))?;
+    if id == me.id {
+        return Err(invalid("You cannot delete your own account."));
+    }
+    let db = context()?.db;
+    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    if !identity::users::delete(&txn, id).await.map_err(internal)? {
+        return Err(invalid("There is no user with this id."));
+    }
+    txn.commit().await.map_err(internal)?;
+    leptos_axum::redirect("/console/users");
+    Ok(())
 }

@@ -170,13 +170,15 @@ pub async fn exchange(
     }
     let session = impersonation::start(
         &txn,
-        session_id,
-        &impersonator,
-        &target,
-        app.id,
-        idp_session,
-        &subject.reason,
-        settings.max_session_duration_minutes,
+        impersonation::NewSession {
+            id: session_id,
+            impersonator: &impersonator,
+            target: &target,
+            application_id: app.id,
+            idp_session_id: idp_session,
+            reason: &subject.reason,
+            max_minutes: settings.max_session_duration_minutes,
+        },
     )
     .await?;
     // The user is told, in the same transaction: no mail for an exchange that failed, and

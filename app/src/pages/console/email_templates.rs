@@ -1,0 +1,252 @@
+//! Branding > Email Templates: the impersonation notification's subject and bodies, its
+//! placeholders, a live preview with sample values, and reset to the built-in text.
+
+use super::{ConsoleLayout, Failure};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The template as the editor shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EditableTemplate {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub placeholders: Vec<String>,
+    /// Whether the organization has its own version.
+    pub customized: bool,
+}
+
+/// The template rendered with sample values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preview {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+#[cfg(feature = "ssr")]
+fn organization_template(subject: String, html: String, text: String) -> identity::mail::Template {
+    identity::mail::Template {
+        subject,
+        html,
+        text,
+    }
+}
+
+/// Permission: the Console and `internal_email_template_view`.
+#[server]
+pub async fn get_template() -> Result<EditableTemplate, ServerFnError> {
+    use crate::ssr::{context, internal, require_console_scope};
+    use identity::mail;
+    let me = require_console_scope("internal_email_template_view")
+        .await?
+        .user;
+    let t = mail::template(
+        &context()?.db,
+        me.organization_id,
+        mail::IMPERSONATION_NOTIFICATION,
+        mail::DEFAULT_LOCALE,
+    )
+    .await
+    .map_err(internal)?;
+    Ok(EditableTemplate {
+        customized: t != mail::default_impersonation_template(),
+        placeholders: mail::placeholders(mail::IMPERSONATION_NOTIFICATION)
+            .iter()
+            .map(|p| format!("{{{{{p}}}}}"))
+            .collect(),
+        subject: t.subject,
+        html: t.html,
+        text: t.text,
+    })
+}
+
+/// Renders the template being edited with sample values, as the user would receive it.
+/// Permission: the Console and `internal_email_template_view`.
+#[server]
+pub async fn preview_template(
+    subject: String,
+    html: String,
+    text: String,
+) -> Result<Preview, ServerFnError> {
+    use crate::ssr::require_console_scope;
+    require_console_scope("internal_email_template_view").await?;
+    let rendered = identity::mail::render(
+        &organization_template(subject, html, text),
+        &[
+            ("user-name", "jane.doe"),
+            ("login-time", "2026-11-21T09:30:00Z"),
+            ("impersonator-user-name", "sam.support"),
+        ],
+    );
+    Ok(Preview {
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+    })
+}
+
+/// Saves the organization's version. Permission: the Console and
+/// `internal_email_template_update`.
+#[server]
+pub async fn save_template(
+    subject: String,
+    html: String,
+    text: String,
+) -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, invalid, require_console_scope};
+    use identity::mail;
+    let me = require_console_scope("internal_email_template_update")
+        .await?
+        .user;
+    if subject.trim().is_empty() || (html.trim().is_empty() && text.trim().is_empty()) {
+        return Err(invalid("A template needs a subject and a body."));
+    }
+    let db = context()?.db;
+    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    mail::set_template(
+        &txn,
+        me.organization_id,
+        mail::IMPERSONATION_NOTIFICATION,
+        mail::DEFAULT_LOCALE,
+        &organization_template(subject, html, text),
+    )
+    .await
+    .map_err(internal)?;
+    txn.commit().await.map_err(internal)?;
+    Ok(())
+}
+
+/// Back to the built-in template. Permission: the Console and
+/// `internal_email_template_update`.
+#[server]
+pub async fn reset_template() -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, require_console_scope};
+    use identity::mail;
+    let me = require_console_scope("internal_email_template_update")
+        .await?
+        .user;
+    let db = context()?.db;
+    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    mail::reset_template(
+        &txn,
+        me.organization_id,
+        mail::IMPERSONATION_NOTIFICATION,
+        mail::DEFAULT_LOCALE,
+    )
+    .await
+    .map_err(internal)?;
+    txn.commit().await.map_err(internal)?;
+    Ok(())
+}
+
+/// A textarea's initial content as HTML. Given as `inner_html` rather than as a child: a
+/// child would carry hydration markers, which a textarea shows as text.
+fn escape_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;")
+}
+
+/// `GET /console/email-templates`
+#[component]
+pub fn EmailTemplatesPage() -> impl IntoView {
+    let save = ServerAction::<SaveTemplate>::new();
+    let reset = ServerAction::<ResetTemplate>::new();
+    let template = Resource::new(
+        move || (save.version().get(), reset.version().get()),
+        |_| get_template(),
+    );
+    view! {
+        <ConsoleLayout title="Email templates">
+            <p class="muted">"Branding"</p>
+            <h1>"Email templates"</h1>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match template.await {
+                        Ok(t) => view! { <TemplateEditor template=t save reset/> }.into_any(),
+                        Err(error) => view! { <Failure error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </ConsoleLayout>
+    }
+}
+
+#[component]
+fn TemplateEditor(
+    template: EditableTemplate,
+    save: ServerAction<SaveTemplate>,
+    reset: ServerAction<ResetTemplate>,
+) -> impl IntoView {
+    let subject = RwSignal::new(template.subject.clone());
+    let html = RwSignal::new(template.html.clone());
+    let text = RwSignal::new(template.text.clone());
+    let preview = Resource::new(
+        move || (subject.get(), html.get(), text.get()),
+        |(s, h, t)| preview_template(s, h, t),
+    );
+    let outcome = move || {
+        let saved = save.value().get().map(|r| r.map(|()| "Saved."));
+        let reset_done = reset
+            .value()
+            .get()
+            .map(|r| r.map(|()| "Back to the default."));
+        saved.or(reset_done).map(|result| match result {
+            Ok(message) => view! { <p class="notice" role="status">{message}</p> }.into_any(),
+            Err(error) => view! { <Failure error/> }.into_any(),
+        })
+    };
+    let placeholders = template
+        .placeholders
+        .iter()
+        .map(|p| view! { <li><code>{p.clone()}</code></li> })
+        .collect_view();
+    view! {
+        <section class="card" aria-labelledby="template-heading">
+            <h2 id="template-heading">"Impersonation notification"</h2>
+            <p class="muted">
+                {if template.customized { "Your organization's version." } else { "The built-in version." }}
+                " Sent to a user when someone starts impersonating them."
+            </p>
+            <p class="small">"Placeholders:"</p>
+            <ul class="chips" aria-label="Placeholders">{placeholders}</ul>
+            {outcome}
+            <ActionForm action=save attr:class="template-form">
+                <label for="t-subject">"Subject"</label>
+                <input id="t-subject" type="text" name="subject" required
+                    value=template.subject.clone()
+                    prop:value=move || subject.get()
+                    on:input=move |ev| subject.set(event_target_value(&ev))/>
+                <label for="t-html">"HTML body"</label>
+                <textarea id="t-html" name="html" rows="8"
+                    inner_html=escape_text(&template.html)
+                    prop:value=move || html.get()
+                    on:input=move |ev| html.set(event_target_value(&ev))></textarea>
+                <label for="t-text">"Text body"</label>
+                <textarea id="t-text" name="text" rows="6"
+                    inner_html=escape_text(&template.text)
+                    prop:value=move || text.get()
+                    on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                <div class="actions"><button type="submit" class="primary">"Save template"</button></div>
+            </ActionForm>
+            <ActionForm action=reset attr:class="actions">
+                <button type="submit">"Reset to default"</button>
+            </ActionForm>
+        </section>
+        <section class="card" aria-labelledby="preview-heading">
+            <h2 id="preview-heading">"Preview"</h2>
+            <p class="muted small">"With sample values: jane.doe, impersonated by sam.support."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Rendering…"</p> }>
+                {move || Suspend::new(async move {
+                    match preview.await {
+                        Ok(p) => view! {
+                            <p><strong>"Subject: "</strong><span data-testid="preview-subject">{p.subject}</span></p>
+                            <iframe title="HTML preview" sandbox="" srcdoc=p.html class="preview"></iframe>
+                            <pre class="preview-text" aria-label="Text preview">{p.text}</pre>
+                        }.into_any(),
+                        Err(error) => view! { <Failure error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

@@ -1,0 +1,130 @@
+import { test, expect, admin } from './support/fixtures';
+import { LoginPage } from './support/pages';
+import { createUser, unique } from './support/api';
+
+test.describe('managing users', () => {
+  // A refused form is answered 400, which Chromium logs.
+  test.use({ expectedConsoleErrors: [/status of 400/] });
+
+  test('create a user, edit the profile, lock, unlock and delete @nojs', async ({ page }) => {
+    const name = `newbie-${unique()}`;
+    await page.goto('/console/users');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    await page.locator('summary', { hasText: 'Create user' }).click();
+    await page.getByLabel('Username').fill(name);
+    await page.getByLabel('Email').fill(`${name}@example.test`);
+    await page.getByLabel('Given name').fill('New');
+    await page.getByLabel('Family name').fill('Comer');
+    await page.getByLabel('Password').fill('newbie-Password-1');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await expect(page.getByRole('heading', { name: 'New Comer', level: 1 })).toBeVisible();
+
+    await page.getByLabel('Given name').fill('Renamed');
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await expect(page.getByRole('heading', { name: 'Renamed Comer', level: 1 })).toBeVisible();
+
+    await page.getByRole('button', { name: 'Lock' }).click();
+    await expect(page.getByRole('button', { name: 'Unlock' })).toBeVisible();
+    await expect(page.getByText('Locked', { exact: true })).toBeVisible();
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await expect(page.getByRole('button', { name: 'Lock' })).toBeVisible();
+
+    await page.getByText('Delete user').click();
+    await page.getByRole('button', { name: 'Delete permanently' }).click();
+    await expect(page).toHaveURL(/\/console\/users$/);
+    await page.getByLabel('Search users').fill(name);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect(page.getByRole('status')).toHaveText('No users match.');
+  });
+
+  test('a taken username is refused next to the field and nothing is created', async ({ page, request }) => {
+    const name = `taken-${unique()}`;
+    await createUser(request, name, 'taken-Password-1');
+    await page.goto('/console/users');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+    await page.locator('summary', { hasText: 'Create user' }).click();
+    await page.getByLabel('Username').fill(name);
+    await page.getByLabel('Password').fill('other-Password-1');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await expect(page.locator('#new-username-error')).toHaveText(`The username ${name} is taken.`);
+    await page.getByLabel('Search users').fill(name);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect(page.getByRole('status')).toHaveText('1 user');
+  });
+});
+
+test.describe('roles', () => {
+  test('give a colleague the Impersonator role, which stays read-only but for its users @nojs', async ({ page, request }) => {
+    const colleague = `colleague-${unique()}`;
+    await createUser(request, colleague, 'colleague-Password-1');
+    await page.goto('/console/roles');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    await page.getByRole('link', { name: 'Impersonator' }).click();
+    await expect(page.getByRole('heading', { name: 'Impersonator', level: 1 })).toBeVisible();
+    await expect(page.getByText('A built-in role')).toBeVisible();
+    await expect(page.getByRole('button', { name: /^Withdraw / })).toHaveCount(0);
+    await page.getByLabel('Username to assign').fill(colleague);
+    await page.getByRole('button', { name: 'Assign user' }).click();
+    await expect(page.getByRole('link', { name: colleague })).toBeVisible();
+    await page.getByRole('button', { name: `Remove ${colleague}` }).click();
+    await expect(page.getByRole('link', { name: colleague })).toHaveCount(0);
+  });
+
+  test('create an organization role and grant it a scope', async ({ page }) => {
+    const role = `Auditors ${unique()}`;
+    await page.goto('/console/roles');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+    await page.locator('summary', { hasText: 'Create role' }).click();
+    await page.getByLabel('Role name').fill(role);
+    await page.getByLabel('Audience').selectOption('organization');
+    await page.getByRole('button', { name: 'Create role' }).click();
+    await expect(page.getByRole('heading', { name: role, level: 1 })).toBeVisible();
+    await page.getByRole('button', { name: 'Grant internal_audit_view' }).click();
+    await expect(page.getByRole('button', { name: 'Withdraw internal_audit_view' })).toBeVisible();
+  });
+});
+
+test.describe('impersonation settings and the notification template', () => {
+  test('turn notifications off and on, and require a reason @nojs', async ({ page }) => {
+    await page.goto('/console/settings/impersonation');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    const notify = page.getByLabel('Notify the user by email when an impersonation starts');
+    await expect(notify).toBeChecked();
+    await notify.uncheck();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect(page.getByLabel('Notify the user by email when an impersonation starts')).not.toBeChecked();
+    await page.getByLabel('Notify the user by email when an impersonation starts').check();
+    await page.getByLabel('Maximum session duration (minutes)').fill('45');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect(page.getByLabel('Notify the user by email when an impersonation starts')).toBeChecked();
+    await expect(page.getByLabel('Maximum session duration (minutes)')).toHaveValue('45');
+    await page.getByLabel('Maximum session duration (minutes)').fill('60');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect(page.getByLabel('Maximum session duration (minutes)')).toHaveValue('60');
+  });
+
+  test('edit the template with a live preview, save it, and reset it to the default', async ({ page }) => {
+    await page.goto('/console/email-templates');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+    await expect(page.getByRole('list', { name: 'Placeholders' })).toContainText('{{impersonator-user-name}}');
+    await expect(page.getByTestId('preview-subject')).toHaveText('User Impersonation Session Started');
+
+    await page.getByLabel('Subject').fill('Heads up, {{user-name}}: {{impersonator-user-name}} <is> in');
+    await expect(page.getByTestId('preview-subject')).toHaveText('Heads up, jane.doe: sam.support <is> in');
+    await page.getByLabel('HTML body').fill('<p>{{impersonator-user-name}} at {{login-time}}</p>');
+    // The preview is a sandboxed frame (no script runs in it, not even the test's): its document.
+    await expect(page.getByTitle('HTML preview')).toHaveAttribute('srcdoc', '<p>sam.support at 2026-11-21T09:30:00Z</p>');
+    await page.getByRole('button', { name: 'Save template' }).click();
+    await expect(page.getByRole('status')).toHaveText('Saved.');
+    await page.reload();
+    await expect(page.getByLabel('Subject')).toHaveValue('Heads up, {{user-name}}: {{impersonator-user-name}} <is> in');
+    await expect(page.getByText("Your organization's version.")).toBeVisible();
+
+    await page.getByRole('button', { name: 'Reset to default' }).click();
+    await expect(page.getByLabel('Subject')).toHaveValue('User Impersonation Session Started');
+    await expect(page.getByText('The built-in version.')).toBeVisible();
+  });
+});
