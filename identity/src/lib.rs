@@ -16,6 +16,7 @@ pub mod mail;
 pub mod oauth;
 pub mod organizations;
 pub mod password;
+pub mod readiness;
 pub mod roles;
 pub mod scopes;
 pub mod seed;

@@ -3,11 +3,13 @@
 //!
 //! - `users`: the Users list and a user's page, with **Impersonate User**
 //! - `sessions`: impersonation sessions, with **End**
+//! - `applications`: applications, their settings, APIs, secret and readiness
 //! - `roles`: roles, their scopes and users
 //! - `settings`: Login & Registration > Impersonation
 //! - `email_templates`: Branding > Email Templates
 //! - `audit`: the audit log
 
+pub mod applications;
 pub mod audit;
 pub mod email_templates;
 pub mod roles;
@@ -49,6 +51,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/console", "Overview"),
     ("/console/users", "Users"),
     ("/console/roles", "Roles"),
+    ("/console/applications", "Applications"),
     ("/console/impersonation-sessions", "Impersonation sessions"),
     ("/console/settings/impersonation", "Impersonation settings"),
     ("/console/email-templates", "Email templates"),
@@ -144,6 +147,26 @@ pub fn ConsoleHome() -> impl IntoView {
             </Suspense>
         </ConsoleLayout>
     }
+}
+
+/// The message of a form's refusal that is about `field` (the server names the field:
+/// one `field: message` line per problem).
+pub fn field_message(error: &ServerFnError, field: &str) -> Option<String> {
+    let prefix = format!("{field}: ");
+    let messages: Vec<String> = crate::pages::error_text(error)
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
+        .collect();
+    (!messages.is_empty()).then(|| messages.join(" "))
+}
+
+/// The message of a form's refusal when it is about none of `fields`.
+pub fn form_message(error: &ServerFnError, fields: &[&str]) -> Option<String> {
+    let text = crate::pages::error_text(error);
+    let about_a_field = text
+        .lines()
+        .any(|line| fields.iter().any(|f| line.starts_with(&format!("{f}: "))));
+    (!about_a_field).then_some(text)
 }
 
 /// Links to the pages before and after the current one of a paged list.

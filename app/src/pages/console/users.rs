@@ -1,7 +1,7 @@
 //! Users: the list (search and paging done in the database) and a user's page with their
 //! profile, roles, status and **Impersonate User**.
 
-use super::{ConsoleLayout, Failure, Pager, query_string};
+use super::{ConsoleLayout, Failure, Pager, field_message, form_message, query_string};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
@@ -443,19 +443,6 @@ fn ImpersonateButton(user: UserDetails) -> impl IntoView {
 #[cfg(feature = "ssr")]
 fn field_failure(field: &str, message: &str) -> ServerFnError {
     crate::ssr::invalid(&format!("{field}: {message}"))
-}
-
-/// The message of `error` if it is about `field`.
-fn field_message(error: &ServerFnError, field: &str) -> Option<String> {
-    crate::pages::error_text(error)
-        .strip_prefix(&format!("{field}: "))
-        .map(str::to_owned)
-}
-
-/// The message of `error` if it is about no field in particular.
-fn form_message(error: &ServerFnError, fields: &[&str]) -> Option<String> {
-    let text = crate::pages::error_text(error);
-    (!fields.iter().any(|f| text.starts_with(&format!("{f}: ")))).then_some(text)
 }
 
 #[cfg(feature = "ssr")]
