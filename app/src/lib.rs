@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/console/users/:id") view=pages::console::users::UserPage ssr=SsrMode::Async/>
                 <Route path=path!("/console/applications") view=pages::console::applications::ApplicationsListPage ssr=SsrMode::Async/>
                 <Route path=path!("/console/applications/:id") view=pages::console::applications::ApplicationPage ssr=SsrMode::Async/>
+                <Route path=path!("/console/organizations") view=pages::console::organizations::OrganizationsPage ssr=SsrMode::Async/>
                 <Route path=path!("/console/roles") view=pages::console::roles::RolesListPage ssr=SsrMode::Async/>
                 <Route path=path!("/console/roles/:id") view=pages::console::roles::RolePage ssr=SsrMode::Async/>
                 <Route path=path!("/console/impersonation-sessions") view=pages::console::sessions::SessionsPage ssr=SsrMode::Async/>

@@ -128,3 +128,22 @@ test.describe('impersonation settings and the notification template', () => {
     await expect(page.getByText('The built-in version.')).toBeVisible();
   });
 });
+
+test.describe('organizations', () => {
+  test('create a sub-organization and invite a user into it @nojs', async ({ page, request }) => {
+    const tag = unique();
+    const member = `member-${tag}`;
+    await createUser(request, member, 'member-Password-1');
+    await page.goto('/console/organizations');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    await page.getByLabel('Parent').selectOption({ label: 'Root' });
+    await page.getByLabel('Name', { exact: true }).fill(`Branch ${tag}`);
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    const branch = page.getByRole('list', { name: 'Organizations' }).getByRole('listitem').filter({ hasText: `Branch ${tag}` });
+    await expect(branch).toBeVisible();
+    await page.getByLabel('Organization', { exact: true }).selectOption({ label: `— Branch ${tag}` });
+    await page.getByLabel('Username').fill(member);
+    await page.getByRole('button', { name: 'Invite' }).click();
+    await expect(branch).toContainText(`Invited: ${member}`);
+  });
+});

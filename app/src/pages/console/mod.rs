@@ -4,6 +4,7 @@
 //! - `users`: the Users list and a user's page, with **Impersonate User**
 //! - `sessions`: impersonation sessions, with **End**
 //! - `applications`: applications, their settings, APIs, secret and readiness
+//! - `organizations`: the organization tree and invitations
 //! - `roles`: roles, their scopes and users
 //! - `settings`: Login & Registration > Impersonation
 //! - `email_templates`: Branding > Email Templates
@@ -12,6 +13,7 @@
 pub mod applications;
 pub mod audit;
 pub mod email_templates;
+pub mod organizations;
 pub mod roles;
 pub mod sessions;
 pub mod settings;
@@ -52,6 +54,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/console/users", "Users"),
     ("/console/roles", "Roles"),
     ("/console/applications", "Applications"),
+    ("/console/organizations", "Organizations"),
     ("/console/impersonation-sessions", "Impersonation sessions"),
     ("/console/settings/impersonation", "Impersonation settings"),
     ("/console/email-templates", "Email templates"),
