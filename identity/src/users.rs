@@ -157,13 +157,20 @@ pub enum Filter {
 }
 
 impl Filter {
-    fn condition(&self) -> sea_orm::Condition {
+    /// The SQL condition. `ranged`: also bound `sw` by a range on `lower(column)`, which
+    /// lets SQLite use the expression indexes (its `LIKE` cannot); only where strings
+    /// compare by code point, as SQLite's default collation does.
+    fn condition(&self, ranged: bool) -> sea_orm::Condition {
         use sea_orm::Condition;
         use sea_orm::sea_query::{Func, LikeExpr, SimpleExpr};
         match self {
-            Filter::And(a, b) => Condition::all().add(a.condition()).add(b.condition()),
-            Filter::Or(a, b) => Condition::any().add(a.condition()).add(b.condition()),
-            Filter::Not(a) => a.condition().not(),
+            Filter::And(a, b) => Condition::all()
+                .add(a.condition(ranged))
+                .add(b.condition(ranged)),
+            Filter::Or(a, b) => Condition::any()
+                .add(a.condition(ranged))
+                .add(b.condition(ranged)),
+            Filter::Not(a) => a.condition(ranged).not(),
             Filter::Compare(attr, op, value) => {
                 let column = match attr {
                     Attr::UserName => user::Column::Username,
@@ -182,7 +189,14 @@ impl Filter {
                     Op::Eq => lowered.eq(value),
                     Op::Ne => lowered.ne(value),
                     Op::Co => lowered.like(like(format!("%{escaped}%"))),
-                    Op::Sw => lowered.like(like(format!("{escaped}%"))),
+                    Op::Sw => match successor(&value).filter(|_| ranged) {
+                        Some(next) => lowered
+                            .clone()
+                            .like(like(format!("{escaped}%")))
+                            .and(lowered.clone().gte(value.clone()))
+                            .and(lowered.lt(next)),
+                        None => lowered.like(like(format!("{escaped}%"))),
+                    },
                     Op::Ew => lowered.like(like(format!("%{escaped}"))),
                     Op::Pr => Expr::col(column).ne(""),
                     Op::Gt => lowered.gt(value),
@@ -196,6 +210,16 @@ impl Filter {
     }
 }
 
+/// The smallest string greater than every string starting with `prefix` (its last
+/// character incremented), or `None` when there is none to give.
+fn successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let last = chars.pop()?;
+    let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32)?;
+    chars.push(next);
+    Some(chars.into_iter().collect())
+}
+
 /// A page of users matching `filter`, ordered by username, and the total count.
 pub async fn search(
     db: &impl ConnectionTrait,
@@ -206,10 +230,34 @@ pub async fn search(
     use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
     let mut query = user::Entity::find().order_by_asc(user::Column::Username);
     if let Some(filter) = filter {
-        query = query.filter(filter.condition());
+        let ranged = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+        query = query.filter(filter.condition(ranged));
     }
     let total = query.clone().count(db).await?;
-    let page = query.offset(offset).limit(limit).all(db).await?;
+    if offset == 0 {
+        return Ok((total, query.limit(limit).all(db).await?));
+    }
+    // A deep page: find where it starts with the usernames alone (the unique index on
+    // username answers that without reading a row), then read only the page's rows.
+    let start: Option<String> = query
+        .clone()
+        .select_only()
+        .column(user::Column::Username)
+        .offset(offset)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let page = match start {
+        Some(start) => {
+            query
+                .filter(user::Column::Username.gte(start))
+                .limit(limit)
+                .all(db)
+                .await?
+        }
+        None => Vec::new(),
+    };
     Ok((total, page))
 }
 
@@ -350,4 +398,19 @@ pub async fn update(
 /// Deletes a user and, through the foreign keys, their sessions, codes and tokens.
 pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
     Ok(user::Entity::delete_by_id(id).exec(db).await?.rows_affected == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_successor_of_a_prefix_bounds_every_string_starting_with_it() {
+        assert_eq!(super::successor("abc").as_deref(), Some("abd"));
+        assert_eq!(super::successor("a").as_deref(), Some("b"));
+        assert_eq!(super::successor(""), None);
+        let next = super::successor("pat").unwrap();
+        for s in ["pat", "pat-01", "pat\u{10FFFF}", "patz"] {
+            assert!(s >= "pat" && s < next.as_str(), "{s}");
+        }
+        assert!("pau" >= next.as_str());
+    }
 }

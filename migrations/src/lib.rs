@@ -13,6 +13,7 @@ mod m20261121_000004_impersonation;
 mod m20261121_000005_organization_members;
 mod m20261121_000006_mail;
 mod m20261121_000007_impersonation_sso;
+mod m20261121_000008_user_search;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_organization_members::Migration),
             Box::new(m20261121_000006_mail::Migration),
             Box::new(m20261121_000007_impersonation_sso::Migration),
+            Box::new(m20261121_000008_user_search::Migration),
         ]
     }
 }

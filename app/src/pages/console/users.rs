@@ -28,7 +28,8 @@ pub struct UsersPage {
     pub rows: Vec<UserRow>,
 }
 
-/// Users whose username, email or names contain `search` (any case), by username.
+/// Users whose username, email or names start with `search` (any case), by username.
+/// Prefix search uses the `lower(column)` indexes, which keeps it fast with many users.
 /// Permission: the Console (`internal_user_mgt_view`).
 #[server]
 pub async fn list_users(search: String, page: u64) -> Result<UsersPage, ServerFnError> {
@@ -38,7 +39,7 @@ pub async fn list_users(search: String, page: u64) -> Result<UsersPage, ServerFn
     let db = context()?.db;
     let search = search.trim();
     let filter = (!search.is_empty()).then(|| {
-        let has = |attr| Box::new(Filter::Compare(attr, Op::Co, search.to_owned()));
+        let has = |attr| Box::new(Filter::Compare(attr, Op::Sw, search.to_owned()));
         Filter::Or(
             Box::new(Filter::Or(has(Attr::UserName), has(Attr::Email))),
             Box::new(Filter::Or(has(Attr::GivenName), has(Attr::FamilyName))),
@@ -96,7 +97,7 @@ pub fn UsersListPage() -> impl IntoView {
             <form method="get" action="/console/users" class="toolbar" role="search">
                 <label for="user-search" class="visually-hidden">"Search users"</label>
                 <input id="user-search" type="search" name="q" value=search
-                    placeholder="Username, email or name"/>
+                    placeholder="Start of a username, email or name"/>
                 <button type="submit">"Search"</button>
             </form>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
