@@ -157,8 +157,8 @@ pub enum Filter {
 }
 
 impl Filter {
-    /// The SQL condition. `ranged`: also bound `sw` by a range on `lower(column)`, which
-    /// lets SQLite use the expression indexes (its `LIKE` cannot); only where strings
+    /// The SQL condition. `ranged`: express `sw` as a range on `lower(column)`, which the
+    /// expression indexes answer (SQLite's `LIKE` cannot use them); only where strings
     /// compare by code point, as SQLite's default collation does.
     fn condition(&self, ranged: bool) -> sea_orm::Condition {
         use sea_orm::Condition;
@@ -189,12 +189,10 @@ impl Filter {
                     Op::Eq => lowered.eq(value),
                     Op::Ne => lowered.ne(value),
                     Op::Co => lowered.like(like(format!("%{escaped}%"))),
+                    // Under code-point order, "starts with v" is exactly v <= s < succ(v),
+                    // which an index on lower(column) answers alone.
                     Op::Sw => match successor(&value).filter(|_| ranged) {
-                        Some(next) => lowered
-                            .clone()
-                            .like(like(format!("{escaped}%")))
-                            .and(lowered.clone().gte(value.clone()))
-                            .and(lowered.lt(next)),
+                        Some(next) => lowered.clone().gte(value.clone()).and(lowered.lt(next)),
                         None => lowered.like(like(format!("{escaped}%"))),
                     },
                     Op::Ew => lowered.like(like(format!("%{escaped}"))),
@@ -259,6 +257,82 @@ pub async fn search(
         None => Vec::new(),
     };
     Ok((total, page))
+}
+
+/// Where a page of [`browse`] starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cursor {
+    /// The first page.
+    Start,
+    /// The page after this username.
+    After(String),
+    /// The page before this username.
+    Before(String),
+}
+
+/// A page of [`browse`].
+#[derive(Clone, Debug)]
+pub struct Browse {
+    /// How many users match in all.
+    pub total: u64,
+    pub users: Vec<user::Model>,
+    /// Whether there are pages before and after this one.
+    pub has_previous: bool,
+    pub has_next: bool,
+}
+
+/// A page of users matching `filter` by username, found from a cursor (keyset paging):
+/// every page costs the same however deep it is, unlike an offset.
+pub async fn browse(
+    db: &impl ConnectionTrait,
+    filter: Option<&Filter>,
+    cursor: &Cursor,
+    limit: u64,
+) -> Result<Browse> {
+    use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+    let mut query = user::Entity::find();
+    if let Some(filter) = filter {
+        let ranged = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+        query = query.filter(filter.condition(ranged));
+    }
+    let total = query.clone().count(db).await?;
+    let page = |q: sea_orm::Select<user::Entity>| q.limit(limit + 1).all(db);
+    let (mut users, has_previous, has_next) = match cursor {
+        Cursor::Start => {
+            let users = page(query.order_by_asc(user::Column::Username)).await?;
+            let more = users.len() as u64 > limit;
+            (users, false, more)
+        }
+        Cursor::After(name) => {
+            let users = page(
+                query
+                    .filter(user::Column::Username.gt(name.clone()))
+                    .order_by_asc(user::Column::Username),
+            )
+            .await?;
+            let more = users.len() as u64 > limit;
+            (users, true, more)
+        }
+        Cursor::Before(name) => {
+            let mut users = page(
+                query
+                    .filter(user::Column::Username.lt(name.clone()))
+                    .order_by_desc(user::Column::Username),
+            )
+            .await?;
+            let more = users.len() as u64 > limit;
+            users.truncate(limit as usize);
+            users.reverse();
+            (users, more, true)
+        }
+    };
+    users.truncate(limit as usize);
+    Ok(Browse {
+        total,
+        users,
+        has_previous,
+        has_next,
+    })
 }
 
 /// Why a change to a user was refused.

@@ -120,9 +120,9 @@ async fn main() -> anyhow::Result<()> {
     let mut results = Vec::new();
     for users in sizes {
         let (_data, url, client) = directory(users).await?;
-        // Page size 20, by username: the last full page lists user(users - 40 .. users - 20).
-        let deep_page = users / 20 - 1;
-        let deep_user = format!("user{:06}", (deep_page - 1) * 20);
+        // Pages follow usernames (keyset): the page after user(users - 40) is a deep one.
+        let deep_after = format!("user{:06}", users - 40);
+        let deep_user = format!("user{:06}", users - 39);
         let cases = [
             (
                 "first page",
@@ -141,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
             ),
             (
                 "deep page",
-                format!("/console/users?page={deep_page}"),
+                format!("/console/users?after={deep_after}"),
                 deep_user,
             ),
         ];

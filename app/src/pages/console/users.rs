@@ -1,7 +1,7 @@
 //! Users: the list (search and paging done in the database) and a user's page with their
 //! profile, roles, status and **Impersonate User**.
 
-use super::{ConsoleLayout, Failure, Pager, field_message, form_message, query_string};
+use super::{ConsoleLayout, Failure, field_message, form_message, query_string};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
@@ -19,22 +19,29 @@ pub struct UserRow {
     pub status: String,
 }
 
-/// A page of the Users list.
+/// A page of the Users list, with the cursors of the pages around it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UsersPage {
     pub total: u64,
-    pub page: u64,
-    pub pages: u64,
     pub rows: Vec<UserRow>,
+    /// The first username shown, when there is a page before.
+    pub before: Option<String>,
+    /// The last username shown, when there is a page after.
+    pub after: Option<String>,
 }
 
-/// Users whose username, email or names start with `search` (any case), by username.
-/// Prefix search uses the `lower(column)` indexes, which keeps it fast with many users.
-/// Permission: the Console (`internal_user_mgt_view`).
+/// Users whose username, email or names start with `search` (any case), by username,
+/// the page `after` or `before` a username (keyset paging: a deep page costs what the first
+/// does). Prefix search uses the `lower(column)` indexes. Permission: the Console
+/// (`internal_user_mgt_view`).
 #[server]
-pub async fn list_users(search: String, page: u64) -> Result<UsersPage, ServerFnError> {
+pub async fn list_users(
+    search: String,
+    after: String,
+    before: String,
+) -> Result<UsersPage, ServerFnError> {
     use crate::ssr::{context, internal, require_console_user};
-    use identity::users::{Attr, Filter, Op};
+    use identity::users::{Attr, Cursor, Filter, Op};
     require_console_user().await?;
     let db = context()?.db;
     let search = search.trim();
@@ -45,25 +52,36 @@ pub async fn list_users(search: String, page: u64) -> Result<UsersPage, ServerFn
             Box::new(Filter::Or(has(Attr::GivenName), has(Attr::FamilyName))),
         )
     });
-    let page = page.max(1);
-    let (total, users) =
-        identity::users::search(&db, filter.as_ref(), (page - 1) * PAGE_SIZE, PAGE_SIZE)
-            .await
-            .map_err(internal)?;
+    let cursor = match (after.is_empty(), before.is_empty()) {
+        (false, _) => Cursor::After(after),
+        (true, false) => Cursor::Before(before),
+        (true, true) => Cursor::Start,
+    };
+    let page = identity::users::browse(&db, filter.as_ref(), &cursor, PAGE_SIZE)
+        .await
+        .map_err(internal)?;
+    let rows: Vec<UserRow> = page
+        .users
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.id.to_string(),
+            name: identity::users::display_name(&u),
+            status: status_text(u.status).to_owned(),
+            username: u.username,
+            email: u.email,
+        })
+        .collect();
     Ok(UsersPage {
-        total,
-        page,
-        pages: total.div_ceil(PAGE_SIZE).max(1),
-        rows: users
-            .into_iter()
-            .map(|u| UserRow {
-                id: u.id.to_string(),
-                name: identity::users::display_name(&u),
-                status: status_text(u.status).to_owned(),
-                username: u.username,
-                email: u.email,
-            })
-            .collect(),
+        total: page.total,
+        before: page
+            .has_previous
+            .then(|| rows.first().map(|r| r.username.clone()))
+            .flatten(),
+        after: page
+            .has_next
+            .then(|| rows.last().map(|r| r.username.clone()))
+            .flatten(),
+        rows,
     })
 }
 
@@ -82,14 +100,18 @@ fn status_text(status: identity::entities::user::UserStatus) -> &'static str {
 pub fn UsersListPage() -> impl IntoView {
     let query = use_query_map();
     let search = move || query.with(|q| q.get("q").unwrap_or_default());
-    let page = move || {
+    let cursor = move || {
         query.with(|q| {
-            q.get("page")
-                .and_then(|p| p.parse::<u64>().ok())
-                .unwrap_or(1)
+            (
+                q.get("after").unwrap_or_default(),
+                q.get("before").unwrap_or_default(),
+            )
         })
     };
-    let users = Resource::new(move || (search(), page()), |(s, p)| list_users(s, p));
+    let users = Resource::new(
+        move || (search(), cursor()),
+        |(s, (after, before))| list_users(s, after, before),
+    );
     view! {
         <ConsoleLayout title="Users">
             <h1>"Users"</h1>
@@ -147,9 +169,16 @@ fn UsersTable(list: UsersPage, search: String) -> impl IntoView {
             </thead>
             <tbody>{rows}</tbody>
         </table>
-        <Pager page=list.page pages=list.pages href=move |n| {
-            format!("/console/users{}", query_string(&[("q", search.clone()), ("page", n.to_string())]))
-        }/>
+        <nav class="pager" aria-label="Pages">
+            {list.before.map(|first| view! {
+                <a rel="prev" href=format!("/console/users{}",
+                    query_string(&[("q", search.clone()), ("before", first)]))>"Previous"</a>
+            })}
+            {list.after.map(|last| view! {
+                <a rel="next" href=format!("/console/users{}",
+                    query_string(&[("q", search.clone()), ("after", last)]))>"Next"</a>
+            })}
+        </nav>
     }
 }
 
