@@ -60,7 +60,7 @@ test.describe('roles', () => {
     await createUser(request, colleague, 'colleague-Password-1');
     await page.goto('/console/roles');
     await new LoginPage(page).signIn(admin.username, admin.password);
-    await page.getByRole('link', { name: 'Impersonator' }).click();
+    await page.getByRole('link', { name: 'Impersonator', exact: true }).click();
     await expect(page.getByRole('heading', { name: 'Impersonator', level: 1 })).toBeVisible();
     await expect(page.getByText('A built-in role')).toBeVisible();
     await expect(page.getByRole('button', { name: /^Withdraw / })).toHaveCount(0);
