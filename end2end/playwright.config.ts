@@ -54,10 +54,13 @@ export default defineConfig({
   projects: [
     { name: 'chromium' },
     {
-      // Pages that must work without JavaScript: tests tagged @nojs run here too.
+      // Pages that must work without JavaScript: tests tagged @nojs run here too, after
+      // the chromium project, so that the two runs of a test never change the same
+      // organization-wide settings at the same time.
       name: 'no-javascript',
       grep: /@nojs/,
       use: { javaScriptEnabled: false },
+      dependencies: ['chromium'],
     },
   ],
   webServer: {

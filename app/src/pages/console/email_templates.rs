@@ -14,6 +14,8 @@ pub struct EditableTemplate {
     pub placeholders: Vec<String>,
     /// Whether the organization has its own version.
     pub customized: bool,
+    /// The template as a user would receive it, with sample values.
+    pub preview: Preview,
 }
 
 /// The template rendered with sample values.
@@ -22,6 +24,24 @@ pub struct Preview {
     pub subject: String,
     pub html: String,
     pub text: String,
+}
+
+/// Sample values of the placeholders, for previews.
+#[cfg(feature = "ssr")]
+const SAMPLES: &[(&str, &str)] = &[
+    ("user-name", "jane.doe"),
+    ("login-time", "2026-11-21T09:30:00Z"),
+    ("impersonator-user-name", "sam.support"),
+];
+
+#[cfg(feature = "ssr")]
+fn sample(template: &identity::mail::Template) -> Preview {
+    let rendered = identity::mail::render(template, SAMPLES);
+    Preview {
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -51,6 +71,7 @@ pub async fn get_template() -> Result<EditableTemplate, ServerFnError> {
     .map_err(internal)?;
     Ok(EditableTemplate {
         customized: t != mail::default_impersonation_template(),
+        preview: sample(&t),
         placeholders: mail::placeholders(mail::IMPERSONATION_NOTIFICATION)
             .iter()
             .map(|p| format!("{{{{{p}}}}}"))
@@ -71,19 +92,7 @@ pub async fn preview_template(
 ) -> Result<Preview, ServerFnError> {
     use crate::ssr::require_console_scope;
     require_console_scope("internal_email_template_view").await?;
-    let rendered = identity::mail::render(
-        &organization_template(subject, html, text),
-        &[
-            ("user-name", "jane.doe"),
-            ("login-time", "2026-11-21T09:30:00Z"),
-            ("impersonator-user-name", "sam.support"),
-        ],
-    );
-    Ok(Preview {
-        subject: rendered.subject,
-        html: rendered.html,
-        text: rendered.text,
-    })
+    Ok(sample(&organization_template(subject, html, text)))
 }
 
 /// Saves the organization's version. Permission: the Console and
@@ -180,10 +189,24 @@ fn TemplateEditor(
     let subject = RwSignal::new(template.subject.clone());
     let html = RwSignal::new(template.html.clone());
     let text = RwSignal::new(template.text.clone());
-    let preview = Resource::new(
-        move || (subject.get(), html.get(), text.get()),
-        |(s, h, t)| preview_template(s, h, t),
-    );
+    // The first preview comes with the page; edits ask the server again (an action, not
+    // a resource: nothing to hydrate).
+    let render = ServerAction::<PreviewTemplate>::new();
+    let refresh = move || {
+        render.dispatch(PreviewTemplate {
+            subject: subject.get_untracked(),
+            html: html.get_untracked(),
+            text: text.get_untracked(),
+        });
+    };
+    let initial = template.preview.clone();
+    let preview = Memo::new(move |_| {
+        render
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| initial.clone())
+    });
     let outcome = move || {
         let saved = save.value().get().map(|r| r.map(|()| "Saved."));
         let reset_done = reset
@@ -215,17 +238,17 @@ fn TemplateEditor(
                 <input id="t-subject" type="text" name="subject" required
                     value=template.subject.clone()
                     prop:value=move || subject.get()
-                    on:input=move |ev| subject.set(event_target_value(&ev))/>
+                    on:input=move |ev| { subject.set(event_target_value(&ev)); refresh(); }/>
                 <label for="t-html">"HTML body"</label>
                 <textarea id="t-html" name="html" rows="8"
                     inner_html=escape_text(&template.html)
                     prop:value=move || html.get()
-                    on:input=move |ev| html.set(event_target_value(&ev))></textarea>
+                    on:input=move |ev| { html.set(event_target_value(&ev)); refresh(); }></textarea>
                 <label for="t-text">"Text body"</label>
                 <textarea id="t-text" name="text" rows="6"
                     inner_html=escape_text(&template.text)
                     prop:value=move || text.get()
-                    on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                    on:input=move |ev| { text.set(event_target_value(&ev)); refresh(); }></textarea>
                 <div class="actions"><button type="submit" class="primary">"Save template"</button></div>
             </ActionForm>
             <ActionForm action=reset attr:class="actions">
@@ -235,18 +258,10 @@ fn TemplateEditor(
         <section class="card" aria-labelledby="preview-heading">
             <h2 id="preview-heading">"Preview"</h2>
             <p class="muted small">"With sample values: jane.doe, impersonated by sam.support."</p>
-            <Suspense fallback=|| view! { <p class="muted">"Rendering…"</p> }>
-                {move || Suspend::new(async move {
-                    match preview.await {
-                        Ok(p) => view! {
-                            <p><strong>"Subject: "</strong><span data-testid="preview-subject">{p.subject}</span></p>
-                            <iframe title="HTML preview" sandbox="" srcdoc=p.html class="preview"></iframe>
-                            <pre class="preview-text" aria-label="Text preview">{p.text}</pre>
-                        }.into_any(),
-                        Err(error) => view! { <Failure error/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <p><strong>"Subject: "</strong>
+                <span data-testid="preview-subject">{move || preview.get().subject}</span></p>
+            <iframe title="HTML preview" sandbox="" srcdoc=move || preview.get().html class="preview"></iframe>
+            <pre class="preview-text" aria-label="Text preview">{move || preview.get().text}</pre>
         </section>
     }
 }
