@@ -29,6 +29,20 @@ test.describe('the Users list', () => {
     await expect(page.getByRole('row')).toHaveCount(1 + 20);
     await expect(page.getByRole('link', { name: `pager-${tag}-19` })).toBeVisible();
 
+    // Sorting, in the database: the header sorts by its column, again the other way.
+    await page.getByRole('link', { name: /^Username/ }).click();
+    await expect(page.getByRole('columnheader', { name: /Username/ })).toHaveAttribute('aria-sort', 'descending');
+    await expect(page.getByRole('row').nth(1)).toContainText(`pager-${tag}-22`);
+    await page.getByRole('link', { name: 'Next' }).click();
+    await expect(page.getByRole('row')).toHaveCount(1 + 3);
+    await expect(page.getByRole('row').last()).toContainText(`pager-${tag}-00`);
+    await page.getByRole('link', { name: /^Name/ }).click();
+    await expect(page.getByRole('columnheader', { name: /Name/ }).first()).toHaveAttribute('aria-sort', 'ascending');
+    // Family names Pager0, Pager1, Pager10, ... sort as text.
+    await expect(page.getByRole('row').nth(1)).toContainText('Pat Pager0');
+    await expect(page.getByRole('row').nth(2)).toContainText('Pat Pager1');
+    await expect(page.getByRole('row').nth(3)).toContainText('Pat Pager10');
+
     await page.getByLabel('Search users').fill('no-such-user-anywhere');
     await page.getByRole('button', { name: 'Search' }).click();
     await expect(page.getByRole('status')).toHaveText('No users match.');

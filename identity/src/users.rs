@@ -259,15 +259,57 @@ pub async fn search(
     Ok((total, page))
 }
 
+/// What the Users list is sorted by (then by username, which is unique).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortBy {
+    Username,
+    Email,
+    FamilyName,
+}
+
+impl SortBy {
+    fn column(self) -> user::Column {
+        match self {
+            SortBy::Username => user::Column::Username,
+            SortBy::Email => user::Column::Email,
+            SortBy::FamilyName => user::Column::FamilyName,
+        }
+    }
+
+    /// The sort key of `user`.
+    pub fn key(self, user: &user::Model) -> String {
+        match self {
+            SortBy::Username => user.username.clone(),
+            SortBy::Email => user.email.clone(),
+            SortBy::FamilyName => user.family_name.clone(),
+        }
+    }
+}
+
+/// A position in the sorted list: the sort key and the username of a user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub key: String,
+    pub username: String,
+}
+
 /// Where a page of [`browse`] starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cursor {
     /// The first page.
     Start,
-    /// The page after this username.
-    After(String),
-    /// The page before this username.
-    Before(String),
+    /// The page after this position.
+    After(Position),
+    /// The page before this position.
+    Before(Position),
+}
+
+/// How to sort and where to start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    pub by: SortBy,
+    pub descending: bool,
+    pub cursor: Cursor,
 }
 
 /// A page of [`browse`].
@@ -281,52 +323,67 @@ pub struct Browse {
     pub has_next: bool,
 }
 
-/// A page of users matching `filter` by username, found from a cursor (keyset paging):
-/// every page costs the same however deep it is, unlike an offset.
+/// A page of users matching `filter`, sorted as `order` says, found from a cursor (keyset
+/// paging): every page costs the same however deep it is, unlike an offset.
 pub async fn browse(
     db: &impl ConnectionTrait,
     filter: Option<&Filter>,
-    cursor: &Cursor,
+    order: &Order,
     limit: u64,
 ) -> Result<Browse> {
-    use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+    use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect, sea_query::Order as Dir};
     let mut query = user::Entity::find();
     if let Some(filter) = filter {
         let ranged = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
         query = query.filter(filter.condition(ranged));
     }
     let total = query.clone().count(db).await?;
-    let page = |q: sea_orm::Select<user::Entity>| q.limit(limit + 1).all(db);
-    let (mut users, has_previous, has_next) = match cursor {
-        Cursor::Start => {
-            let users = page(query.order_by_asc(user::Column::Username)).await?;
-            let more = users.len() as u64 > limit;
-            (users, false, more)
-        }
-        Cursor::After(name) => {
-            let users = page(
-                query
-                    .filter(user::Column::Username.gt(name.clone()))
-                    .order_by_asc(user::Column::Username),
-            )
-            .await?;
-            let more = users.len() as u64 > limit;
-            (users, true, more)
-        }
-        Cursor::Before(name) => {
-            let mut users = page(
-                query
-                    .filter(user::Column::Username.lt(name.clone()))
-                    .order_by_desc(user::Column::Username),
-            )
-            .await?;
-            let more = users.len() as u64 > limit;
-            users.truncate(limit as usize);
-            users.reverse();
-            (users, more, true)
+    let column = order.by.column();
+    // Reading backwards (the page before a position) walks the order in reverse.
+    let backwards = matches!(order.cursor, Cursor::Before(_));
+    let ascending = order.descending == backwards;
+    let dir = if ascending { Dir::Asc } else { Dir::Desc };
+    // Strictly past `p` in the walking direction: (key, username) compared as a pair.
+    let past = |p: &Position| {
+        let (key, name) = (p.key.clone(), p.username.clone());
+        let after_key = if ascending {
+            Expr::col(column).gt(key.clone())
+        } else {
+            Expr::col(column).lt(key.clone())
+        };
+        let after_name = if ascending {
+            user::Column::Username.gt(name)
+        } else {
+            user::Column::Username.lt(name)
+        };
+        let same_key = Expr::col(column).eq(key);
+        if order.by == SortBy::Username {
+            Condition::all().add(after_name)
+        } else {
+            Condition::any()
+                .add(after_key)
+                .add(Condition::all().add(same_key).add(after_name))
         }
     };
+    query = match &order.cursor {
+        Cursor::Start => query,
+        Cursor::After(p) | Cursor::Before(p) => query.filter(past(p)),
+    };
+    query = query.order_by(column, dir.clone());
+    if order.by != SortBy::Username {
+        query = query.order_by(user::Column::Username, dir);
+    }
+    let mut users = query.limit(limit + 1).all(db).await?;
+    let more = users.len() as u64 > limit;
     users.truncate(limit as usize);
+    let (has_previous, has_next) = match order.cursor {
+        Cursor::Start => (false, more),
+        Cursor::After(_) => (true, more),
+        Cursor::Before(_) => {
+            users.reverse();
+            (more, true)
+        }
+    };
     Ok(Browse {
         total,
         users,

@@ -24,10 +24,43 @@ pub struct UserRow {
 pub struct UsersPage {
     pub total: u64,
     pub rows: Vec<UserRow>,
-    /// The first username shown, when there is a page before.
-    pub before: Option<String>,
-    /// The last username shown, when there is a page after.
-    pub after: Option<String>,
+    /// (sort key, username) of the first user shown, when there is a page before.
+    pub before: Option<(String, String)>,
+    /// (sort key, username) of the last user shown, when there is a page after.
+    pub after: Option<(String, String)>,
+}
+
+/// How the list is sorted and where it starts, as the page's query has it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListQuery {
+    pub search: String,
+    /// `username` (default), `email` or `family_name`.
+    pub sort: String,
+    /// `desc` for descending.
+    pub dir: String,
+    /// The username the page starts after or before, and that user's sort key.
+    pub after: String,
+    pub before: String,
+    pub key: String,
+}
+
+impl ListQuery {
+    /// The list's address with `changes` applied to this query.
+    fn href(&self, changes: impl FnOnce(&mut ListQuery)) -> String {
+        let mut q = self.clone();
+        changes(&mut q);
+        format!(
+            "/console/users{}",
+            query_string(&[
+                ("q", q.search),
+                ("sort", q.sort),
+                ("dir", q.dir),
+                ("after", q.after),
+                ("before", q.before),
+                ("key", q.key),
+            ])
+        )
+    }
 }
 
 /// Users whose username, email or names start with `search` (any case), by username,
@@ -35,16 +68,12 @@ pub struct UsersPage {
 /// does). Prefix search uses the `lower(column)` indexes. Permission: the Console
 /// (`internal_user_mgt_view`).
 #[server]
-pub async fn list_users(
-    search: String,
-    after: String,
-    before: String,
-) -> Result<UsersPage, ServerFnError> {
+pub async fn list_users(query: ListQuery) -> Result<UsersPage, ServerFnError> {
     use crate::ssr::{context, internal, require_console_user};
-    use identity::users::{Attr, Cursor, Filter, Op};
+    use identity::users::{Attr, Cursor, Filter, Op, Order, Position, SortBy};
     require_console_user().await?;
     let db = context()?.db;
-    let search = search.trim();
+    let search = query.search.trim();
     let filter = (!search.is_empty()).then(|| {
         let has = |attr| Box::new(Filter::Compare(attr, Op::Sw, search.to_owned()));
         Filter::Or(
@@ -52,36 +81,54 @@ pub async fn list_users(
             Box::new(Filter::Or(has(Attr::GivenName), has(Attr::FamilyName))),
         )
     });
-    let cursor = match (after.is_empty(), before.is_empty()) {
-        (false, _) => Cursor::After(after),
-        (true, false) => Cursor::Before(before),
+    let by = match query.sort.as_str() {
+        "email" => SortBy::Email,
+        "family_name" => SortBy::FamilyName,
+        _ => SortBy::Username,
+    };
+    let at = |username: String| Position {
+        key: if by == SortBy::Username {
+            username.clone()
+        } else {
+            query.key.clone()
+        },
+        username,
+    };
+    let cursor = match (query.after.is_empty(), query.before.is_empty()) {
+        (false, _) => Cursor::After(at(query.after.clone())),
+        (true, false) => Cursor::Before(at(query.before.clone())),
         (true, true) => Cursor::Start,
     };
-    let page = identity::users::browse(&db, filter.as_ref(), &cursor, PAGE_SIZE)
+    let order = Order {
+        by,
+        descending: query.dir == "desc",
+        cursor,
+    };
+    let page = identity::users::browse(&db, filter.as_ref(), &order, PAGE_SIZE)
         .await
         .map_err(internal)?;
-    let rows: Vec<UserRow> = page
-        .users
-        .into_iter()
-        .map(|u| UserRow {
-            id: u.id.to_string(),
-            name: identity::users::display_name(&u),
-            status: status_text(u.status).to_owned(),
-            username: u.username,
-            email: u.email,
-        })
-        .collect();
+    let position = |u: &identity::entities::user::Model| (by.key(u), u.username.clone());
     Ok(UsersPage {
         total: page.total,
         before: page
             .has_previous
-            .then(|| rows.first().map(|r| r.username.clone()))
+            .then(|| page.users.first().map(position))
             .flatten(),
         after: page
             .has_next
-            .then(|| rows.last().map(|r| r.username.clone()))
+            .then(|| page.users.last().map(position))
             .flatten(),
-        rows,
+        rows: page
+            .users
+            .into_iter()
+            .map(|u| UserRow {
+                id: u.id.to_string(),
+                name: identity::users::display_name(&u),
+                status: status_text(u.status).to_owned(),
+                username: u.username,
+                email: u.email,
+            })
+            .collect(),
     })
 }
 
@@ -99,19 +146,18 @@ fn status_text(status: identity::entities::user::UserStatus) -> &'static str {
 #[component]
 pub fn UsersListPage() -> impl IntoView {
     let query = use_query_map();
-    let search = move || query.with(|q| q.get("q").unwrap_or_default());
-    let cursor = move || {
-        query.with(|q| {
-            (
-                q.get("after").unwrap_or_default(),
-                q.get("before").unwrap_or_default(),
-            )
+    let list_query = move || {
+        query.with(|q| ListQuery {
+            search: q.get("q").unwrap_or_default(),
+            sort: q.get("sort").unwrap_or_default(),
+            dir: q.get("dir").unwrap_or_default(),
+            after: q.get("after").unwrap_or_default(),
+            before: q.get("before").unwrap_or_default(),
+            key: q.get("key").unwrap_or_default(),
         })
     };
-    let users = Resource::new(
-        move || (search(), cursor()),
-        |(s, (after, before))| list_users(s, after, before),
-    );
+    let search = move || list_query().search;
+    let users = Resource::new(list_query, list_users);
     view! {
         <ConsoleLayout title="Users">
             <h1>"Users"</h1>
@@ -120,14 +166,16 @@ pub fn UsersListPage() -> impl IntoView {
                 <label for="user-search" class="visually-hidden">"Search users"</label>
                 <input id="user-search" type="search" name="q" value=search
                     placeholder="Start of a username, email or name"/>
+                <input type="hidden" name="sort" value=move || list_query().sort/>
+                <input type="hidden" name="dir" value=move || list_query().dir/>
                 <button type="submit">"Search"</button>
             </form>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
                         Ok(list) => {
-                            let search = search();
-                            view! { <UsersTable list search/> }.into_any()
+                            let query = list_query();
+                            view! { <UsersTable list query/> }.into_any()
                         }
                         Err(error) => view! { <Failure error/> }.into_any(),
                     }
@@ -138,7 +186,7 @@ pub fn UsersListPage() -> impl IntoView {
 }
 
 #[component]
-fn UsersTable(list: UsersPage, search: String) -> impl IntoView {
+fn UsersTable(list: UsersPage, query: ListQuery) -> impl IntoView {
     let summary = match list.total {
         0 => "No users match.".to_owned(),
         1 => "1 user".to_owned(),
@@ -159,25 +207,59 @@ fn UsersTable(list: UsersPage, search: String) -> impl IntoView {
             }
         })
         .collect_view();
+    // A sortable column's header: a link that sorts by it (again: the other way).
+    let header = |sort: &'static str, label: &'static str| {
+        let current = query.sort == sort || (query.sort.is_empty() && sort == "username");
+        let descending = query.dir == "desc";
+        let href = query.href(|q| {
+            q.dir = if current && !descending {
+                "desc".into()
+            } else {
+                String::new()
+            };
+            q.sort = if sort == "username" {
+                String::new()
+            } else {
+                sort.into()
+            };
+            (q.after, q.before, q.key) = Default::default();
+        });
+        let aria = current.then_some(if descending {
+            "descending"
+        } else {
+            "ascending"
+        });
+        view! {
+            <th scope="col" aria-sort=aria>
+                <a href=href>{label}{current.then_some(if descending { " ↓" } else { " ↑" })}</a>
+            </th>
+        }
+    };
+    let (previous, next) = (
+        list.before.map(|(key, first)| {
+            query.href(|q| {
+                (q.after, q.before, q.key) = (String::new(), first, key);
+            })
+        }),
+        list.after.map(|(key, last)| {
+            query.href(|q| {
+                (q.after, q.before, q.key) = (last, String::new(), key);
+            })
+        }),
+    );
     view! {
         <p class="muted" role="status">{summary}</p>
         <table class="list">
             <caption class="visually-hidden">"Users"</caption>
             <thead>
-                <tr><th scope="col">"Username"</th><th scope="col">"Name"</th>
-                    <th scope="col">"Email"</th><th scope="col">"Status"</th></tr>
+                <tr>{header("username", "Username")}{header("family_name", "Name")}
+                    {header("email", "Email")}<th scope="col">"Status"</th></tr>
             </thead>
             <tbody>{rows}</tbody>
         </table>
         <nav class="pager" aria-label="Pages">
-            {list.before.map(|first| view! {
-                <a rel="prev" href=format!("/console/users{}",
-                    query_string(&[("q", search.clone()), ("before", first)]))>"Previous"</a>
-            })}
-            {list.after.map(|last| view! {
-                <a rel="next" href=format!("/console/users{}",
-                    query_string(&[("q", search.clone()), ("after", last)]))>"Next"</a>
-            })}
+            {previous.map(|href| view! { <a rel="prev" href=href>"Previous"</a> })}
+            {next.map(|href| view! { <a rel="next" href=href>"Next"</a> })}
         </nav>
     }
 }
