@@ -58,6 +58,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/console/email-templates") view=pages::console::email_templates::EmailTemplatesPage ssr=SsrMode::Async/>
                 <Route path=path!("/console/audit") view=pages::console::audit::AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/myaccount") view=pages::myaccount::MyAccountHome ssr=SsrMode::Async/>
+                <Route path=path!("/myaccount/profile") view=pages::myaccount::profile::ProfilePage ssr=SsrMode::Async/>
+                <Route path=path!("/myaccount/security") view=pages::myaccount::security::SecurityPage ssr=SsrMode::Async/>
+                <Route path=path!("/myaccount/history") view=pages::myaccount::history::HistoryPage ssr=SsrMode::Async/>
                 <Route path=path!("/consent") view=pages::consent::ConsentPage ssr=SsrMode::Async/>
                 <Route path=path!("/logout") view=pages::logout::LogoutPage ssr=SsrMode::Async/>
             </Routes>

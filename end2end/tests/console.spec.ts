@@ -112,7 +112,9 @@ test.describe('Impersonate User', () => {
 
     await myAccount.reload();
     await expect(myAccount.getByRole('region', { name: 'Impersonation' })).toHaveCount(0);
-    await expect(myAccount.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${impersonator}`);
+    // The tab is the impersonator's own My Account again: their name, every section.
+    await expect(myAccount.getByRole('banner')).toContainText(impersonator);
+    await expect(myAccount.getByRole('navigation', { name: 'My Account' }).getByRole('link', { name: 'Profile' })).toBeVisible();
   });
 
   test('Stop impersonating in My Account ends the session and returns to the Console', async ({ page, context, request }) => {

@@ -13,6 +13,7 @@ pub mod html;
 pub mod impersonation;
 pub mod keys;
 pub mod mail;
+pub mod my_account;
 pub mod oauth;
 pub mod organizations;
 pub mod password;

@@ -83,3 +83,29 @@ pub async fn end(db: &impl ConnectionTrait, cookie_value: &str) -> Result<bool> 
         .await?;
     Ok(result.rows_affected == 1)
 }
+
+/// A user's live sessions, the most recently used first.
+pub async fn live_for_user(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Vec<idp_session::Model>> {
+    use sea_orm::QueryOrder;
+    Ok(idp_session::Entity::find()
+        .filter(idp_session::Column::UserId.eq(user_id))
+        .filter(idp_session::Column::EndedAt.is_null())
+        .filter(idp_session::Column::ExpiresAt.gt(clock::now()))
+        .order_by_desc(idp_session::Column::LastSeenAt)
+        .all(db)
+        .await?)
+}
+
+/// Ends every live session of a user (sign out everywhere). Returns how many ended.
+pub async fn end_all_for_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<u64> {
+    Ok(idp_session::Entity::update_many()
+        .col_expr(idp_session::Column::EndedAt, Expr::value(clock::now()))
+        .filter(idp_session::Column::UserId.eq(user_id))
+        .filter(idp_session::Column::EndedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected)
+}

@@ -1,8 +1,19 @@
-//! My Account: every user's own pages. In an impersonated session it shows who is really
-//! acting in a banner on every page, with **Stop impersonating**.
+//! My Account: every user's own pages, each inside [`MyAccountLayout`]. In an
+//! impersonated session it shows who is really acting in a banner on every page, with
+//! **Stop impersonating**, and offers only Applications.
+//!
+//! - this file: the layout, the banner, Stop, and Applications (the landing page)
+//! - `profile`: one's name and email
+//! - `security`: one's sessions, and signing out everywhere
+//! - `history`: Access history, every impersonation of one's account
+
+pub mod history;
+pub mod profile;
+pub mod security;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_location;
 use serde::{Deserialize, Serialize};
 
 /// Who My Account is showing, and who is really there.
@@ -79,31 +90,64 @@ fn ImpersonationBanner(target: String, impersonator: String) -> impl IntoView {
     }
 }
 
-/// `GET /myaccount`
+/// My Account's sections: (address, label, offered while impersonating).
+const SECTIONS: &[(&str, &str, bool)] = &[
+    ("/myaccount", "Applications", true),
+    ("/myaccount/profile", "Profile", false),
+    ("/myaccount/security", "Security", false),
+    ("/myaccount/history", "Access history", false),
+];
+
+/// The banner (when impersonated), top bar, navigation and the page. A page that is not
+/// offered while impersonating says so instead of showing its content.
 #[component]
-pub fn MyAccountHome() -> impl IntoView {
+pub fn MyAccountLayout(
+    title: &'static str,
+    /// Whether the page is offered in an impersonated session.
+    #[prop(optional)]
+    while_impersonating: bool,
+    children: ChildrenFn,
+) -> impl IntoView {
     let account = Resource::new(|| (), |_| get_account());
+    let path = StoredValue::new(use_location().pathname.get_untracked());
+    let children = StoredValue::new(children);
     view! {
-        <Title text="My Account"/>
+        <Title text=title/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match account.await {
-                    Ok(account) => view! {
-                        {account.impersonated_by.clone().map(|impersonator| view! {
-                            <ImpersonationBanner target=account.username.clone() impersonator/>
-                        })}
-                        <header class="topbar">
-                            <span class="brand">"Identity Server"</span>
-                            <span class="area">"My Account"</span>
-                        </header>
-                        <main class="page">
-                            <h1>{format!("Hello, {}", account.display_name)}</h1>
-                            <section class="card" aria-labelledby="applications-heading">
-                                <h2 id="applications-heading">"Applications"</h2>
-                                <p class="muted">"No applications are shared with you yet."</p>
-                            </section>
-                        </main>
-                    }.into_any(),
+                    Ok(account) => {
+                        let impersonated = account.impersonated_by.is_some();
+                        let links = SECTIONS
+                            .iter()
+                            .filter(|(_, _, offered)| *offered || !impersonated)
+                            .map(|(href, label, _)| view! {
+                                <li><a href=*href aria-current=path.with_value(|p| p == *href).then_some("page")>{*label}</a></li>
+                            })
+                            .collect_view();
+                        let body = if impersonated && !while_impersonating {
+                            view! {
+                                <h1>{title}</h1>
+                                <p class="muted">"This page is not available while impersonating."</p>
+                            }.into_any()
+                        } else {
+                            children.with_value(|c| c()).into_any()
+                        };
+                        view! {
+                            {account.impersonated_by.clone().map(|impersonator| view! {
+                                <ImpersonationBanner target=account.username.clone() impersonator/>
+                            })}
+                            <header class="topbar">
+                                <span class="brand">"Identity Server"</span>
+                                <span class="area">"My Account"</span>
+                                <span class="who">{account.display_name.clone()}</span>
+                            </header>
+                            <div class="console">
+                                <nav class="sidebar" aria-label="My Account"><ul>{links}</ul></nav>
+                                <main class="page">{body}</main>
+                            </div>
+                        }.into_any()
+                    }
                     Err(error) => view! {
                         <main class="page">
                             <h1>"My Account"</h1>
@@ -113,5 +157,66 @@ pub fn MyAccountHome() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// An application the user may launch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Launchable {
+    pub name: String,
+    pub description: String,
+    pub url: String,
+}
+
+/// The discoverable applications the user (the impersonated one, in an impersonated
+/// session) may use.
+#[server]
+pub async fn my_applications() -> Result<Vec<Launchable>, ServerFnError> {
+    use crate::ssr::{context, internal, my_account_user};
+    let (user, _) = my_account_user().await?;
+    let apps = identity::my_account::applications(&context()?.db, &user)
+        .await
+        .map_err(internal)?;
+    Ok(apps
+        .into_iter()
+        .map(|a| Launchable {
+            url: a.access_url.unwrap_or_default(),
+            name: a.name,
+            description: a.description,
+        })
+        .collect())
+}
+
+/// `GET /myaccount`: Applications.
+#[component]
+pub fn MyAccountHome() -> impl IntoView {
+    let apps = Resource::new(|| (), |_| my_applications());
+    view! {
+        <MyAccountLayout title="My Account" while_impersonating=true>
+            <h1>"Applications"</h1>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match apps.await {
+                        Ok(apps) if apps.is_empty() => view! {
+                            <p class="muted">"No applications are shared with you yet."</p>
+                        }.into_any(),
+                        Ok(apps) => {
+                            let cards = apps.into_iter().map(|a| view! {
+                                <li class="card app-card">
+                                    <h2>{a.name.clone()}</h2>
+                                    <p class="muted">{a.description}</p>
+                                    <a class="button primary" href=a.url
+                                        aria-label=format!("Launch {}", a.name)>"Launch"</a>
+                                </li>
+                            }).collect_view();
+                            view! { <ul class="apps" aria-label="Applications">{cards}</ul> }.into_any()
+                        }
+                        Err(error) => view! {
+                            <p class="error" role="alert">{crate::pages::error_text(&error)}</p>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </MyAccountLayout>
     }
 }
