@@ -151,5 +151,11 @@ test.describe('organizations', () => {
     await page.getByLabel('Username').fill(member);
     await page.getByRole('button', { name: 'Invite' }).click();
     await expect(branch).toContainText(`Invited: ${member}`);
+    // The member's page lists the organization.
+    await page.goto('/console/users');
+    await page.getByLabel('Search users').fill(member);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: member }).click();
+    await expect(page.getByRole('definition').filter({ hasText: `Branch ${tag}` })).toBeVisible();
   });
 });

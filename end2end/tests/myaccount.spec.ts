@@ -42,8 +42,13 @@ test.describe('My Account', () => {
     await page.getByRole('link', { name: 'Profile' }).click();
     await page.getByLabel('Given name').fill('Ritalyn');
     await page.getByRole('button', { name: 'Save' }).click();
-    await page.goto('/myaccount/profile');
-    await expect(page.getByLabel('Given name')).toHaveValue('Ritalyn');
+    // Saved: with JavaScript the page says so; without, the form posts and comes back.
+    await expect
+      .poll(async () => {
+        await page.goto('/myaccount/profile');
+        return page.getByLabel('Given name').inputValue();
+      })
+      .toBe('Ritalyn');
 
     await page.getByRole('link', { name: 'Security' }).click();
     await expect(page.getByRole('cell', { name: /\(this browser\)/ })).toBeVisible();

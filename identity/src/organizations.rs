@@ -139,3 +139,22 @@ pub async fn members(db: &impl ConnectionTrait, organization_id: Uuid) -> Result
         .all(db)
         .await?)
 }
+
+/// The organizations `user_id` was invited into, by name.
+pub async fn invited_into(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Vec<organization::Model>> {
+    let ids: Vec<Uuid> = organization_member::Entity::find()
+        .filter(organization_member::Column::UserId.eq(user_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.organization_id)
+        .collect();
+    Ok(organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .order_by_asc(organization::Column::Name)
+        .all(db)
+        .await?)
+}

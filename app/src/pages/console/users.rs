@@ -275,6 +275,8 @@ pub struct UserDetails {
     pub email: String,
     pub status: String,
     pub organization: String,
+    /// Organizations the user was invited into, beyond their own.
+    pub invited_into: Vec<String>,
     pub roles: Vec<String>,
     pub created: String,
     pub impersonation: Impersonation,
@@ -318,6 +320,12 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
         .map_err(internal)?
         .map(|o| o.name)
         .unwrap_or_default();
+    let invited_into = identity::organizations::invited_into(&db, user.id)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
     let impersonation = match identity::impersonation::availability(&db, &me, &user)
         .await
         .map_err(internal)?
@@ -344,6 +352,7 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
         family_name: user.family_name,
         email: user.email,
         organization,
+        invited_into,
         roles,
         impersonation,
     })
@@ -465,6 +474,8 @@ fn UserView(
                 <dt>"Status"</dt>
                 <dd><span class=format!("badge {}", user.status.to_lowercase())>{user.status.clone()}</span></dd>
                 <dt>"Organization"</dt><dd>{user.organization.clone()}</dd>
+                <dt>"Also a member of"</dt>
+                <dd>{if user.invited_into.is_empty() { "—".to_owned() } else { user.invited_into.join(", ") }}</dd>
                 <dt>"Created"</dt><dd><time>{user.created.clone()}</time></dd>
             </dl>
         </section>
