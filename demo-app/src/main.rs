@@ -1,0 +1,400 @@
+//! A demo business application for the identity server: a real OpenID Connect relying
+//! party (confidential client, authorization code with PKCE, over HTTP). It shows who is
+//! signed in and, when the access token carries `act`, who is really acting; and it can
+//! change the signed-in user's profile through `/scim2/Me` with its access token, which
+//! the server audits as `resource-modification-via-impersonation` when impersonated.
+//!
+//! `demo-app register` registers it with the server (discoverable, enabled for
+//! impersonation) and prints the variables to start it with; `demo-app` runs it.
+
+use anyhow::Context;
+use axum::{
+    Form, Router,
+    extract::{Query, State},
+    http::{HeaderMap, header},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use clap::{Parser, Subcommand};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Parser)]
+#[command(about = "A demo business application for the identity server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The identity server's public URL.
+    #[arg(
+        long,
+        env = "DEMO_IDP_URL",
+        default_value = "http://127.0.0.1:3000",
+        global = true
+    )]
+    idp_url: String,
+    /// Where this application listens.
+    #[arg(
+        long,
+        env = "DEMO_ADDR",
+        default_value = "127.0.0.1:4000",
+        global = true
+    )]
+    addr: String,
+    /// This application's public URL.
+    #[arg(
+        long,
+        env = "DEMO_URL",
+        default_value = "http://127.0.0.1:4000",
+        global = true
+    )]
+    url: String,
+    #[arg(long, env = "DEMO_CLIENT_ID", default_value = "")]
+    client_id: String,
+    #[arg(long, env = "DEMO_CLIENT_SECRET", default_value = "")]
+    client_secret: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Registers the application through the management API (HTTP Basic as an
+    /// administrator) and prints DEMO_CLIENT_ID and DEMO_CLIENT_SECRET.
+    Register {
+        #[arg(long, env = "DEMO_ADMIN_USER", default_value = "admin")]
+        admin_user: String,
+        #[arg(long, env = "DEMO_ADMIN_PASSWORD")]
+        admin_password: String,
+        #[arg(long, default_value = "Demo business app")]
+        name: String,
+    },
+}
+
+/// A signed-in browser.
+struct Signed {
+    name: String,
+    access_token: String,
+}
+
+/// A sign-in under way: its PKCE verifier and nonce, by `state`.
+struct Pending {
+    verifier: PkceCodeVerifier,
+    nonce: Nonce,
+}
+
+struct Demo {
+    metadata: CoreProviderMetadata,
+    idp_url: String,
+    url: String,
+    client_id: String,
+    client_secret: String,
+    http: reqwest::Client,
+    pending: Mutex<HashMap<String, Pending>>,
+    sessions: Mutex<HashMap<String, Signed>>,
+}
+
+type Shared = State<Arc<Demo>>;
+
+const COOKIE: &str = "demo_session";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter("info").init();
+    let cli = Cli::parse();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    if let Some(Command::Register {
+        admin_user,
+        admin_password,
+        name,
+    }) = &cli.command
+    {
+        let (id, secret) = register(&http, &cli, admin_user, admin_password, name).await?;
+        println!("DEMO_CLIENT_ID={id}\nDEMO_CLIENT_SECRET={secret}");
+        return Ok(());
+    }
+    anyhow::ensure!(
+        !cli.client_id.is_empty() && !cli.client_secret.is_empty(),
+        "set DEMO_CLIENT_ID and DEMO_CLIENT_SECRET (see `demo-app register`)"
+    );
+    let issuer = IssuerUrl::new(format!("{}/oauth2/token", cli.idp_url))?;
+    let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+        .await
+        .context("discovering the identity server")?;
+    let demo = Arc::new(Demo {
+        metadata,
+        idp_url: cli.idp_url.clone(),
+        url: cli.url.clone(),
+        client_id: cli.client_id.clone(),
+        client_secret: cli.client_secret.clone(),
+        http,
+        pending: Mutex::default(),
+        sessions: Mutex::default(),
+    });
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/login", get(login))
+        .route("/callback", get(callback))
+        .route("/profile", post(change_profile))
+        .with_state(demo);
+    let listener = tokio::net::TcpListener::bind(&cli.addr).await?;
+    tracing::info!("demo app at {}", cli.url);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// Registers the application and returns its client id and secret.
+async fn register(
+    http: &reqwest::Client,
+    cli: &Cli,
+    user: &str,
+    password: &str,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
+    let created = http
+        .post(format!("{}/api/server/v1/applications", cli.idp_url))
+        .basic_auth(user, Some(password))
+        .json(&json!({
+            "name": name,
+            "description": "Shows who is signed in, and who is really acting.",
+            "accessUrl": format!("{}/", cli.url),
+            "isDiscoverable": true,
+            "advancedConfigurations": { "enableImpersonation": true, "skipLoginConsent": true },
+            "inboundProtocolConfiguration": { "oidc": {
+                "grantTypes": ["authorization_code"],
+                "callbackURLs": [format!("{}/callback", cli.url)],
+            }},
+        }))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        created.status() == 201,
+        "registering failed: {}",
+        created.text().await?
+    );
+    let location = created
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .context("no Location")?
+        .to_owned();
+    let oidc: Value = http
+        .get(format!("{}{location}/inbound-protocols/oidc", cli.idp_url))
+        .basic_auth(user, Some(password))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok((
+        oidc["clientId"].as_str().unwrap_or_default().to_owned(),
+        oidc["clientSecret"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+fn page(body: &str) -> Html<String> {
+    Html(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Demo business app</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}}\
+         .act{{background:#fff8e6;border:1px solid #f0c36d;padding:.5rem .8rem;border-radius:6px}}</style>\
+         </head><body><h1>Demo business app</h1>{body}</body></html>"
+    ))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn session_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The access token's introspection (confidential client): `active`, `act`.
+async fn introspect(demo: &Demo, token: &str) -> anyhow::Result<Value> {
+    Ok(demo
+        .http
+        .post(format!("{}/oauth2/introspect", demo.idp_url))
+        .basic_auth(&demo.client_id, Some(&demo.client_secret))
+        .form(&[("token", token)])
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+async fn home(State(demo): Shared, headers: HeaderMap) -> Response {
+    let signed = session_of(&headers).and_then(|id| {
+        demo.sessions
+            .lock()
+            .unwrap()
+            .get(&id)
+            .map(|s| (s.name.clone(), s.access_token.clone()))
+    });
+    let Some((name, token)) = signed else {
+        return page("<p>You are not signed in.</p><p><a href=\"/login\">Sign in</a></p>")
+            .into_response();
+    };
+    let info = introspect(&demo, &token).await.unwrap_or_default();
+    let active = info["active"].as_bool().unwrap_or(false);
+    let acting = info["act"]["sub"].as_str().map(|sub| {
+        format!(
+            "<p class=\"act\" role=\"status\">Impersonated by <strong>{}</strong></p>",
+            escape(sub)
+        )
+    });
+    page(&format!(
+        "<p>Signed in as <strong id=\"user\">{}</strong>.</p>{}<p>Access token: <span id=\"token-state\">{}</span></p>\
+         <form method=\"post\" action=\"/profile\"><label for=\"given\">Given name</label> \
+         <input id=\"given\" name=\"given_name\" required> <button type=\"submit\">Change my name</button></form>",
+        escape(&name),
+        acting.unwrap_or_default(),
+        if active { "active" } else { "no longer active" },
+    ))
+    .into_response()
+}
+
+async fn login(State(demo): Shared) -> Response {
+    let client = CoreClient::from_provider_metadata(
+        demo.metadata.clone(),
+        ClientId::new(demo.client_id.clone()),
+        Some(ClientSecret::new(demo.client_secret.clone())),
+    )
+    .set_redirect_uri(RedirectUrl::new(format!("{}/callback", demo.url)).expect("a URL"));
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    demo.pending
+        .lock()
+        .unwrap()
+        .insert(state.secret().clone(), Pending { verifier, nonce });
+    Redirect::to(url.as_str()).into_response()
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn callback(State(demo): Shared, Query(answer): Query<Callback>) -> Response {
+    if let Some(error) = answer.error_description {
+        return page(&format!("<p role=\"alert\">{}</p>", escape(&error))).into_response();
+    }
+    let pending = answer
+        .state
+        .and_then(|s| demo.pending.lock().unwrap().remove(&s));
+    let (Some(code), Some(pending)) = (answer.code, pending) else {
+        return page("<p role=\"alert\">This sign-in was not started here.</p>").into_response();
+    };
+    match finish_sign_in(&demo, code, pending).await {
+        Ok(signed) => {
+            let id = format!("{:032x}", rand::random::<u128>());
+            demo.sessions.lock().unwrap().insert(id.clone(), signed);
+            (
+                [(
+                    header::SET_COOKIE,
+                    format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"),
+                )],
+                Redirect::to("/"),
+            )
+                .into_response()
+        }
+        Err(error) => page(&format!(
+            "<p role=\"alert\">{}</p>",
+            escape(&error.to_string())
+        ))
+        .into_response(),
+    }
+}
+
+/// Redeems the code (with the PKCE verifier) and validates the ID token (signature through
+/// the published keys, issuer, audience, expiry, nonce).
+async fn finish_sign_in(demo: &Demo, code: String, pending: Pending) -> anyhow::Result<Signed> {
+    let client = CoreClient::from_provider_metadata(
+        demo.metadata.clone(),
+        ClientId::new(demo.client_id.clone()),
+        Some(ClientSecret::new(demo.client_secret.clone())),
+    )
+    .set_redirect_uri(RedirectUrl::new(format!("{}/callback", demo.url))?);
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))?
+        .set_pkce_verifier(pending.verifier)
+        .request_async(&demo.http)
+        .await
+        .context("redeeming the code")?;
+    let id_token = tokens.id_token().context("no ID token")?;
+    let claims = id_token.claims(&client.id_token_verifier(), &pending.nonce)?;
+    let name = claims
+        .preferred_username()
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_else(|| claims.subject().as_str().to_owned());
+    Ok(Signed {
+        name,
+        access_token: tokens.access_token().secret().clone(),
+    })
+}
+
+#[derive(Deserialize)]
+struct ProfileForm {
+    given_name: String,
+}
+
+async fn change_profile(
+    State(demo): Shared,
+    headers: HeaderMap,
+    Form(form): Form<ProfileForm>,
+) -> Response {
+    let token = session_of(&headers).and_then(|id| {
+        demo.sessions
+            .lock()
+            .unwrap()
+            .get(&id)
+            .map(|s| s.access_token.clone())
+    });
+    let Some(token) = token else {
+        return Redirect::to("/").into_response();
+    };
+    let patched = demo
+        .http
+        .patch(format!("{}/scim2/Me", demo.idp_url))
+        .bearer_auth(token)
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{ "op": "replace", "path": "name.givenName", "value": form.given_name }],
+        }))
+        .send()
+        .await;
+    let message = match patched {
+        Ok(r) if r.status().is_success() => "Your profile was changed.".to_owned(),
+        Ok(r) => format!("The identity server refused the change ({}).", r.status()),
+        Err(e) => format!("The identity server could not be reached: {e}"),
+    };
+    page(&format!(
+        "<p role=\"status\">{}</p><p><a href=\"/\">Back</a></p>",
+        escape(&message)
+    ))
+    .into_response()
+}
