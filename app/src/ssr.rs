@@ -163,3 +163,21 @@ pub async fn my_account_user() -> Result<
         .ok_or_else(|| failure("The impersonated user no longer exists."))?;
     Ok((target, Some(session)))
 }
+
+/// The signed-in user's own session, for the My Account pages that are not offered while
+/// impersonating (profile, security, access history): 400 in an impersonated session.
+pub async fn own_account() -> Result<sessions::Current, ServerFnError> {
+    let Some(current) = current_session().await? else {
+        set_status(http::StatusCode::UNAUTHORIZED);
+        return Err(failure("Your session has ended. Sign in again."));
+    };
+    if let Some(id) = current.session.impersonation_session_id {
+        let live = identity::impersonation::live_session(&context()?.db, id)
+            .await
+            .map_err(internal)?;
+        if live.is_some() {
+            return Err(invalid("This is not available while impersonating."));
+        }
+    }
+    Ok(current)
+}

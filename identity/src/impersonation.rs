@@ -72,6 +72,19 @@ pub async fn end(
     Ok(true)
 }
 
+/// [`end`] in a transaction of its own.
+pub async fn end_now(
+    db: &sea_orm::DatabaseConnection,
+    session: &impersonation_session::Model,
+    ended_by: Option<Uuid>,
+    reason: &str,
+) -> Result<bool> {
+    let txn = crate::db::begin_write(db).await?;
+    let ended = end(&txn, session, ended_by, reason).await?;
+    txn.commit().await?;
+    Ok(ended)
+}
+
 /// Revokes the codes, access tokens and refresh tokens of a session, and takes the
 /// impersonation off any IdP session that carried it.
 pub async fn revoke_derived(db: &impl ConnectionTrait, id: Uuid, now: i64) -> Result<()> {
@@ -115,11 +128,9 @@ pub async fn expire_due(db: &sea_orm::DatabaseConnection) -> Result<u64> {
         .await?;
     let mut ended = 0;
     for session in due {
-        let txn = crate::db::begin_write(db).await?;
-        if end(&txn, &session, None, end_reason::EXPIRED).await? {
+        if end_now(db, &session, None, end_reason::EXPIRED).await? {
             ended += 1;
         }
-        txn.commit().await?;
     }
     Ok(ended)
 }

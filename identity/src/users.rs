@@ -218,6 +218,18 @@ fn successor(prefix: &str) -> Option<String> {
     Some(chars.into_iter().collect())
 }
 
+/// The users matching `filter` (all of them without one).
+fn matching(db: &impl ConnectionTrait, filter: Option<&Filter>) -> sea_orm::Select<user::Entity> {
+    let query = user::Entity::find();
+    match filter {
+        Some(filter) => {
+            let ranged = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+            query.filter(filter.condition(ranged))
+        }
+        None => query,
+    }
+}
+
 /// A page of users matching `filter`, ordered by username, and the total count.
 pub async fn search(
     db: &impl ConnectionTrait,
@@ -226,11 +238,7 @@ pub async fn search(
     limit: u64,
 ) -> Result<(u64, Vec<user::Model>)> {
     use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
-    let mut query = user::Entity::find().order_by_asc(user::Column::Username);
-    if let Some(filter) = filter {
-        let ranged = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
-        query = query.filter(filter.condition(ranged));
-    }
+    let query = matching(db, filter).order_by_asc(user::Column::Username);
     let total = query.clone().count(db).await?;
     if offset == 0 {
         return Ok((total, query.limit(limit).all(db).await?));
@@ -332,11 +340,7 @@ pub async fn browse(
     limit: u64,
 ) -> Result<Browse> {
     use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect, sea_query::Order as Dir};
-    let mut query = user::Entity::find();
-    if let Some(filter) = filter {
-        let ranged = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
-        query = query.filter(filter.condition(ranged));
-    }
+    let mut query = matching(db, filter);
     let total = query.clone().count(db).await?;
     let column = order.by.column();
     // Reading backwards (the page before a position) walks the order in reverse.

@@ -17,6 +17,18 @@ pub fn error_text(error: &ServerFnError) -> String {
     }
 }
 
+/// Shows a server function's error as an alert.
+#[component]
+pub fn Failure(error: ServerFnError) -> impl IntoView {
+    view! { <p class="error" role="alert">{error_text(&error)}</p> }
+}
+
+/// A textarea's initial content as HTML. Give it as `inner_html` rather than as a child: a
+/// child carries hydration markers, which a textarea would show as text.
+pub fn textarea_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;")
+}
+
 /// Shown for any path that no route matches (with status 404).
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -653,7 +653,7 @@ fn ApplicationView(
             {error("grantTypes")}
             <label for="app-callbacks">"Callback URLs (one per line)"</label>
             <textarea id="app-callbacks" name="form[callback_urls]" rows="3"
-                inner_html=app.callback_urls.replace('&', "&amp;").replace('<', "&lt;")></textarea>
+                inner_html=crate::pages::textarea_html(&app.callback_urls)></textarea>
             {error("callbackURLs")}
             <Tick field="subject_token_enabled" label="Issue subject tokens (impersonation)" checked=app.subject_token_enabled/>
             <label for="app-subject-expiry">"Subject token expiry (seconds)"</label>

@@ -149,12 +149,6 @@ pub async fn reset_template() -> Result<(), ServerFnError> {
     Ok(())
 }
 
-/// A textarea's initial content as HTML. Given as `inner_html` rather than as a child: a
-/// child would carry hydration markers, which a textarea shows as text.
-fn escape_text(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;")
-}
-
 /// `GET /console/email-templates`
 #[component]
 pub fn EmailTemplatesPage() -> impl IntoView {
@@ -241,12 +235,12 @@ fn TemplateEditor(
                     on:input=move |ev| { subject.set(event_target_value(&ev)); refresh(); }/>
                 <label for="t-html">"HTML body"</label>
                 <textarea id="t-html" name="html" rows="8"
-                    inner_html=escape_text(&template.html)
+                    inner_html=crate::pages::textarea_html(&template.html)
                     prop:value=move || html.get()
                     on:input=move |ev| { html.set(event_target_value(&ev)); refresh(); }></textarea>
                 <label for="t-text">"Text body"</label>
                 <textarea id="t-text" name="text" rows="6"
-                    inner_html=escape_text(&template.text)
+                    inner_html=crate::pages::textarea_html(&template.text)
                     prop:value=move || text.get()
                     on:input=move |ev| { text.set(event_target_value(&ev)); refresh(); }></textarea>
                 <div class="actions"><button type="submit" class="primary">"Save template"</button></div>

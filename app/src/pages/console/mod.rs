@@ -99,11 +99,7 @@ pub fn ConsoleLayout(title: &'static str, children: Children) -> impl IntoView {
     }
 }
 
-/// Shows a server function's error as an alert.
-#[component]
-pub fn Failure(error: ServerFnError) -> impl IntoView {
-    view! { <p class="error" role="alert">{crate::pages::error_text(&error)}</p> }
-}
+pub use crate::pages::Failure;
 
 /// `GET /console`: the landing page of the Console.
 #[component]

@@ -102,12 +102,10 @@ pub async fn end_session(id: String) -> Result<(), ServerFnError> {
         .await
         .map_err(internal)?
         .ok_or_else(not_found)?;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     let reason = impersonation::end_reason::ENDED_BY_ADMINISTRATOR;
-    let ended = impersonation::end(&txn, &session, Some(me.id), reason)
+    let ended = impersonation::end_now(&db, &session, Some(me.id), reason)
         .await
         .map_err(internal)?;
-    txn.commit().await.map_err(internal)?;
     if ended {
         Ok(())
     } else {

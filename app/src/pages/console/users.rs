@@ -678,18 +678,10 @@ pub async fn update_user(
     given_name: String,
     family_name: String,
 ) -> Result<(), ServerFnError> {
-    use crate::ssr::{context, internal, invalid, require_console_scope};
+    use crate::ssr::require_console_scope;
     require_console_scope("internal_user_mgt_update").await?;
-    let db = context()?.db;
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("There is no user with this id."))?;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
-    let user = identity::users::find(&txn, id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| invalid("There is no user with this id."))?;
-    identity::users::update(
-        &txn,
-        user,
+    change_user(
+        &id,
         identity::users::Changes {
             email: Some(email.trim().to_owned()),
             given_name: Some(given_name.trim().to_owned()),
@@ -698,8 +690,24 @@ pub async fn update_user(
         },
     )
     .await
-    .map_err(internal)?
-    .map_err(user_failure)?;
+}
+
+/// Applies `changes` to the user `id` in one transaction.
+#[cfg(feature = "ssr")]
+async fn change_user(id: &str, changes: identity::users::Changes) -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, invalid};
+    let not_found = || invalid("There is no user with this id.");
+    let id = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
+    let db = context()?.db;
+    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let user = identity::users::find(&txn, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    identity::users::update(&txn, user, changes)
+        .await
+        .map_err(internal)?
+        .map_err(user_failure)?;
     txn.commit().await.map_err(internal)?;
     Ok(())
 }
@@ -708,7 +716,7 @@ pub async fn update_user(
 /// changes their own status. Permission: the Console and `internal_user_mgt_update`.
 #[server]
 pub async fn set_user_status(id: String, status: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{context, internal, invalid, require_console_scope};
+    use crate::ssr::{invalid, require_console_scope};
     use identity::entities::user::UserStatus;
     let me = require_console_scope("internal_user_mgt_update")
         .await?
@@ -719,29 +727,18 @@ pub async fn set_user_status(id: String, status: String) -> Result<(), ServerFnE
         "locked" => UserStatus::Locked,
         _ => return Err(invalid("Unknown status.")),
     };
-    let db = context()?.db;
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("There is no user with this id."))?;
-    if id == me.id {
+    let mine = uuid::Uuid::parse_str(&id).is_ok_and(|id| id == me.id);
+    if mine {
         return Err(invalid("You cannot change your own status."));
     }
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
-    let user = identity::users::find(&txn, id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| invalid("There is no user with this id."))?;
-    identity::users::update(
-        &txn,
-        user,
+    change_user(
+        &id,
         identity::users::Changes {
             status: Some(status),
             ..identity::users::Changes::default()
         },
     )
     .await
-    .map_err(internal)?
-    .map_err(user_failure)?;
-    txn.commit().await.map_err(internal)?;
-    Ok(())
 }
 
 /// Deletes a user (their sessions and tokens go with them) and returns to the list.

@@ -2,6 +2,7 @@
 //! applications, and how it ended (not while impersonating).
 
 use super::MyAccountLayout;
+use crate::pages::Failure;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -16,11 +17,8 @@ pub struct AccessRow {
 
 #[server]
 pub async fn access_history() -> Result<Vec<AccessRow>, ServerFnError> {
-    use crate::ssr::{context, internal, invalid, my_account_user};
-    let (user, impersonation) = my_account_user().await?;
-    if impersonation.is_some() {
-        return Err(invalid("This is not available while impersonating."));
-    }
+    use crate::ssr::{context, internal, own_account};
+    let user = own_account().await?.user;
     let now = identity::clock::now();
     let history = identity::my_account::access_history(&context()?.db, user.id)
         .await
@@ -87,7 +85,7 @@ pub fn HistoryPage() -> impl IntoView {
                             }.into_any()
                         }
                         Err(e) => view! {
-                            <p class="error" role="alert">{crate::pages::error_text(&e)}</p>
+                            <Failure error=e/>
                         }.into_any(),
                     }
                 })}

@@ -11,6 +11,7 @@ pub mod history;
 pub mod profile;
 pub mod security;
 
+use crate::pages::Failure;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
@@ -61,16 +62,10 @@ pub async fn stop_impersonating() -> Result<(), ServerFnError> {
     if let Some(id) = current.session.impersonation_session_id
         && let Some(session) = impersonation::find(&db, id).await.map_err(internal)?
     {
-        let txn = identity::db::begin_write(&db).await.map_err(internal)?;
-        impersonation::end(
-            &txn,
-            &session,
-            Some(current.user.id),
-            impersonation::end_reason::STOPPED,
-        )
-        .await
-        .map_err(internal)?;
-        txn.commit().await.map_err(internal)?;
+        let reason = impersonation::end_reason::STOPPED;
+        impersonation::end_now(&db, &session, Some(current.user.id), reason)
+            .await
+            .map_err(internal)?;
     }
     leptos_axum::redirect("/console");
     Ok(())
@@ -151,7 +146,7 @@ pub fn MyAccountLayout(
                     Err(error) => view! {
                         <main class="page">
                             <h1>"My Account"</h1>
-                            <p class="error" role="alert">{crate::pages::error_text(&error)}</p>
+                            <Failure error/>
                         </main>
                     }.into_any(),
                 }
@@ -212,7 +207,7 @@ pub fn MyAccountHome() -> impl IntoView {
                             view! { <ul class="apps" aria-label="Applications">{cards}</ul> }.into_any()
                         }
                         Err(error) => view! {
-                            <p class="error" role="alert">{crate::pages::error_text(&error)}</p>
+                            <Failure error/>
                         }.into_any(),
                     }
                 })}

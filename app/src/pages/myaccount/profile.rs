@@ -1,6 +1,7 @@
 //! Profile: one's own name and email (not while impersonating).
 
 use super::MyAccountLayout;
+use crate::pages::Failure;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -12,21 +13,9 @@ pub struct Profile {
     pub email: String,
 }
 
-/// The signed-in user's own profile; refused in an impersonated session.
-#[cfg(feature = "ssr")]
-async fn own_user() -> Result<identity::entities::user::Model, ServerFnError> {
-    let (user, impersonation) = crate::ssr::my_account_user().await?;
-    if impersonation.is_some() {
-        return Err(crate::ssr::invalid(
-            "This is not available while impersonating.",
-        ));
-    }
-    Ok(user)
-}
-
 #[server]
 pub async fn get_profile() -> Result<Profile, ServerFnError> {
-    let user = own_user().await?;
+    let user = crate::ssr::own_account().await?.user;
     Ok(Profile {
         username: user.username,
         given_name: user.given_name,
@@ -43,7 +32,7 @@ pub async fn save_profile(
     email: String,
 ) -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal, invalid};
-    let user = own_user().await?;
+    let user = crate::ssr::own_account().await?.user;
     let db = context()?.db;
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     identity::users::update(
@@ -71,8 +60,7 @@ pub fn ProfilePage() -> impl IntoView {
     let outcome = move || {
         save.value().get().map(|r| match r {
             Ok(()) => view! { <p class="notice" role="status">"Saved."</p> }.into_any(),
-            Err(e) => view! { <p class="error" role="alert">{crate::pages::error_text(&e)}</p> }
-                .into_any(),
+            Err(e) => view! { <Failure error=e/> }.into_any(),
         })
     };
     view! {
@@ -95,7 +83,7 @@ pub fn ProfilePage() -> impl IntoView {
                             </ActionForm>
                         }.into_any(),
                         Err(e) => view! {
-                            <p class="error" role="alert">{crate::pages::error_text(&e)}</p>
+                            <Failure error=e/>
                         }.into_any(),
                     }
                 })}

@@ -2,6 +2,7 @@
 //! impersonating).
 
 use super::MyAccountLayout;
+use crate::pages::Failure;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -14,23 +15,10 @@ pub struct SessionRow {
     pub current: bool,
 }
 
-/// The signed-in user and this browser's session; refused in an impersonated session.
-#[cfg(feature = "ssr")]
-async fn own_session() -> Result<identity::sessions::Current, ServerFnError> {
-    use crate::ssr::{current_session, failure, invalid};
-    let current = current_session()
-        .await?
-        .ok_or_else(|| failure("Your session has ended. Sign in again."))?;
-    if current.session.impersonation_session_id.is_some() {
-        return Err(invalid("This is not available while impersonating."));
-    }
-    Ok(current)
-}
-
 #[server]
 pub async fn my_sessions() -> Result<Vec<SessionRow>, ServerFnError> {
     use crate::ssr::{context, internal};
-    let current = own_session().await?;
+    let current = crate::ssr::own_account().await?;
     let sessions = identity::sessions::live_for_user(&context()?.db, current.user.id)
         .await
         .map_err(internal)?;
@@ -49,7 +37,7 @@ pub async fn my_sessions() -> Result<Vec<SessionRow>, ServerFnError> {
 #[server]
 pub async fn sign_out_everywhere() -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal};
-    let current = own_session().await?;
+    let current = crate::ssr::own_account().await?;
     let db = context()?.db;
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     identity::sessions::end_all_for_user(&txn, current.user.id)
@@ -94,7 +82,7 @@ pub fn SecurityPage() -> impl IntoView {
                             }.into_any()
                         }
                         Err(e) => view! {
-                            <p class="error" role="alert">{crate::pages::error_text(&e)}</p>
+                            <Failure error=e/>
                         }.into_any(),
                     }
                 })}
