@@ -4,6 +4,7 @@ mod applications;
 mod authorization;
 mod bad_requests;
 mod binary;
+mod console;
 mod health;
 mod helpers;
 mod impersonation;
