@@ -1,20 +1,14 @@
 import { defineConfig } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from './tests/support/processes';
 
 // The server under test is started here, once, on a free port with a fresh data folder.
 // This file is evaluated again in every worker: the choice is made in the main process and
 // handed down through the environment, which workers inherit.
 if (!process.env.E2E_BASE_URL) {
-  const port = execFileSync(process.execPath, [
-    '-e',
-    "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})",
-  ])
-    .toString()
-    .trim();
-  process.env.E2E_BASE_URL = `http://127.0.0.1:${port}`;
+  process.env.E2E_BASE_URL = `http://127.0.0.1:${freePort()}`;
   process.env.E2E_DATA_DIR = mkdtempSync(path.join(tmpdir(), 'idp-e2e-'));
   process.env.E2E_ADMIN_PASSWORD = 'e2e-Admin-password-1';
 }

@@ -72,6 +72,10 @@ enum Command {
         admin_password: String,
         #[arg(long, default_value = "Demo business app")]
         name: String,
+        /// Registers it not enabled for impersonation: an impersonated browser that
+        /// launches it meets the identity server's refusal instead of signing in.
+        #[arg(long)]
+        without_impersonation: bool,
     },
 }
 
@@ -113,9 +117,16 @@ async fn main() -> anyhow::Result<()> {
         admin_user,
         admin_password,
         name,
+        without_impersonation,
     }) = &cli.command
     {
-        let (id, secret) = register(&http, &cli, admin_user, admin_password, name).await?;
+        let registration = Registration {
+            user: admin_user,
+            password: admin_password,
+            name,
+            impersonation: !without_impersonation,
+        };
+        let (id, secret) = register(&http, &cli, &registration).await?;
         println!("DEMO_CLIENT_ID={id}\nDEMO_CLIENT_SECRET={secret}");
         return Ok(());
     }
@@ -149,23 +160,33 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `register` asks the identity server for.
+struct Registration<'a> {
+    user: &'a str,
+    password: &'a str,
+    name: &'a str,
+    impersonation: bool,
+}
+
 /// Registers the application and returns its client id and secret.
 async fn register(
     http: &reqwest::Client,
     cli: &Cli,
-    user: &str,
-    password: &str,
-    name: &str,
+    registration: &Registration<'_>,
 ) -> anyhow::Result<(String, String)> {
+    let (user, password) = (registration.user, Some(registration.password));
     let created = http
         .post(format!("{}/api/server/v1/applications", cli.idp_url))
-        .basic_auth(user, Some(password))
+        .basic_auth(user, password)
         .json(&json!({
-            "name": name,
+            "name": registration.name,
             "description": "Shows who is signed in, and who is really acting.",
             "accessUrl": format!("{}/", cli.url),
             "isDiscoverable": true,
-            "advancedConfigurations": { "enableImpersonation": true, "skipLoginConsent": true },
+            "advancedConfigurations": {
+                "enableImpersonation": registration.impersonation,
+                "skipLoginConsent": true,
+            },
             "inboundProtocolConfiguration": { "oidc": {
                 "grantTypes": ["authorization_code"],
                 "callbackURLs": [format!("{}/callback", cli.url)],
@@ -186,7 +207,7 @@ async fn register(
         .to_owned();
     let oidc: Value = http
         .get(format!("{}{location}/inbound-protocols/oidc", cli.idp_url))
-        .basic_auth(user, Some(password))
+        .basic_auth(user, password)
         .send()
         .await?
         .json()
@@ -245,9 +266,9 @@ async fn home(State(demo): Shared, headers: HeaderMap) -> Response {
             .get(&id)
             .map(|s| (s.name.clone(), s.access_token.clone()))
     });
+    // Launched from My Account (or opened) without a session: single sign-on right away.
     let Some((name, token)) = signed else {
-        return page("<p>You are not signed in.</p><p><a href=\"/login\">Sign in</a></p>")
-            .into_response();
+        return Redirect::to("/login").into_response();
     };
     let info = introspect(&demo, &token).await.unwrap_or_default();
     let active = info["active"].as_bool().unwrap_or(false);

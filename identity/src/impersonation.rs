@@ -230,15 +230,22 @@ pub enum Availability {
     Ready,
 }
 
-/// The Console's answer for the Impersonate User button: the exchange's own checks, run
-/// now against My Account (where impersonation lands).
+/// The Console's answer for the Impersonate User button: the checks of the subject token
+/// request (SPEC §2.1), run now against My Account (where impersonation lands) for the
+/// impersonator signed in to `console`.
 pub async fn availability(
     db: &impl ConnectionTrait,
-    impersonator: &crate::entities::user::Model,
+    console: &crate::sessions::Current,
     target: &crate::entities::user::Model,
 ) -> Result<Availability> {
+    let impersonator = &console.user;
     if impersonator.id == target.id {
         return Ok(Availability::Hidden);
+    }
+    if check_session(db, &console.session).await?.is_err() {
+        return Ok(Availability::Disabled(
+            "Stop your current impersonation first.",
+        ));
     }
     let Some(my_account) =
         crate::oauth::clients::find(db, crate::scopes::MY_ACCOUNT_CLIENT_ID).await?

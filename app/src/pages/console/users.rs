@@ -301,7 +301,7 @@ pub enum Impersonation {
 pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_user};
     use identity::impersonation::Availability;
-    let me = require_console_user().await?.user;
+    let me = require_console_user().await?;
     let db = context()?.db;
     let not_found = || invalid("There is no user with this id.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;

@@ -161,6 +161,9 @@ pub struct Launchable {
     pub name: String,
     pub description: String,
     pub url: String,
+    /// In an impersonated session: the application does not allow impersonation, so
+    /// launching it would only end at the identity server's refusal (SPEC §2.3).
+    pub refuses_impersonation: bool,
 }
 
 /// The discoverable applications the user (the impersonated one, in an impersonated
@@ -168,7 +171,7 @@ pub struct Launchable {
 #[server]
 pub async fn my_applications() -> Result<Vec<Launchable>, ServerFnError> {
     use crate::ssr::{context, internal, my_account_user};
-    let (user, _) = my_account_user().await?;
+    let (user, impersonation) = my_account_user().await?;
     let apps = identity::my_account::applications(&context()?.db, &user)
         .await
         .map_err(internal)?;
@@ -176,6 +179,7 @@ pub async fn my_applications() -> Result<Vec<Launchable>, ServerFnError> {
         .into_iter()
         .map(|a| Launchable {
             url: a.access_url.unwrap_or_default(),
+            refuses_impersonation: impersonation.is_some() && !a.impersonation_enabled,
             name: a.name,
             description: a.description,
         })
@@ -200,8 +204,16 @@ pub fn MyAccountHome() -> impl IntoView {
                                 <li class="card app-card">
                                     <h2>{a.name.clone()}</h2>
                                     <p class="muted">{a.description}</p>
-                                    <a class="button primary" href=a.url
-                                        aria-label=format!("Launch {}", a.name)>"Launch"</a>
+                                    {if a.refuses_impersonation {
+                                        view! {
+                                            <p class="muted">"Does not allow impersonation."</p>
+                                        }.into_any()
+                                    } else {
+                                        view! {
+                                            <a class="button primary" href=a.url
+                                                aria-label=format!("Launch {}", a.name)>"Launch"</a>
+                                        }.into_any()
+                                    }}
                                 </li>
                             }).collect_view();
                             view! { <ul class="apps" aria-label="Applications">{cards}</ul> }.into_any()
