@@ -181,7 +181,9 @@ async fn main() -> anyhow::Result<()> {
     // 2. Exchanges over HTTP.
     let client = reqwest::Client::new();
     let token_url = format!("{url}/oauth2/token");
-    println!("\nconcurrency  exchanges   throughput      p50       p99   of ceiling");
+    println!(
+        "\nconcurrency  exchanges   throughput      p50       p99   of ceiling   CPU/exchange   switches/exchange"
+    );
     let mut best: f64 = 0.0;
     for concurrency in [1usize, 4, 16] {
         let tokens: Vec<String> = (0..per_level)
@@ -191,6 +193,7 @@ async fn main() -> anyhow::Result<()> {
             })
             .collect();
         let queue = Arc::new(std::sync::Mutex::new(tokens));
+        let usage_before = Usage::now();
         let started = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..concurrency {
@@ -239,22 +242,73 @@ async fn main() -> anyhow::Result<()> {
             latencies.extend(task.await?);
         }
         let elapsed = started.elapsed().as_secs_f64();
+        let used = Usage::now().since(&usage_before);
         latencies.sort();
         let pct =
             |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
         let throughput = latencies.len() as f64 / elapsed;
         best = best.max(throughput);
+        let n = latencies.len() as f64;
         println!(
-            "{concurrency:>11}  {:>9}  {throughput:>8.0}/s  {:>7.1}ms  {:>7.1}ms  {:>9.0}%",
+            "{concurrency:>11}  {:>9}  {throughput:>8.0}/s  {:>7.1}ms  {:>7.1}ms  {:>9.0}%  {:>10.2}ms  {:>18.0}",
             latencies.len(),
             pct(0.50).as_secs_f64() * 1000.0,
             pct(0.99).as_secs_f64() * 1000.0,
-            100.0 * throughput / ceiling
+            100.0 * throughput / ceiling,
+            used.cpu_secs * 1000.0 / n,
+            used.switches as f64 / n,
         );
     }
     println!(
         "\nbest exchange throughput / cryptographic ceiling: {:.2} (target: at least 0.70)",
         best / ceiling
     );
+    println!(
+        "CPU/exchange: this process's CPU time (server and client, every thread) per exchange; \
+         the cryptography alone takes {:.2}ms of it. switches/exchange: context switches of \
+         all threads per exchange.",
+        cores as f64 * 1000.0 / ceiling
+    );
     Ok(())
+}
+
+/// CPU time and context switches of this process, every thread, from `/proc` (Linux).
+#[derive(Default)]
+struct Usage {
+    cpu_secs: f64,
+    switches: u64,
+}
+
+impl Usage {
+    fn now() -> Self {
+        let mut usage = Usage::default();
+        // Fields 14 and 15 of /proc/self/stat: user and system time of every thread, in
+        // clock ticks (100 per second on Linux).
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+            && let Some((_, after_name)) = stat.rsplit_once(')')
+        {
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+            usage.cpu_secs = (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / 100.0;
+        }
+        let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten();
+        for task in tasks.flatten() {
+            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+                continue;
+            };
+            usage.switches += status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+        usage
+    }
+
+    fn since(&self, before: &Usage) -> Usage {
+        Usage {
+            cpu_secs: self.cpu_secs - before.cpu_secs,
+            switches: self.switches.saturating_sub(before.switches),
+        }
+    }
 }
