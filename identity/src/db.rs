@@ -21,7 +21,9 @@ pub async fn connect(url: &str) -> crate::Result<DatabaseConnection> {
                 .busy_timeout(Duration::from_secs(10))
         });
     if url.starts_with("sqlite:") {
-        options.max_connections(8);
+        // A connection to a local file cannot go away behind our back: no ping (a round
+        // trip to the connection's worker thread) before every use.
+        options.max_connections(8).test_before_acquire(false);
     }
     Ok(Database::connect(options).await?)
 }
