@@ -263,13 +263,62 @@ async fn main() -> anyhow::Result<()> {
         "\nbest exchange throughput / cryptographic ceiling: {:.2} (target: at least 0.70)",
         best / ceiling
     );
+    // What the exchange pays besides its own work: the same client and server answering a
+    // request that does nothing (`/health/live`), and one that makes one database round
+    // trip (`/health/ready`).
+    println!("\nfloors, same client, concurrency 4:");
+    for (what, path) in [
+        ("an HTTP request that does nothing", "/health/live"),
+        (
+            "an HTTP request with one database round trip",
+            "/health/ready",
+        ),
+    ] {
+        let (rate, used) = requests_per_second(&client, &format!("{url}{path}"), per_level).await;
+        println!(
+            "  {what:<46} {rate:>7.0}/s  {:>6.3}ms CPU  {:>5.1} switches",
+            used.cpu_secs * 1000.0 / per_level as f64,
+            used.switches as f64 / per_level as f64
+        );
+    }
     println!(
-        "CPU/exchange: this process's CPU time (server and client, every thread) per exchange; \
+        "\nCPU/exchange: this process's CPU time (server and client, every thread) per exchange; \
          the cryptography alone takes {:.2}ms of it. switches/exchange: context switches of \
          all threads per exchange.",
         cores as f64 * 1000.0 / ceiling
     );
     Ok(())
+}
+
+/// `count` GETs of `url` by 4 tasks: the rate, and the CPU and switches they used.
+async fn requests_per_second(client: &reqwest::Client, url: &str, count: usize) -> (f64, Usage) {
+    let left = Arc::new(std::sync::atomic::AtomicUsize::new(count));
+    let before = Usage::now();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url, left) = (client.clone(), url.to_owned(), left.clone());
+            tokio::spawn(async move {
+                while left
+                    .fetch_update(
+                        std::sync::atomic::Ordering::Relaxed,
+                        std::sync::atomic::Ordering::Relaxed,
+                        |n| n.checked_sub(1),
+                    )
+                    .is_ok()
+                {
+                    let response = client.get(&url).send().await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    response.bytes().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    (rate, Usage::now().since(&before))
 }
 
 /// CPU time and context switches of this process, every thread, from `/proc` (Linux).
