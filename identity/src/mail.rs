@@ -109,8 +109,13 @@ pub async fn enqueue(db: &impl ConnectionTrait, recipient: &str, mail: &Template
 const LEASE_SECS: i64 = 60;
 
 /// Claims up to `limit` mails that are due: each claim is a conditional update, so two
-/// workers (two server instances) never send the same mail at once.
-pub async fn claim_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<outbox_mail::Model>> {
+/// workers (two server instances) never send the same mail at once. The claims are one
+/// write transaction that queues with the process's other writers (SQLite's busy handler
+/// would leave the worker sleeping while exchanges keep writing).
+pub async fn claim_due(
+    db: &sea_orm::DatabaseConnection,
+    limit: u64,
+) -> Result<Vec<outbox_mail::Model>> {
     let now = clock::now();
     let due = outbox_mail::Entity::find()
         .filter(outbox_mail::Column::SentAt.is_null())
@@ -119,6 +124,10 @@ pub async fn claim_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<outb
         .limit(limit)
         .all(db)
         .await?;
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let txn = crate::db::begin_write(db).await?;
     let mut claimed = Vec::new();
     for mail in due {
         let taken = outbox_mail::Entity::update_many()
@@ -129,12 +138,13 @@ pub async fn claim_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<outb
             .filter(outbox_mail::Column::Id.eq(mail.id))
             .filter(outbox_mail::Column::NextAttemptAt.eq(mail.next_attempt_at))
             .filter(outbox_mail::Column::SentAt.is_null())
-            .exec(db)
+            .exec(&txn)
             .await?;
         if taken.rows_affected == 1 {
             claimed.push(mail);
         }
     }
+    txn.commit().await?;
     Ok(claimed)
 }
 

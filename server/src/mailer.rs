@@ -85,10 +85,7 @@ pub async fn run(db: DatabaseConnection, transport: Transport, from: Mailbox, re
                 Ok(message) => transport.send(message).await,
                 Err(error) => Err(error),
             };
-            let recorded = match &sent {
-                Ok(()) => identity::mail::mark_sent(&db, mail.id).await,
-                Err(error) => identity::mail::mark_failed(&db, &mail, error, retry_secs).await,
-            };
+            let recorded = record_outcome(&db, &mail, &sent, retry_secs).await;
             match (sent, recorded) {
                 (Ok(()), Ok(())) => tracing::info!(mail_id = %mail.id, "mail sent"),
                 (Err(error), _) => {
@@ -100,4 +97,20 @@ pub async fn run(db: DatabaseConnection, transport: Transport, from: Mailbox, re
             }
         }
     }
+}
+
+/// Records how sending went, as a write transaction queued with the process's others.
+async fn record_outcome(
+    db: &DatabaseConnection,
+    mail: &outbox_mail::Model,
+    sent: &Result<(), String>,
+    retry_secs: i64,
+) -> identity::Result<()> {
+    let txn = identity::db::begin_write(db).await?;
+    match sent {
+        Ok(()) => identity::mail::mark_sent(&txn, mail.id).await?,
+        Err(error) => identity::mail::mark_failed(&txn, mail, error, retry_secs).await?,
+    }
+    txn.commit().await?;
+    Ok(())
 }
