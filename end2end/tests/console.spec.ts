@@ -1,5 +1,5 @@
 import { test, expect, admin } from './support/fixtures';
-import { LoginPage } from './support/pages';
+import { impersonate, LoginPage } from './support/pages';
 import { assignRole, createUser, unique } from './support/api';
 
 test.describe('the Users list', () => {
@@ -117,7 +117,7 @@ test.describe('Impersonate User', () => {
     await expect(myAccount.getByRole('navigation', { name: 'My Account' }).getByRole('link', { name: 'Profile' })).toBeVisible();
   });
 
-  test('Stop impersonating in My Account ends the session and returns to the Console', async ({ page, context, request }) => {
+  test('Stop impersonating in My Account ends the session and returns to the Console', async ({ page, request }) => {
     const tag = unique();
     const impersonator = `helper-${tag}`;
     const target = `client-${tag}`;
@@ -128,13 +128,7 @@ test.describe('Impersonate User', () => {
 
     await page.goto(`/console/users/${targetId}`);
     await new LoginPage(page).signIn(impersonator, 'helper-Password-1');
-    await expect(page.locator('body[data-hydrated]')).toBeAttached();
-    await page.getByRole('button', { name: 'Impersonate User' }).click();
-    await page.getByLabel('Reason').fill('Walkthrough');
-    const [myAccount] = await Promise.all([
-      context.waitForEvent('page'),
-      page.getByRole('button', { name: 'Start impersonation' }).click(),
-    ]);
+    const myAccount = await impersonate(page, 'Walkthrough');
     await expect(myAccount.getByRole('region', { name: 'Impersonation' })).toBeVisible();
     await myAccount.getByRole('button', { name: 'Stop impersonating' }).click();
     await expect(myAccount).toHaveURL(/\/console$/);

@@ -1,6 +1,6 @@
 import type { APIRequestContext } from '@playwright/test';
 import { test, expect } from './support/fixtures';
-import { LoginPage } from './support/pages';
+import { impersonate, LoginPage } from './support/pages';
 import { adminAuth, assignRole, createUser, unique } from './support/api';
 
 /** Registers a discoverable application with an access URL; returns its id. */
@@ -62,7 +62,7 @@ test.describe('My Account', () => {
     await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   });
 
-  test('an impersonated session offers only Applications, and the user sees it in Access history', async ({ page, context, browser, request }) => {
+  test('an impersonated session offers only Applications, and the user sees it in Access history', async ({ page, browser, request }) => {
     const tag = unique();
     const impersonator = `helpdesk-${tag}`;
     const target = `member-${tag}`;
@@ -73,13 +73,7 @@ test.describe('My Account', () => {
 
     await page.goto(`/console/users/${targetId}`);
     await new LoginPage(page).signIn(impersonator, 'helpdesk-Password-1');
-    await expect(page.locator('body[data-hydrated]')).toBeAttached();
-    await page.getByRole('button', { name: 'Impersonate User' }).click();
-    await page.getByLabel('Reason').fill(`Case ${tag}`);
-    const [myAccount] = await Promise.all([
-      context.waitForEvent('page'),
-      page.getByRole('button', { name: 'Start impersonation' }).click(),
-    ]);
+    const myAccount = await impersonate(page, `Case ${tag}`);
     await expect(myAccount.getByRole('region', { name: 'Impersonation' })).toBeVisible();
     const nav = myAccount.getByRole('navigation', { name: 'My Account' });
     await expect(nav.getByRole('link')).toHaveText(['Applications']);

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, expect, admin } from './support/fixtures';
-import { LoginPage } from './support/pages';
+import { impersonate, LoginPage } from './support/pages';
 import { adminAuth, assignRole, createUser } from './support/api';
 import { answers, freePort, listening, start, type Started } from './support/processes';
 
@@ -102,17 +102,11 @@ test('an administrator impersonates a user, uses a business application as them,
   const taylorId = await createUser(request, 'taylor', 'taylor-Password-1', { givenName: 'Taylor' });
   const jordanId = await createUser(request, 'jordan', 'jordan-Password-1');
 
-  await test.step('1. the administrator opens the user in the Console and impersonates them, with a reason', async () => {
+  const myAccount = await test.step('1. the administrator opens the user in the Console and impersonates them, with a reason', async () => {
     await page.goto(`/console/users/${taylorId}`);
     await new LoginPage(page).signIn('alex', 'alex-Password-1');
-    await expect(page.locator('body[data-hydrated]')).toBeAttached();
-    await page.getByRole('button', { name: 'Impersonate User' }).click();
-    await page.getByLabel('Reason').fill('Ticket 4711: payslip missing');
+    return impersonate(page, 'Ticket 4711: payslip missing');
   });
-  const [myAccount] = await Promise.all([
-    context.waitForEvent('page'),
-    page.getByRole('button', { name: 'Start impersonation' }).click(),
-  ]);
 
   await test.step('2. the new tab is My Account as the user, under the banner, listing the demo application', async () => {
     await expect(myAccount).toHaveURL(`${idp}/myaccount`);

@@ -41,3 +41,18 @@ export class ConsoleHome {
     await this.page.getByRole('button', { name: 'Sign out' }).click();
   }
 }
+
+/**
+ * On a user's page in the Console: Impersonate User with `reason`, and the tab it opens
+ * (My Account as that user, once the handoff is through).
+ */
+export async function impersonate(page: Page, reason: string): Promise<Page> {
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await page.getByRole('button', { name: 'Impersonate User' }).click();
+  await page.getByLabel('Reason').fill(reason);
+  const [myAccount] = await Promise.all([
+    page.context().waitForEvent('page'),
+    page.getByRole('button', { name: 'Start impersonation' }).click(),
+  ]);
+  return myAccount;
+}

@@ -17,20 +17,12 @@ async fn a_new_applications_secret_is_shown_once_and_works() {
         .secret
         .clone()
         .expect("the first read shows the secret");
-    let (user, pass) = admin();
     let again: Value = app
-        .client
-        .get(app.at(&format!(
+        .get_as_admin(app.at(&format!(
             "/api/server/v1/applications/{}/inbound-protocols/oidc",
             shop.id
         )))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(again["clientId"], shop.client_id);
     assert!(again.get("clientSecret").is_none(), "never twice");
     let token = app
@@ -93,32 +85,18 @@ async fn application_settings_round_trip_through_the_api() {
         )
         .await;
     let read: Value = app
-        .client
-        .get(app.at(&format!("/api/server/v1/applications/{}", shop.id)))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_as_admin(app.at(&format!("/api/server/v1/applications/{}", shop.id)))
+        .await;
     assert_eq!(read["name"], "Shop");
     assert_eq!(read["isDiscoverable"], true);
     assert_eq!(read["accessUrl"], "https://app.example/");
     assert_eq!(read["clientId"], shop.client_id);
     let oidc: Value = app
-        .client
-        .get(app.at(&format!(
+        .get_as_admin(app.at(&format!(
             "/api/server/v1/applications/{}/inbound-protocols/oidc",
             shop.id
         )))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         oidc["subjectToken"],
         json!({ "enable": true, "applicationSubjectTokenExpiryInSeconds": 120 })
@@ -192,15 +170,8 @@ async fn invalid_applications_are_refused_with_the_field_and_nothing_is_saved() 
         .unwrap();
     assert_eq!(malformed.status(), 400);
     let listed: Value = app
-        .client
-        .get(app.at("/api/server/v1/applications"))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_as_admin(app.at("/api/server/v1/applications"))
+        .await;
     assert_eq!(
         listed["totalResults"], 3,
         "Console, My Account and Shop only"
@@ -235,15 +206,8 @@ async fn deleting_an_application_and_the_system_ones_that_stay() {
     );
 
     let listed: Value = app
-        .client
-        .get(app.at("/api/server/v1/applications"))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_as_admin(app.at("/api/server/v1/applications"))
+        .await;
     let console = listed["applications"]
         .as_array()
         .unwrap()

@@ -1,23 +1,15 @@
 //! SPEC §7: every refused request leaves an audit record naming what was wrong, and no
 //! record ever holds the secret that was tried.
 
-use crate::helpers::{TestApp, admin, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 use serde_json::Value;
 
 async fn events(app: &TestApp, action: &str) -> Vec<Value> {
-    let (user, pass) = admin();
     let page: Value = app
-        .client
-        .get(app.at(&format!(
+        .get_as_admin(app.at(&format!(
             "/api/server/v1/audit-events?action={action}&limit=500"
         )))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     page["events"].as_array().unwrap().clone()
 }
 

@@ -5,19 +5,11 @@ use crate::helpers::{admin, spawn_app};
 use serde_json::{Value, json};
 
 async fn refusals(app: &crate::helpers::TestApp, actor: &str) -> Vec<String> {
-    let (user, pass) = admin();
     let events: Value = app
-        .client
-        .get(app.at(&format!(
+        .get_as_admin(app.at(&format!(
             "/api/server/v1/audit-events?action=request-rejected&actor={actor}"
         )))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     events["events"]
         .as_array()
         .unwrap()

@@ -262,6 +262,20 @@ impl TestApp {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// `GET url` as the bootstrap administrator (HTTP Basic), as JSON.
+    pub async fn get_as_admin(&self, url: impl reqwest::IntoUrl) -> serde_json::Value {
+        let (user, pass) = admin();
+        self.client
+            .get(url)
+            .basic_auth(user, Some(pass))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// A browser signed in as `username`.
     pub async fn browser_for(&self, username: &str, password: &str) -> Client {
         let browser = client();

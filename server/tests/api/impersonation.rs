@@ -39,15 +39,10 @@ async fn setup_in(app: TestApp) -> Setup {
         )
         .await;
     let apis: Value = app
-        .client
-        .get(app.at("/api/server/v1/api-resources?filter=identifier%20eq%20system:impersonation"))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_as_admin(
+            app.at("/api/server/v1/api-resources?filter=identifier%20eq%20system:impersonation"),
+        )
+        .await;
     let api_id = apis["apiResources"][0]["id"].as_str().unwrap().to_owned();
     let authorized = app
         .client
@@ -152,17 +147,9 @@ async fn exchange(
 }
 
 async fn audit_actions(app: &TestApp) -> Vec<(String, String, String)> {
-    let (user, pass) = admin();
     let events: Value = app
-        .client
-        .get(app.at("/api/server/v1/audit-events"))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_as_admin(app.at("/api/server/v1/audit-events"))
+        .await;
     events["events"]
         .as_array()
         .unwrap()
@@ -857,17 +844,9 @@ async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them(
 }
 
 async fn audit_events(app: &TestApp) -> Vec<Value> {
-    let (user, pass) = admin();
     let events: Value = app
-        .client
-        .get(app.at("/api/server/v1/audit-events?limit=500"))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_as_admin(app.at("/api/server/v1/audit-events?limit=500"))
+        .await;
     events["events"].as_array().unwrap().clone()
 }
 
@@ -1563,15 +1542,8 @@ async fn two_instances_on_one_database_act_as_one_server() {
     );
 
     let sessions: Value = second
-        .client
-        .get(second.at("/api/server/v1/impersonation-sessions?active=true"))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_as_admin(second.at("/api/server/v1/impersonation-sessions?active=true"))
+        .await;
     let path = sessions["sessions"][0]["self"].as_str().unwrap().to_owned();
     let ended = second
         .client

@@ -261,16 +261,7 @@ async fn get_put_patch_and_delete_a_user() {
     let (user, pass) = admin();
     let path = app.at(&format!("/scim2/Users/{id}"));
 
-    let got: Value = app
-        .client
-        .get(&path)
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_as_admin(&path).await;
     assert_eq!(got["userName"], "pat");
 
     let put: Value = app
