@@ -23,9 +23,41 @@ pub async fn connect(url: &str) -> crate::Result<DatabaseConnection> {
     if url.starts_with("sqlite:") {
         // A connection to a local file cannot go away behind our back: no ping (a round
         // trip to the connection's worker thread) before every use.
-        options.max_connections(8).test_before_acquire(false);
+        options
+            .max_connections(8)
+            .test_before_acquire(false)
+            .map_sqlx_sqlite_pool_opts(|pool| {
+                pool.after_connect(|conn, _| Box::pin(planner_ignores_bound_values(conn)))
+            });
     }
     Ok(Database::connect(options).await?)
+}
+
+/// Turns on SQLite's query planner stability guarantee for a new connection: plans no
+/// longer depend on the values bound to parameters. Without it, a statement with `LIMIT ?`
+/// (every `.one()` query) is marked expired whenever its parameters are bound again, and
+/// SQLite compiles it anew on every execution although sqlx keeps it prepared.
+async fn planner_ignores_bound_values(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+) -> Result<(), sea_orm::sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    // SAFETY: `db` is the open connection that `handle` keeps locked (no other thread uses
+    // it meanwhile); SQLITE_DBCONFIG_ENABLE_QPSG takes an int and an optional int pointer.
+    let rc = unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            db,
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::ffi::c_int,
+            std::ptr::null_mut::<std::ffi::c_int>(),
+        )
+    };
+    if rc != libsqlite3_sys::SQLITE_OK {
+        return Err(sea_orm::sqlx::Error::Configuration(
+            format!("SQLite refused SQLITE_DBCONFIG_ENABLE_QPSG (code {rc})").into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Applies pending migrations. Refuses, touching nothing, when the database holds
@@ -169,4 +201,43 @@ pub async fn begin_write(db: &DatabaseConnection) -> crate::Result<WriteTxn> {
         txn,
         _writer: writer,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads SQLITE_DBCONFIG_ENABLE_QPSG of one pooled connection (a negative value asks
+    /// without changing it).
+    async fn qpsg_of(conn: &mut sea_orm::sqlx::SqliteConnection) -> std::ffi::c_int {
+        let mut handle = conn.lock_handle().await.unwrap();
+        let mut on: std::ffi::c_int = -1;
+        // SAFETY: as in `planner_ignores_bound_values`; `on` outlives the call.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_db_config(
+                handle.as_raw_handle().as_ptr(),
+                libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+                -1 as std::ffi::c_int,
+                &mut on as *mut std::ffi::c_int,
+            )
+        };
+        assert_eq!(rc, libsqlite3_sys::SQLITE_OK);
+        on
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_plans_without_looking_at_bound_values() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = connect(&url).await.unwrap();
+        let pool = db.get_sqlite_connection_pool();
+        // Several connections at once, so that the pool opens more than one.
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(pool.acquire().await.unwrap());
+        }
+        for conn in &mut held {
+            assert_eq!(qpsg_of(conn).await, 1);
+        }
+    }
 }
