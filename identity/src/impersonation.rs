@@ -137,7 +137,7 @@ pub async fn expire_due(db: &sea_orm::DatabaseConnection) -> Result<u64> {
 
 /// Why an impersonation is refused (SPEC §2.1 checks 2 to 5). The text is for the audit
 /// log; the client gets a generic description.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Denied {
     #[error("the impersonator lacks internal_user_impersonate for this application")]
     NoPermission,

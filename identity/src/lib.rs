@@ -5,6 +5,7 @@
 pub mod api_resources;
 pub mod applications;
 pub mod audit;
+pub mod cache;
 pub mod clock;
 pub mod db;
 pub mod entities;

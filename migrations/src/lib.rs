@@ -14,6 +14,9 @@ mod m20261121_000005_organization_members;
 mod m20261121_000006_mail;
 mod m20261121_000007_impersonation_sso;
 mod m20261121_000008_user_search;
+mod m20261121_000009_change_counter;
+
+pub use m20261121_000009_change_counter::COUNTED_TABLES;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -30,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_mail::Migration),
             Box::new(m20261121_000007_impersonation_sso::Migration),
             Box::new(m20261121_000008_user_search::Migration),
+            Box::new(m20261121_000009_change_counter::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ pub mod audit_event;
 pub mod authorization_code;
 pub mod authorization_request;
 pub mod authorized_scope;
+pub mod change_counter;
 pub mod consent;
 pub mod consumed_token;
 pub mod email_template;

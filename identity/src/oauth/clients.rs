@@ -36,14 +36,14 @@ pub async fn find(
 /// Authenticates a client. A confidential client must present its secret; a public client
 /// may only name itself. Unknown clients and wrong secrets fail alike.
 pub async fn authenticate(
-    db: &impl ConnectionTrait,
+    reads: &crate::cache::Reads<'_>,
     presented: &Presented,
 ) -> Result<std::result::Result<application::Model, ClientError>> {
     let (client_id, secret) = match presented {
         Presented::Secret { client_id, secret } => (client_id, Some(secret)),
         Presented::Public { client_id } => (client_id, None),
     };
-    let Some(app) = find(db, client_id).await? else {
+    let Some(app) = reads.client(client_id).await? else {
         return Ok(Err(ClientError::Failed));
     };
     let ok = match (secret, &app.client_secret_hash, app.public_client) {

@@ -4,7 +4,7 @@
 use super::Provider;
 use super::claims::{AccessClaims, Actor, IdClaims, Profile, half_hash};
 use super::token_type;
-use crate::entities::{access_token, application, organization, refresh_token, user};
+use crate::entities::{access_token, application, refresh_token, user};
 use crate::{Result, clock, tokens};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
@@ -58,8 +58,13 @@ pub struct Minted {
 /// Signs the tokens of a grant and records them, in `db` (pass a transaction to make the
 /// grant and its records one unit).
 pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -> Result<Minted> {
-    let prepared = prepare(provider, db, m).await?;
-    store(db, prepared).await
+    // The organization's name through `db` itself: a caller holding a transaction must not
+    // wait for a second connection of the pool.
+    let org_name = crate::organizations::find(db, m.organization())
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    store(db, sign(provider, m, org_name)?).await
 }
 
 /// A grant's tokens, signed, with the records that [`store`] writes.
@@ -82,23 +87,30 @@ pub async fn store(db: &impl ConnectionTrait, prepared: Prepared) -> Result<Mint
     Ok(prepared.minted)
 }
 
-/// Signs the tokens of a grant without recording them (reading only the organization's
-/// name from `db`), so that the signing happens before a write transaction, not in it.
+/// Signs the tokens of a grant without recording them (looking up only the organization's
+/// name), so that the signing happens before a write transaction, not in it.
 pub async fn prepare(
     provider: &Provider,
-    db: &impl ConnectionTrait,
+    reads: &crate::cache::Reads<'_>,
     m: Mint<'_>,
 ) -> Result<Prepared> {
+    let org_name = reads.organization_name(m.organization()).await?;
+    sign(provider, m, org_name)
+}
+
+impl Mint<'_> {
+    /// The organization the tokens are for.
+    fn organization(&self) -> Uuid {
+        self.organization_id
+            .or(self.user.map(|u| u.organization_id))
+            .unwrap_or(self.app.organization_id)
+    }
+}
+
+/// Signs the tokens of a grant for the organization named `org_name`.
+fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> {
     let now = clock::now();
-    let org_id = m
-        .organization_id
-        .or(m.user.map(|u| u.organization_id))
-        .unwrap_or(m.app.organization_id);
-    let org_name = organization::Entity::find_by_id(org_id)
-        .one(db)
-        .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
+    let org_id = m.organization();
     let scope = super::scope::join(&m.scopes);
     let lifetime = i64::from(m.app.access_token_lifetime_secs);
     let jti = Uuid::new_v4().to_string();

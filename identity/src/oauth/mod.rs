@@ -20,6 +20,8 @@ pub struct Provider {
     pub keys: Arc<KeyStore>,
     /// `<public url>/oauth2/token`, as WSO2 names its issuer.
     pub issuer: String,
+    /// Applications, users, roles and settings as of the last change (shared by clones).
+    pub cache: Arc<crate::cache::ReadCache>,
 }
 
 impl Provider {
@@ -28,7 +30,13 @@ impl Provider {
             db,
             keys,
             issuer: format!("{public_url}/oauth2/token"),
+            cache: Arc::default(),
         }
+    }
+
+    /// Read-mostly lookups as of now (one read of the change counter).
+    pub async fn reads(&self) -> crate::Result<crate::cache::Reads<'_>> {
+        self.cache.reads(&self.db).await
     }
 }
 

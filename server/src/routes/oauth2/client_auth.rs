@@ -5,7 +5,7 @@ use super::error::OAuthError;
 use super::params::Params;
 use axum::http::{HeaderMap, header};
 use base64::{Engine, engine::general_purpose::STANDARD};
-use identity::DatabaseConnection;
+use identity::cache::Reads;
 use identity::entities::application;
 use identity::oauth::clients::{self, Presented};
 
@@ -35,7 +35,7 @@ fn form_decode(value: &str) -> String {
 
 /// Authenticates the calling client from the headers and form parameters.
 pub async fn authenticate_client(
-    db: &DatabaseConnection,
+    reads: &Reads<'_>,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<application::Model, OAuthError> {
@@ -68,7 +68,7 @@ pub async fn authenticate_client(
         },
     };
     let basic = matches!(basic_credentials(headers), Some(Ok(_)));
-    match clients::authenticate(db, &presented).await? {
+    match clients::authenticate(reads, &presented).await? {
         Ok(app) => Ok(app),
         Err(_) => Err(OAuthError::invalid_client(basic)),
     }

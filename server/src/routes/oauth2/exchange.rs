@@ -8,6 +8,7 @@ use super::params::Params;
 use super::token::TokenResponse;
 use crate::state::AppState;
 use identity::audit::{self, Event, action};
+use identity::cache::Reads;
 use identity::entities::application;
 use identity::impersonation::{self, SubjectClaims};
 use identity::oauth::claims::IdClaims;
@@ -24,6 +25,7 @@ fn invalid(description: impl Into<String>) -> OAuthError {
 
 pub async fn exchange(
     state: &AppState,
+    reads: &Reads<'_>,
     app: &application::Model,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
@@ -78,8 +80,8 @@ pub async fn exchange(
 
     // Everything that only reads, and the signing, happens before the write transaction,
     // so that exchanges overlap there and queue only for their few writes. The checks run
-    // on today's data: the impersonator may have lost the role, the target may have been
-    // disabled, since the subject token was issued.
+    // on today's data (`reads` is as of this request): the impersonator may have lost the
+    // role, the target may have been disabled, since the subject token was issued.
     let db = &state.db;
     let denied = async |reason: String| -> Result<(), OAuthError> {
         // A refused exchange uses its subject token up too: it cannot be tried again.
@@ -101,7 +103,7 @@ pub async fn exchange(
         Ok(())
     };
     let impersonator = match Uuid::parse_str(&actor.sub) {
-        Ok(id) => identity::users::find(db, id).await?,
+        Ok(id) => reads.user(id).await?,
         Err(_) => None,
     }
     .filter(|u| u.status == identity::entities::user::UserStatus::Active);
@@ -109,7 +111,10 @@ pub async fn exchange(
         denied("the impersonator may no longer sign in".into()).await?;
         return Err(invalid("The impersonator may no longer sign in."));
     };
-    let target = match impersonation::check_pair(db, app, &impersonator, &subject.sub).await? {
+    let target = match reads
+        .impersonation_pair(app, &impersonator, &subject.sub)
+        .await?
+    {
         Ok(target) => target,
         Err(reason) => {
             denied(reason.to_string()).await?;
@@ -118,20 +123,20 @@ pub async fn exchange(
             )));
         }
     };
-    let settings = identity::settings::impersonation(db, target.organization_id).await?;
+    let settings = reads.impersonation_settings(target.organization_id).await?;
     if settings.require_reason && subject.reason.is_empty() {
         denied("no reason given".into()).await?;
         return Err(invalid("A reason is required to impersonate a user."));
     }
     let template = if settings.enable_email_notification && !target.email.is_empty() {
         Some(
-            identity::mail::template(
-                db,
-                target.organization_id,
-                identity::mail::IMPERSONATION_NOTIFICATION,
-                identity::mail::DEFAULT_LOCALE,
-            )
-            .await?,
+            reads
+                .mail_template(
+                    target.organization_id,
+                    identity::mail::IMPERSONATION_NOTIFICATION,
+                    identity::mail::DEFAULT_LOCALE,
+                )
+                .await?,
         )
     } else {
         None
@@ -140,7 +145,7 @@ pub async fn exchange(
     let idp_session = Uuid::parse_str(&subject.sid).ok();
     let prepared = grants::prepare(
         &state.provider,
-        db,
+        reads,
         grants::Mint {
             app,
             user: Some(&target),

@@ -16,7 +16,8 @@ pub async fn introspect(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Json<Value>, OAuthError> {
     let params = Params::from_pairs(pairs)?;
-    let caller = authenticate_client(&state.db, &headers, &params).await?;
+    let reads = state.provider.reads().await?;
+    let caller = authenticate_client(&reads, &headers, &params).await?;
     if caller.public_client {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

@@ -19,7 +19,8 @@ pub async fn revoke(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, OAuthError> {
     let params = Params::from_pairs(pairs)?;
-    let app = authenticate_client(&state.db, &headers, &params).await?;
+    let reads = state.provider.reads().await?;
+    let app = authenticate_client(&reads, &headers, &params).await?;
     let token = params.require("token")?;
     if let Some(hint) = params.get("token_type_hint")
         && !matches!(hint, "access_token" | "refresh_token")

@@ -70,7 +70,8 @@ pub async fn token(
 ) -> Result<TokenResponse, OAuthError> {
     let params = Params::from_pairs(pairs)?;
     let grant_type = params.require("grant_type")?.to_owned();
-    let app = authenticate_client(&state.db, &headers, &params).await?;
+    let reads = state.provider.reads().await?;
+    let app = authenticate_client(&reads, &headers, &params).await?;
     let known = [
         AUTHORIZATION_CODE,
         REFRESH_TOKEN,
@@ -93,7 +94,7 @@ pub async fn token(
     match grant_type.as_str() {
         AUTHORIZATION_CODE => authorization_code(&state, &app, &params).await,
         REFRESH_TOKEN => refresh_token(&state, &app, &params).await,
-        TOKEN_EXCHANGE => super::exchange::exchange(&state, &app, &params).await,
+        TOKEN_EXCHANGE => super::exchange::exchange(&state, &reads, &app, &params).await,
         ORGANIZATION_SWITCH => super::organization_switch::switch(&state, &app, &params).await,
         _ => client_credentials(&state, &app, &params).await,
     }

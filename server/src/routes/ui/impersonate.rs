@@ -157,7 +157,11 @@ async fn callback(
     if !nonce_matches {
         return refused("The ID token does not answer the request made here.");
     }
-    let my_account = match identity::oauth::clients::find(&state.db, MY_ACCOUNT_CLIENT_ID).await {
+    let reads = match state.provider.reads().await {
+        Ok(reads) => reads,
+        Err(error) => return crate::error::HttpError::from(error).into_response(),
+    };
+    let my_account = match reads.client(MY_ACCOUNT_CLIENT_ID).await {
         Ok(Some(app)) => app,
         Ok(None) => return refused("My Account is disabled."),
         Err(error) => return crate::error::HttpError::from(error).into_response(),
@@ -174,7 +178,7 @@ async fn callback(
         ("code_verifier".into(), handoff.verifier),
     ]);
     let exchanged = match params {
-        Ok(params) => exchange::exchange(&state, &my_account, &params).await,
+        Ok(params) => exchange::exchange(&state, &reads, &my_account, &params).await,
         Err(error) => Err(error),
     };
     match exchanged {
