@@ -48,6 +48,13 @@ pub struct Event {
 
 /// Appends `event` and writes its log line.
 pub async fn record(db: &impl ConnectionTrait, event: Event) -> Result<()> {
+    let mut batch = crate::db::Batch::new(db);
+    record_in(&mut batch, event);
+    batch.run(db).await
+}
+
+/// [`record`] as part of a batch of writes (the log line is written now).
+pub fn record_in(batch: &mut crate::db::Batch, event: Event) {
     let outcome = if event.success { "success" } else { "failure" };
     let mut data = json!({});
     for (key, value) in [
@@ -77,7 +84,7 @@ pub async fn record(db: &impl ConnectionTrait, event: Event) -> Result<()> {
         data,
         if event.success { "AUTHORIZED" } else { "DENIED" },
     );
-    audit_event::Entity::insert(audit_event::ActiveModel {
+    batch.push(&audit_event::Entity::insert(audit_event::ActiveModel {
         created_at: Set(clock::now()),
         action: Set(event.action.to_owned()),
         outcome: Set(outcome.to_owned()),
@@ -92,10 +99,7 @@ pub async fn record(db: &impl ConnectionTrait, event: Event) -> Result<()> {
         reason: Set(event.reason),
         detail: Set(None::<Value>),
         ..Default::default()
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+    }));
 }
 
 /// Filters of the audit log.

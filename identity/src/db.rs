@@ -203,6 +203,53 @@ pub async fn begin_write(db: &DatabaseConnection) -> crate::Result<WriteTxn> {
     })
 }
 
+/// Writes sent to the database together: on SQLite one multi-statement execution, so one
+/// round trip to the connection's thread instead of one per statement; elsewhere one
+/// statement after the other. Run it inside the transaction the writes belong to; the
+/// first failing statement fails the whole run.
+pub struct Batch {
+    backend: DbBackend,
+    statements: Vec<Statement>,
+}
+
+impl Batch {
+    /// An empty batch for `db`'s backend.
+    pub fn new(db: &impl ConnectionTrait) -> Self {
+        Self {
+            backend: db.get_database_backend(),
+            statements: Vec::new(),
+        }
+    }
+
+    /// Adds a write (an insert, update or delete built with SeaORM).
+    pub fn push(&mut self, write: &impl sea_orm::QueryTrait) {
+        self.statements.push(write.build(self.backend));
+    }
+
+    /// Runs the writes, in the order they were added.
+    pub async fn run(self, db: &impl ConnectionTrait) -> crate::Result<()> {
+        if self.backend != DbBackend::Sqlite {
+            for statement in self.statements {
+                db.execute_raw(statement).await?;
+            }
+            return Ok(());
+        }
+        // sqlx binds `?` parameters in order across the statements of one query.
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        for statement in self.statements {
+            sql.push_str(&statement.sql);
+            sql.push_str(";\n");
+            values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+        }
+        if !sql.is_empty() {
+            db.execute_raw(Statement::from_sql_and_values(self.backend, sql, values))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,5 +286,44 @@ mod tests {
         for conn in &mut held {
             assert_eq!(qpsg_of(conn).await, 1);
         }
+    }
+
+    #[tokio::test]
+    async fn a_batch_writes_everything_in_order_or_fails_at_the_first_error() {
+        use crate::entities::consumed_token;
+        use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = connect(&url).await.unwrap();
+        migrate(&db).await.unwrap();
+        let token = |jti: &str| {
+            consumed_token::Entity::insert(consumed_token::ActiveModel {
+                jti: Set(jti.to_owned()),
+                kind: Set("subject_token".to_owned()),
+                consumed_at: Set(1),
+                expires_at: Set(2),
+            })
+        };
+        let count = async || consumed_token::Entity::find().count(&db).await.unwrap();
+
+        let txn = begin_write(&db).await.unwrap();
+        let mut batch = Batch::new(&txn);
+        for jti in ["a", "b", "c"] {
+            batch.push(&token(jti));
+        }
+        batch.run(&txn).await.unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(count().await, 3);
+
+        // "b" again: the batch stops there, and its transaction keeps nothing of it.
+        let txn = begin_write(&db).await.unwrap();
+        let mut batch = Batch::new(&txn);
+        for jti in ["d", "b", "e"] {
+            batch.push(&token(jti));
+        }
+        let error = batch.run(&txn).await.unwrap_err();
+        assert!(format!("{error:?}").contains("UNIQUE"), "{error:?}");
+        drop(txn);
+        assert_eq!(count().await, 3);
     }
 }

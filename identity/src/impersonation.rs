@@ -349,10 +349,7 @@ pub async fn consume(db: &impl ConnectionTrait, jti: &str, expires_at: i64) -> R
 
 /// Starts a session and attaches it to the impersonator's IdP session (so that later
 /// sign-ins of this browser in enabled applications are as the target).
-pub async fn start(
-    db: &impl ConnectionTrait,
-    new: NewSession<'_>,
-) -> Result<impersonation_session::Model> {
+pub fn start_in(batch: &mut crate::db::Batch, new: NewSession<'_>) -> impersonation_session::Model {
     let NewSession {
         id,
         impersonator,
@@ -362,35 +359,35 @@ pub async fn start(
         reason,
         max_minutes,
     } = new;
-    use sea_orm::ActiveValue::Set;
     let now = clock::now();
-    let session = impersonation_session::Entity::insert(impersonation_session::ActiveModel {
-        id: Set(id),
-        organization_id: Set(target.organization_id),
-        impersonator_id: Set(impersonator.id),
-        target_id: Set(target.id),
-        application_id: Set(application_id),
-        idp_session_id: Set(idp_session_id),
-        reason: Set(reason.to_owned()),
-        started_at: Set(now),
-        expires_at: Set(now + max_minutes * 60),
-        ended_at: Set(None),
-        ended_by: Set(None),
-        end_reason: Set(None),
-    })
-    .exec_with_returning(db)
-    .await?;
+    let session = impersonation_session::Model {
+        id,
+        organization_id: target.organization_id,
+        impersonator_id: impersonator.id,
+        target_id: target.id,
+        application_id,
+        idp_session_id,
+        reason: reason.to_owned(),
+        started_at: now,
+        expires_at: now + max_minutes * 60,
+        ended_at: None,
+        ended_by: None,
+        end_reason: None,
+    };
+    batch.push(&impersonation_session::Entity::insert(
+        impersonation_session::ActiveModel::from(session.clone()),
+    ));
     if let Some(idp) = idp_session_id {
-        idp_session::Entity::update_many()
-            .col_expr(
-                idp_session::Column::ImpersonationSessionId,
-                Expr::value(Some(session.id)),
-            )
-            .filter(idp_session::Column::Id.eq(idp))
-            .exec(db)
-            .await?;
+        batch.push(
+            &idp_session::Entity::update_many()
+                .col_expr(
+                    idp_session::Column::ImpersonationSessionId,
+                    Expr::value(Some(session.id)),
+                )
+                .filter(idp_session::Column::Id.eq(idp)),
+        );
     }
-    Ok(session)
+    session
 }
 
 /// What an impersonation session starts with.

@@ -86,9 +86,17 @@ pub fn render(template: &Template, values: &[(&str, &str)]) -> Template {
 
 /// Puts a mail in the outbox (pass the event's transaction).
 pub async fn enqueue(db: &impl ConnectionTrait, recipient: &str, mail: &Template) -> Result<Uuid> {
+    let mut batch = crate::db::Batch::new(db);
+    let id = enqueue_in(&mut batch, recipient, mail);
+    batch.run(db).await?;
+    Ok(id)
+}
+
+/// [`enqueue`] as part of a batch of writes.
+pub fn enqueue_in(batch: &mut crate::db::Batch, recipient: &str, mail: &Template) -> Uuid {
     let id = Uuid::new_v4();
     let now = clock::now();
-    outbox_mail::Entity::insert(outbox_mail::ActiveModel {
+    batch.push(&outbox_mail::Entity::insert(outbox_mail::ActiveModel {
         id: Set(id),
         recipient: Set(recipient.to_owned()),
         subject: Set(mail.subject.clone()),
@@ -99,10 +107,8 @@ pub async fn enqueue(db: &impl ConnectionTrait, recipient: &str, mail: &Template
         next_attempt_at: Set(now),
         sent_at: Set(None),
         last_error: Set(None),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(id)
+    }));
+    id
 }
 
 /// How long a worker holds a claimed mail before another may try it.

@@ -76,15 +76,19 @@ pub struct Prepared {
 
 /// Records a prepared grant (pass the transaction it belongs to).
 pub async fn store(db: &impl ConnectionTrait, prepared: Prepared) -> Result<Minted> {
+    let mut batch = crate::db::Batch::new(db);
+    let minted = store_in(&mut batch, prepared);
+    batch.run(db).await?;
+    Ok(minted)
+}
+
+/// [`store`] as part of a batch of writes.
+pub fn store_in(batch: &mut crate::db::Batch, prepared: Prepared) -> Minted {
     if let Some(refresh) = prepared.refresh {
-        refresh_token::Entity::insert(refresh)
-            .exec_without_returning(db)
-            .await?;
+        batch.push(&refresh_token::Entity::insert(refresh));
     }
-    access_token::Entity::insert(prepared.access)
-        .exec_without_returning(db)
-        .await?;
-    Ok(prepared.minted)
+    batch.push(&access_token::Entity::insert(prepared.access));
+    prepared.minted
 }
 
 /// Signs the tokens of a grant without recording them (looking up only the organization's

@@ -173,8 +173,11 @@ pub async fn exchange(
     if !impersonation::consume(&txn, &subject.jti, subject.exp).await? {
         return Err(invalid("The subject_token was already used."));
     }
-    let session = impersonation::start(
-        &txn,
+    // The session, the user's mail, the tokens and the audit records: one transaction, and
+    // one round trip to the database.
+    let mut writes = identity::db::Batch::new(&txn);
+    let session = impersonation::start_in(
+        &mut writes,
         impersonation::NewSession {
             id: session_id,
             impersonator: &impersonator,
@@ -184,9 +187,8 @@ pub async fn exchange(
             reason: &subject.reason,
             max_minutes: settings.max_session_duration_minutes,
         },
-    )
-    .await?;
-    // The user is told, in the same transaction: no mail for an exchange that failed, and
+    );
+    // The user is told in the same transaction: no mail for an exchange that failed, and
     // no exchange without its mail.
     if let Some(template) = template {
         let mail = identity::mail::render(
@@ -197,9 +199,9 @@ pub async fn exchange(
                 ("impersonator-user-name", impersonator.username.as_str()),
             ],
         );
-        identity::mail::enqueue(&txn, &target.email, &mail).await?;
+        identity::mail::enqueue_in(&mut writes, &target.email, &mail);
     }
-    let minted = grants::store(&txn, prepared).await?;
+    let minted = grants::store_in(&mut writes, prepared);
     let event = |action: &'static str| Event {
         action,
         success: true,
@@ -212,8 +214,9 @@ pub async fn exchange(
         reason: session.reason.clone(),
         ..Event::default()
     };
-    audit::record(&txn, event(action::IMPERSONATION_STARTED)).await?;
-    audit::record(&txn, event(action::IMPERSONATED_TOKEN_ISSUED)).await?;
+    audit::record_in(&mut writes, event(action::IMPERSONATION_STARTED));
+    audit::record_in(&mut writes, event(action::IMPERSONATED_TOKEN_ISSUED));
+    writes.run(&txn).await?;
     txn.commit().await.map_err(OAuthError::server)?;
     let mut response = TokenResponse::from(minted);
     response.issued_token_type = Some(ACCESS_TOKEN);
