@@ -53,7 +53,7 @@ pub async fn record(db: &impl ConnectionTrait, event: Event) -> Result<()> {
     batch.run(db).await
 }
 
-/// [`record`] as part of a batch of writes (the log line is written now).
+/// [`record`] as part of a batch of writes (the log line once the batch has run).
 pub fn record_in(batch: &mut crate::db::Batch, event: Event) {
     let outcome = if event.success { "success" } else { "failure" };
     let mut data = json!({});
@@ -75,15 +75,19 @@ pub fn record_in(batch: &mut crate::db::Batch, event: Event) {
     if let Some(session) = event.impersonation_session_id {
         data["impersonationSession"] = json!(session.to_string());
     }
-    tracing::info!(
-        target: "AUDIT_LOG",
+    let line = format!(
         "Initiator={} Action={} Target={} Data={} Outcome={}",
         event.actor_id.as_deref().unwrap_or("-"),
         event.action,
         event.target_id.as_deref().unwrap_or("-"),
         data,
-        if event.success { "AUTHORIZED" } else { "DENIED" },
+        if event.success {
+            "AUTHORIZED"
+        } else {
+            "DENIED"
+        },
     );
+    batch.after_run(move || tracing::info!(target: "AUDIT_LOG", "{line}"));
     batch.push(&audit_event::Entity::insert(audit_event::ActiveModel {
         created_at: Set(clock::now()),
         action: Set(event.action.to_owned()),

@@ -210,6 +210,8 @@ pub async fn begin_write(db: &DatabaseConnection) -> crate::Result<WriteTxn> {
 pub struct Batch {
     backend: DbBackend,
     statements: Vec<Statement>,
+    /// What to do once the statements have run (log lines of what they record).
+    after_run: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 impl Batch {
@@ -218,6 +220,7 @@ impl Batch {
         Self {
             backend: db.get_database_backend(),
             statements: Vec::new(),
+            after_run: Vec::new(),
         }
     }
 
@@ -226,25 +229,37 @@ impl Batch {
         self.statements.push(write.build(self.backend));
     }
 
+    /// Adds something to do once the writes have run (not if they fail or never run).
+    pub fn after_run(&mut self, then: impl FnOnce() + Send + 'static) {
+        self.after_run.push(Box::new(then));
+    }
+
+    /// Moves the writes of `other`, and what follows them, to the end of this batch.
+    pub fn append(&mut self, other: &mut Batch) {
+        self.statements.append(&mut other.statements);
+        self.after_run.append(&mut other.after_run);
+    }
+
     /// Runs the writes, in the order they were added.
     pub async fn run(self, db: &impl ConnectionTrait) -> crate::Result<()> {
         if self.backend != DbBackend::Sqlite {
             for statement in self.statements {
                 db.execute_raw(statement).await?;
             }
-            return Ok(());
-        }
-        // sqlx binds `?` parameters in order across the statements of one query.
-        let mut sql = String::new();
-        let mut values = Vec::new();
-        for statement in self.statements {
-            sql.push_str(&statement.sql);
-            sql.push_str(";\n");
-            values.extend(statement.values.map(|v| v.0).unwrap_or_default());
-        }
-        if !sql.is_empty() {
+        } else if !self.statements.is_empty() {
+            // sqlx binds `?` parameters in order across the statements of one query.
+            let mut sql = String::new();
+            let mut values = Vec::new();
+            for statement in self.statements {
+                sql.push_str(&statement.sql);
+                sql.push_str(";\n");
+                values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+            }
             db.execute_raw(Statement::from_sql_and_values(self.backend, sql, values))
                 .await?;
+        }
+        for then in self.after_run {
+            then();
         }
         Ok(())
     }

@@ -326,27 +326,6 @@ pub struct SubjectClaims {
     pub code_challenge: Option<String>,
 }
 
-/// Marks a subject token's `jti` as used. `false` when it already was: the primary key
-/// decides, so only one of any number of simultaneous exchanges wins.
-pub async fn consume(db: &impl ConnectionTrait, jti: &str, expires_at: i64) -> Result<bool> {
-    use crate::entities::consumed_token;
-    use sea_orm::ActiveValue::Set;
-    let inserted = consumed_token::Entity::insert(consumed_token::ActiveModel {
-        jti: Set(jti.to_owned()),
-        kind: Set("subject_token".to_owned()),
-        consumed_at: Set(clock::now()),
-        expires_at: Set(expires_at),
-    })
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::column(consumed_token::Column::Jti)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
-    Ok(inserted == 1)
-}
-
 /// Starts a session and attaches it to the impersonator's IdP session (so that later
 /// sign-ins of this browser in enabled applications are as the target).
 pub fn start_in(batch: &mut crate::db::Batch, new: NewSession<'_>) -> impersonation_session::Model {

@@ -24,6 +24,7 @@ pub mod scopes;
 pub mod seed;
 pub mod sessions;
 pub mod settings;
+pub mod single_use;
 pub mod tokens;
 pub mod users;
 

@@ -22,11 +22,15 @@ pub struct Provider {
     pub issuer: String,
     /// Applications, users, roles and settings as of the last change (shared by clones).
     pub cache: Arc<crate::cache::ReadCache>,
+    /// Uses single-use tokens up together with what depends on them (shared by clones).
+    pub single_use: Arc<crate::single_use::Committer>,
 }
 
 impl Provider {
+    /// Starts the provider's background work on the current Tokio runtime.
     pub fn new(db: DatabaseConnection, keys: Arc<KeyStore>, public_url: &str) -> Self {
         Self {
+            single_use: Arc::new(crate::single_use::Committer::start(db.clone())),
             db,
             keys,
             issuer: format!("{public_url}/oauth2/token"),

@@ -83,23 +83,30 @@ pub async fn exchange(
     // on today's data (`reads` is as of this request): the impersonator may have lost the
     // role, the target may have been disabled, since the subject token was issued.
     let db = &state.db;
+    let single_use = identity::single_use::Token {
+        jti: subject.jti.clone(),
+        kind: "subject_token",
+        expires_at: subject.exp,
+    };
     let denied = async |reason: String| -> Result<(), OAuthError> {
-        // A refused exchange uses its subject token up too: it cannot be tried again.
-        let txn = identity::db::begin_write(db).await?;
-        let fresh = impersonation::consume(&txn, &subject.jti, subject.exp).await?;
-        if fresh {
-            let event = Event {
-                action: action::IMPERSONATION_DENIED,
-                success: false,
-                actor_id: Some(actor.sub.clone()),
-                target_id: Some(subject.sub.clone()),
-                client_id: Some(app.client_id.clone()),
-                reason,
-                ..Event::default()
-            };
-            audit::record(&txn, event).await?;
-        }
-        txn.commit().await.map_err(OAuthError::server)?;
+        // A refused exchange uses its subject token up too: it cannot be tried again. The
+        // denial is recorded once, by the request that used the token up.
+        let mut writes = identity::db::Batch::new(db);
+        let event = Event {
+            action: action::IMPERSONATION_DENIED,
+            success: false,
+            actor_id: Some(actor.sub.clone()),
+            target_id: Some(subject.sub.clone()),
+            client_id: Some(app.client_id.clone()),
+            reason,
+            ..Event::default()
+        };
+        audit::record_in(&mut writes, event);
+        state
+            .provider
+            .single_use
+            .use_up(single_use.clone(), writes)
+            .await?;
         Ok(())
     };
     let impersonator = match Uuid::parse_str(&actor.sub) {
@@ -168,14 +175,10 @@ pub async fn exchange(
     )
     .await?;
 
-    let txn = identity::db::begin_write(db).await?;
-    // Single use: the first exchange wins; the primary key decides between simultaneous ones.
-    if !impersonation::consume(&txn, &subject.jti, subject.exp).await? {
-        return Err(invalid("The subject_token was already used."));
-    }
-    // The session, the user's mail, the tokens and the audit records: one transaction, and
-    // one round trip to the database.
-    let mut writes = identity::db::Batch::new(&txn);
+    // The session, the user's mail, the tokens and the audit records are written only if
+    // this request is the one that uses the subject token up (the first of simultaneous
+    // ones), in the same transaction; see `identity::single_use`.
+    let mut writes = identity::db::Batch::new(db);
     let session = impersonation::start_in(
         &mut writes,
         impersonation::NewSession {
@@ -216,8 +219,9 @@ pub async fn exchange(
     };
     audit::record_in(&mut writes, event(action::IMPERSONATION_STARTED));
     audit::record_in(&mut writes, event(action::IMPERSONATED_TOKEN_ISSUED));
-    writes.run(&txn).await?;
-    txn.commit().await.map_err(OAuthError::server)?;
+    if !state.provider.single_use.use_up(single_use, writes).await? {
+        return Err(invalid("The subject_token was already used."));
+    }
     let mut response = TokenResponse::from(minted);
     response.issued_token_type = Some(ACCESS_TOKEN);
     Ok(response)

@@ -1,0 +1,295 @@
+//! Using up single-use tokens (subject tokens) together with the writes that depend on
+//! them, committed in groups.
+//!
+//! Every token exchange ends with a short write transaction: use the subject token up, and
+//! record what the exchange issued. Writers of one database take turns, and each turn
+//! costs a `BEGIN`, a `COMMIT` and a flush to disk. [`Committer`] runs the turns of
+//! requests that arrive while another is committing as one: one transaction uses up all
+//! their tokens in one statement, writes the records of those whose token was fresh in one
+//! round trip, and commits once. Each request still learns its own outcome, and nothing is
+//! answered before its group is durable.
+//!
+//! Single use holds across requests, groups and server instances: the primary key of
+//! `consumed_tokens` decides, and within one group the first request naming a token wins.
+
+use crate::db::Batch;
+use crate::entities::consumed_token;
+use crate::{Result, clock};
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use std::collections::HashSet;
+use tokio::sync::{mpsc, oneshot};
+
+/// At most this many requests share one transaction.
+const MAX_GROUP: usize = 64;
+
+/// A token to use up.
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub jti: String,
+    /// What kind of token it is (`subject_token`).
+    pub kind: &'static str,
+    /// When the token expires anyway (the record can go after that).
+    pub expires_at: i64,
+}
+
+struct Request {
+    token: Token,
+    writes: Batch,
+    answer: oneshot::Sender<std::result::Result<bool, String>>,
+}
+
+/// Commits single-use tokens and their writes, in groups; one per database, shared.
+pub struct Committer {
+    requests: mpsc::UnboundedSender<Request>,
+}
+
+impl Committer {
+    /// Starts committing for `db` (a task on the current Tokio runtime, ending when the
+    /// committer is dropped).
+    pub fn start(db: DatabaseConnection) -> Self {
+        let (requests, queue) = mpsc::unbounded_channel();
+        tokio::spawn(commit_groups(db, queue));
+        Self { requests }
+    }
+
+    /// Uses `token` up and, if it was fresh, makes `writes`, in one transaction. `false`:
+    /// the token had been used already, and nothing was written.
+    pub async fn use_up(&self, token: Token, writes: Batch) -> Result<bool> {
+        let (answer, outcome) = oneshot::channel();
+        self.requests
+            .send(Request {
+                token,
+                writes,
+                answer,
+            })
+            .map_err(|_| anyhow::anyhow!("the single-use committer has stopped"))?;
+        let outcome = outcome
+            .await
+            .map_err(|_| anyhow::anyhow!("the single-use committer has stopped"))?;
+        outcome.map_err(|error| anyhow::anyhow!("committing a single-use token: {error}").into())
+    }
+}
+
+async fn commit_groups(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Request>) {
+    let mut group = Vec::new();
+    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let mut requests = std::mem::take(&mut group);
+        match commit(&db, &mut requests).await {
+            Ok(fresh) => {
+                for (request, fresh) in requests.into_iter().zip(fresh) {
+                    let _ = request.answer.send(Ok(fresh));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, size = requests.len(), "a single-use group failed");
+                for request in requests {
+                    let _ = request.answer.send(Err(error.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for a group: which requests had a fresh token, in order.
+async fn commit(db: &DatabaseConnection, requests: &mut [Request]) -> Result<Vec<bool>> {
+    let txn = crate::db::begin_write(db).await?;
+    let now = clock::now();
+    let mut insert = Query::insert();
+    insert.into_table(consumed_token::Entity).columns([
+        consumed_token::Column::Jti,
+        consumed_token::Column::Kind,
+        consumed_token::Column::ConsumedAt,
+        consumed_token::Column::ExpiresAt,
+    ]);
+    for request in requests.iter() {
+        let token = &request.token;
+        insert.values_panic([
+            token.jti.clone().into(),
+            token.kind.into(),
+            now.into(),
+            token.expires_at.into(),
+        ]);
+    }
+    insert
+        .on_conflict(
+            OnConflict::column(consumed_token::Column::Jti)
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning_col(consumed_token::Column::Jti);
+    let mut inserted: HashSet<String> = HashSet::new();
+    for row in txn.query_all(&insert).await? {
+        inserted.insert(row.try_get::<String>("", "jti")?);
+    }
+    // The first request naming a token that was inserted now has it; any other did not.
+    let mut writes = Batch::new(&txn);
+    let fresh: Vec<bool> = requests
+        .iter()
+        .map(|request| inserted.remove(&request.token.jti))
+        .collect();
+    for (request, fresh) in requests.iter_mut().zip(&fresh) {
+        if *fresh {
+            writes.append(&mut request.writes);
+        }
+    }
+    writes.run(&txn).await?;
+    txn.commit().await?;
+    Ok(fresh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entities::audit_event;
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    async fn database() -> (tempfile::TempDir, DatabaseConnection) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        (dir, db)
+    }
+
+    fn token(jti: &str) -> Token {
+        Token {
+            jti: jti.to_owned(),
+            kind: "subject_token",
+            expires_at: clock::now() + 60,
+        }
+    }
+
+    /// A batch recording one audit event whose reason is `reason`.
+    fn writes(db: &DatabaseConnection, reason: &str) -> Batch {
+        let mut batch = Batch::new(db);
+        let event = crate::audit::Event {
+            action: "test",
+            reason: reason.to_owned(),
+            ..Default::default()
+        };
+        crate::audit::record_in(&mut batch, event);
+        batch
+    }
+
+    async fn reasons(db: &DatabaseConnection) -> Vec<String> {
+        let mut reasons: Vec<String> = audit_event::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.reason)
+            .collect();
+        reasons.sort();
+        reasons
+    }
+
+    #[tokio::test]
+    async fn of_twenty_simultaneous_uses_of_one_token_exactly_one_writes() {
+        let (_dir, db) = database().await;
+        let committer = Committer::start(db.clone());
+        let attempts =
+            (0..20).map(|i| committer.use_up(token("once"), writes(&db, &i.to_string())));
+        let outcomes: Vec<bool> = futures::future::join_all(attempts)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            outcomes.iter().filter(|fresh| **fresh).count(),
+            1,
+            "{outcomes:?}"
+        );
+        let winner = outcomes.iter().position(|fresh| *fresh).unwrap();
+        assert_eq!(reasons(&db).await, vec![winner.to_string()]);
+        // Later, too.
+        assert!(
+            !committer
+                .use_up(token("once"), writes(&db, "late"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(reasons(&db).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn requests_in_one_group_keep_their_own_outcomes() {
+        let (_dir, db) = database().await;
+        let committer = Committer::start(db.clone());
+        assert!(
+            committer
+                .use_up(token("used"), writes(&db, "first"))
+                .await
+                .unwrap()
+        );
+        let (a, b, c) = tokio::join!(
+            committer.use_up(token("a"), writes(&db, "a")),
+            committer.use_up(token("used"), writes(&db, "again")),
+            committer.use_up(token("c"), writes(&db, "c")),
+        );
+        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (true, false, true));
+        assert_eq!(reasons(&db).await, ["a", "c", "first"]);
+        assert_eq!(
+            crate::entities::consumed_token::Entity::find()
+                .count(&db)
+                .await
+                .unwrap(),
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn a_group_that_fails_writes_nothing_and_uses_no_token_up() {
+        let (_dir, db) = database().await;
+        let committer = Committer::start(db.clone());
+        // A write that cannot succeed: an audit event whose id is taken.
+        assert!(
+            committer
+                .use_up(token("x"), writes(&db, "x"))
+                .await
+                .unwrap()
+        );
+        let taken = audit_event::Entity::find()
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let mut failing = Batch::new(&db);
+        failing.push(&audit_event::Entity::insert(audit_event::ActiveModel {
+            id: sea_orm::ActiveValue::Set(taken),
+            created_at: sea_orm::ActiveValue::Set(0),
+            action: sea_orm::ActiveValue::Set("test".into()),
+            outcome: sea_orm::ActiveValue::Set("success".into()),
+            reason: sea_orm::ActiveValue::Set("duplicate".into()),
+            ..Default::default()
+        }));
+        let (ok, failed) = tokio::join!(
+            committer.use_up(token("y"), writes(&db, "y")),
+            committer.use_up(token("z"), failing),
+        );
+        assert!(failed.is_err());
+        // "y" shared z's transaction or not: either it committed alone, or it failed with
+        // z's group and its token stays fresh.
+        match ok {
+            Ok(true) => assert_eq!(reasons(&db).await, ["x", "y"]),
+            Err(_) => {
+                assert_eq!(reasons(&db).await, ["x"]);
+                assert!(
+                    committer
+                        .use_up(token("y"), writes(&db, "y"))
+                        .await
+                        .unwrap()
+                );
+            }
+            Ok(false) => panic!("y was never used"),
+        }
+        // z's token was not used up: it can still be.
+        assert!(
+            committer
+                .use_up(token("z"), writes(&db, "z"))
+                .await
+                .unwrap()
+        );
+    }
+}
