@@ -234,12 +234,6 @@ impl Batch {
         self.after_run.push(Box::new(then));
     }
 
-    /// Moves the writes of `other`, and what follows them, to the end of this batch.
-    pub fn append(&mut self, other: &mut Batch) {
-        self.statements.append(&mut other.statements);
-        self.after_run.append(&mut other.after_run);
-    }
-
     /// Runs the writes, in the order they were added.
     pub async fn run(self, db: &impl ConnectionTrait) -> crate::Result<()> {
         if self.backend != DbBackend::Sqlite {

@@ -5,8 +5,8 @@
 //! record what the exchange issued. Writers of one database take turns, and each turn
 //! costs a `BEGIN`, a `COMMIT` and a flush to disk. [`Committer`] runs the turns of
 //! requests that arrive while another is committing as one: one transaction uses up all
-//! their tokens in one statement, writes the records of those whose token was fresh in one
-//! round trip, and commits once. Each request still learns its own outcome, and nothing is
+//! their tokens in one statement, writes the records of those whose token was fresh (a
+//! round trip each), and commits once. Each request still learns its own outcome, and nothing is
 //! answered before its group is durable.
 //!
 //! Single use holds across requests, groups and server instances: the primary key of
@@ -123,17 +123,19 @@ async fn commit(db: &DatabaseConnection, requests: &mut [Request]) -> Result<Vec
         inserted.insert(row.try_get::<String>("", "jti")?);
     }
     // The first request naming a token that was inserted now has it; any other did not.
-    let mut writes = Batch::new(&txn);
     let fresh: Vec<bool> = requests
         .iter()
         .map(|request| inserted.remove(&request.token.jti))
         .collect();
+    // Each request's writes in a round trip of their own: their text is one of a few, so
+    // the connection keeps it prepared (the whole group's would rarely repeat).
     for (request, fresh) in requests.iter_mut().zip(&fresh) {
         if *fresh {
-            writes.append(&mut request.writes);
+            std::mem::replace(&mut request.writes, Batch::new(&txn))
+                .run(&txn)
+                .await?;
         }
     }
-    writes.run(&txn).await?;
     txn.commit().await?;
     Ok(fresh)
 }
