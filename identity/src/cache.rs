@@ -198,10 +198,7 @@ mod tests {
     };
 
     async fn database() -> (tempfile::TempDir, DatabaseConnection) {
-        let dir = tempfile::TempDir::new().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = crate::db::connect(&url).await.unwrap();
-        crate::db::migrate(&db).await.unwrap();
+        let (dir, db) = crate::db::test_database().await;
         let input = crate::seed::SeedInput {
             public_url: "http://localhost:1",
             admin_password: Some("Admin-password-1"),

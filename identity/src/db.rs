@@ -259,6 +259,17 @@ impl Batch {
     }
 }
 
+/// A migrated SQLite database in a temporary folder, for the crate's tests (the folder
+/// goes when the returned guard is dropped).
+#[cfg(test)]
+pub(crate) async fn test_database() -> (tempfile::TempDir, DatabaseConnection) {
+    let dir = tempfile::TempDir::new().expect("a temporary folder");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+    let db = connect(&url).await.expect("the test database");
+    migrate(&db).await.expect("the schema");
+    (dir, db)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,9 +294,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_sqlite_connection_plans_without_looking_at_bound_values() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = connect(&url).await.unwrap();
+        let (_dir, db) = test_database().await;
         let pool = db.get_sqlite_connection_pool();
         // Several connections at once, so that the pool opens more than one.
         let mut held = Vec::new();
@@ -301,10 +310,7 @@ mod tests {
     async fn a_batch_writes_everything_in_order_or_fails_at_the_first_error() {
         use crate::entities::consumed_token;
         use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
-        let dir = tempfile::TempDir::new().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = connect(&url).await.unwrap();
-        migrate(&db).await.unwrap();
+        let (_dir, db) = test_database().await;
         let token = |jti: &str| {
             consumed_token::Entity::insert(consumed_token::ActiveModel {
                 jti: Set(jti.to_owned()),

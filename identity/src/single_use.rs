@@ -146,14 +146,6 @@ mod tests {
     use crate::entities::audit_event;
     use sea_orm::{EntityTrait, PaginatorTrait};
 
-    async fn database() -> (tempfile::TempDir, DatabaseConnection) {
-        let dir = tempfile::TempDir::new().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = crate::db::connect(&url).await.unwrap();
-        crate::db::migrate(&db).await.unwrap();
-        (dir, db)
-    }
-
     fn token(jti: &str) -> Token {
         Token {
             jti: jti.to_owned(),
@@ -188,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn of_twenty_simultaneous_uses_of_one_token_exactly_one_writes() {
-        let (_dir, db) = database().await;
+        let (_dir, db) = crate::db::test_database().await;
         let committer = Committer::start(db.clone());
         let attempts =
             (0..20).map(|i| committer.use_up(token("once"), writes(&db, &i.to_string())));
@@ -216,7 +208,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_in_one_group_keep_their_own_outcomes() {
-        let (_dir, db) = database().await;
+        let (_dir, db) = crate::db::test_database().await;
         let committer = Committer::start(db.clone());
         assert!(
             committer
@@ -242,7 +234,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_group_that_fails_writes_nothing_and_uses_no_token_up() {
-        let (_dir, db) = database().await;
+        let (_dir, db) = crate::db::test_database().await;
         let committer = Committer::start(db.clone());
         // A write that cannot succeed: an audit event whose id is taken.
         assert!(
