@@ -185,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
         "\nconcurrency  exchanges   throughput      p50       p99   of ceiling   CPU/exchange   switches/exchange"
     );
     let mut best: f64 = 0.0;
-    for concurrency in [1usize, 4, 16] {
+    for concurrency in [1usize, 4, 16, 64] {
         let tokens: Vec<String> = (0..per_level)
             .map(|_| {
                 keys.sign(token_type::SUBJECT, &subject(Uuid::new_v4().to_string()))
