@@ -75,11 +75,6 @@ pub struct Reads<'a> {
 }
 
 impl Reads<'_> {
-    /// The database these lookups read.
-    pub fn db(&self) -> &DatabaseConnection {
-        self.db
-    }
-
     /// The cached answer for `key`, or `load`'s, kept for the next request. An answer
     /// loaded after the counter was read is at least as new as that count, so it may stand
     /// for it.
