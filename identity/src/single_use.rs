@@ -6,8 +6,9 @@
 //! costs a `BEGIN`, a `COMMIT` and a flush to disk. [`Committer`] runs the turns of
 //! requests that arrive while another is committing as one: one transaction uses up all
 //! their tokens in one statement, writes the records of those whose token was fresh (a
-//! round trip each), and commits once. Each request still learns its own outcome, and nothing is
-//! answered before its group is durable.
+//! round trip each), and commits once. Each request still learns its own outcome, and
+//! nothing is answered before its group is durable. A group that fails (or panics) fails
+//! its own requests only.
 //!
 //! Single use holds across requests, groups and server instances: the primary key of
 //! `consumed_tokens` decides, and within one group the first request naming a token wins.
@@ -66,7 +67,7 @@ impl Committer {
             .map_err(|_| anyhow::anyhow!("the single-use committer has stopped"))?;
         let outcome = outcome
             .await
-            .map_err(|_| anyhow::anyhow!("the single-use committer has stopped"))?;
+            .map_err(|_| anyhow::anyhow!("the single-use commit was abandoned"))?;
         outcome.map_err(|error| anyhow::anyhow!("committing a single-use token: {error}").into())
     }
 }
@@ -74,18 +75,27 @@ impl Committer {
 async fn commit_groups(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Request>) {
     let mut group = Vec::new();
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let mut requests = std::mem::take(&mut group);
-        match commit(&db, &mut requests).await {
-            Ok(fresh) => {
-                for (request, fresh) in requests.into_iter().zip(fresh) {
-                    let _ = request.answer.send(Ok(fresh));
-                }
+        let requests = std::mem::take(&mut group);
+        // A task of its own: should it panic, its requests learn that their commit was
+        // abandoned (their answers are dropped) and the next group goes on.
+        let committed = tokio::spawn(commit_and_answer(db.clone(), requests)).await;
+        if let Err(error) = committed {
+            tracing::error!(%error, "a single-use group was abandoned");
+        }
+    }
+}
+
+async fn commit_and_answer(db: DatabaseConnection, mut requests: Vec<Request>) {
+    match commit(&db, &mut requests).await {
+        Ok(fresh) => {
+            for (request, fresh) in requests.into_iter().zip(fresh) {
+                let _ = request.answer.send(Ok(fresh));
             }
-            Err(error) => {
-                tracing::error!(%error, size = requests.len(), "a single-use group failed");
-                for request in requests {
-                    let _ = request.answer.send(Err(error.to_string()));
-                }
+        }
+        Err(error) => {
+            tracing::error!(%error, size = requests.len(), "a single-use group failed");
+            for request in requests {
+                let _ = request.answer.send(Err(error.to_string()));
             }
         }
     }
@@ -282,6 +292,30 @@ mod tests {
         assert!(
             committer
                 .use_up(token("z"), writes(&db, "z"))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_group_that_panics_abandons_its_own_requests_only() {
+        let (_dir, db) = crate::db::test_database().await;
+        let committer = Committer::start(db.clone());
+        let mut panicking = writes(&db, "p");
+        panicking.after_run(|| panic!("a bug after a write (expected by this test)"));
+        let abandoned = committer.use_up(token("p"), panicking).await;
+        assert!(format!("{:?}", abandoned.unwrap_err()).contains("abandoned"));
+        // The next group commits, and nothing of the abandoned one was kept.
+        assert!(
+            committer
+                .use_up(token("q"), writes(&db, "q"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(reasons(&db).await, ["q"]);
+        assert!(
+            committer
+                .use_up(token("p"), writes(&db, "p"))
                 .await
                 .unwrap()
         );
