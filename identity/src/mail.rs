@@ -84,15 +84,8 @@ pub fn render(template: &Template, values: &[(&str, &str)]) -> Template {
     }
 }
 
-/// Puts a mail in the outbox (pass the event's transaction).
-pub async fn enqueue(db: &impl ConnectionTrait, recipient: &str, mail: &Template) -> Result<Uuid> {
-    let mut batch = crate::db::Batch::new(db);
-    let id = enqueue_in(&mut batch, recipient, mail);
-    batch.run(db).await?;
-    Ok(id)
-}
-
-/// [`enqueue`] as part of a batch of writes.
+/// Puts a mail in the outbox, as part of a batch of writes (run it in the event's
+/// transaction).
 pub fn enqueue_in(batch: &mut crate::db::Batch, recipient: &str, mail: &Template) -> Uuid {
     let id = Uuid::new_v4();
     let now = clock::now();

@@ -75,7 +75,7 @@ pub struct Prepared {
 }
 
 /// Records a prepared grant (pass the transaction it belongs to).
-pub async fn store(db: &impl ConnectionTrait, prepared: Prepared) -> Result<Minted> {
+async fn store(db: &impl ConnectionTrait, prepared: Prepared) -> Result<Minted> {
     let mut batch = crate::db::Batch::new(db);
     let minted = store_in(&mut batch, prepared);
     batch.run(db).await?;

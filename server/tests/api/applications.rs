@@ -113,17 +113,15 @@ async fn application_settings_round_trip_through_the_api() {
         .await
         .unwrap();
     assert_eq!(renamed.status(), 200);
-    let listed: Value = app
-        .client
-        .get(app.at("/api/server/v1/applications"))
-        .query(&[("filter", "name eq Shop 2")])
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = app
+        .get_as_admin(
+            reqwest::Url::parse_with_params(
+                &app.at("/api/server/v1/applications"),
+                [("filter", "name eq Shop 2")],
+            )
+            .unwrap(),
+        )
+        .await;
     assert_eq!(listed["totalResults"], 1);
     assert_eq!(listed["applications"][0]["id"], shop.id);
 }

@@ -7,16 +7,7 @@ use serde_json::{Value, json};
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 async fn get(app: &TestApp, path: &str) -> Value {
-    let (user, pass) = admin();
-    app.client
-        .get(app.at(path))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    app.get_as_admin(app.at(path)).await
 }
 
 async fn impersonation_api(app: &TestApp) -> Value {

@@ -223,16 +223,9 @@ impl TestApp {
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
         let location = location(&response).to_owned();
         let id = location.rsplit('/').next().unwrap().to_owned();
-        let oidc: serde_json::Value = self
-            .client
-            .get(self.at(&format!("{location}/inbound-protocols/oidc")))
-            .basic_auth(user, Some(pass))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let oidc = self
+            .get_as_admin(self.at(&format!("{location}/inbound-protocols/oidc")))
+            .await;
         Registered {
             id,
             client_id: oidc["clientId"].as_str().unwrap().to_owned(),

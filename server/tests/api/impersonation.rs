@@ -322,17 +322,7 @@ async fn who_may_be_impersonated_is_checked_and_every_denial_is_audited() {
         Some("access_denied")
     );
     // Not an administrator, for a non-administrator.
-    let admin_user: Value = s
-        .app
-        .client
-        .get(s.app.at("/scim2/Me"))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin_user = s.app.get_as_admin(s.app.at("/scim2/Me")).await;
     let admin_target = subject_request(
         &s.app,
         &browser,
@@ -645,17 +635,7 @@ async fn an_administrator_ends_a_session_and_everything_derived_from_it_stops() 
         .await
         .unwrap();
     assert_eq!(again.status(), 409);
-    let read: Value = s
-        .app
-        .client
-        .get(&path)
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read = s.app.get_as_admin(&path).await;
     assert_eq!(read["active"], false);
     assert_eq!(read["endReason"], "ended by an administrator");
     let actions = audit_actions(&s.app).await;
@@ -1294,17 +1274,7 @@ async fn an_edited_template_is_what_the_user_receives_and_reset_brings_the_defau
     let path = s
         .app
         .at("/api/server/v1/email/template-types/ImpersonationEmailNotification/templates/en_US");
-    let default: Value = s
-        .app
-        .client
-        .get(&path)
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let default = s.app.get_as_admin(&path).await;
     assert_eq!(default["subject"], "User Impersonation Session Started");
     assert_eq!(
         default["placeholders"],
@@ -1355,17 +1325,7 @@ async fn an_edited_template_is_what_the_user_receives_and_reset_brings_the_defau
         .await
         .unwrap();
     assert_eq!(reset.status(), 204);
-    let back: Value = s
-        .app
-        .client
-        .get(&path)
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let back = s.app.get_as_admin(&path).await;
     assert_eq!(back, default);
 }
 

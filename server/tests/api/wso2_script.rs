@@ -1,7 +1,6 @@
 //! The WSO2-style curl setup script, run unchanged against the server.
 
-use crate::helpers::{ADMIN_PASSWORD, admin, spawn_app};
-use serde_json::Value;
+use crate::helpers::{ADMIN_PASSWORD, spawn_app};
 use std::process::Command;
 
 #[tokio::test]
@@ -30,29 +29,18 @@ async fn the_wso2_style_curl_setup_script_works_unchanged() {
     );
     assert!(stdout.contains("\"token_type\":\"Bearer\""), "{stdout}");
 
-    let (user, pass) = admin();
-    let users: Value = app
-        .client
-        .get(app.at("/scim2/Users"))
-        .query(&[("filter", "userName eq \"kim\"")])
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let with_filter = |path: &str, filter: &str| {
+        reqwest::Url::parse_with_params(&app.at(path), [("filter", filter)]).unwrap()
+    };
+    let users = app
+        .get_as_admin(with_filter("/scim2/Users", "userName eq \"kim\""))
+        .await;
     assert_eq!(users["totalResults"], 1);
-    let apps: Value = app
-        .client
-        .get(app.at("/api/server/v1/applications"))
-        .query(&[("filter", "name eq Booking app")])
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let apps = app
+        .get_as_admin(with_filter(
+            "/api/server/v1/applications",
+            "name eq Booking app",
+        ))
+        .await;
     assert_eq!(apps["totalResults"], 1);
 }
