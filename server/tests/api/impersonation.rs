@@ -596,20 +596,13 @@ async fn an_administrator_ends_a_session_and_everything_derived_from_it_stops() 
         .unwrap();
     let access = body["access_token"].as_str().unwrap().to_owned();
 
-    let listed: Value = s
+    let listed = s
         .app
-        .client
-        .get(s.app.at(&format!(
+        .get_as_admin(s.app.at(&format!(
             "/api/server/v1/impersonation-sessions?active=true&target={}",
             s.target_id
         )))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(listed["totalResults"], 1);
     let session = &listed["sessions"][0];
     assert_eq!(session["impersonator"], s.impersonator_id);
@@ -733,21 +726,13 @@ async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them(
     let me: Value = patched.json().await.unwrap();
     assert_eq!(me["id"], s.target_id, "the change is the target's");
 
-    let (user, pass) = admin();
-    let events: Value = s
+    let events = s
         .app
-        .client
-        .get(
+        .get_as_admin(
             s.app
                 .at("/api/server/v1/audit-events?action=resource-modification-via-impersonation"),
         )
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(events["totalResults"], 1);
     let event = &events["events"][0];
     assert_eq!(event["actor"], s.target_id);
@@ -756,20 +741,13 @@ async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them(
     assert_eq!(event["method"], "PATCH");
     assert_eq!(event["outcome"], "success");
     assert!(event["impersonationSession"].is_string());
-    let by_actor: Value = s
+    let by_actor = s
         .app
-        .client
-        .get(s.app.at(&format!(
+        .get_as_admin(s.app.at(&format!(
             "/api/server/v1/audit-events?actor={}",
             s.impersonator_id
         )))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert!(
         by_actor["totalResults"].as_u64().unwrap() >= 3,
         "the impersonator's own events and what was done as the target"
@@ -1411,20 +1389,13 @@ async fn an_impersonating_browser_signs_in_as_the_target_only_where_impersonatio
 
     // Once the session ends, the demo application gets the real user again, and the
     // impersonated tokens are dead.
-    let listed: Value = s
+    let listed = s
         .app
-        .client
-        .get(
+        .get_as_admin(
             s.app
                 .at("/api/server/v1/impersonation-sessions?active=true"),
         )
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let path = s.app.at(listed["sessions"][0]["self"].as_str().unwrap());
     assert_eq!(
         s.app
