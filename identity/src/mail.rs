@@ -87,7 +87,7 @@ pub fn render(template: &Template, values: &[(&str, &str)]) -> Template {
 /// Puts a mail in the outbox, as part of a batch of writes (run it in the event's
 /// transaction).
 pub fn enqueue_in(batch: &mut crate::db::Batch, recipient: &str, mail: &Template) -> Uuid {
-    let id = Uuid::new_v4();
+    let id = crate::db::new_record_id();
     let now = clock::now();
     batch.push(&outbox_mail::Entity::insert(outbox_mail::ActiveModel {
         id: Set(id),

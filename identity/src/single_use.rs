@@ -16,8 +16,8 @@
 use crate::db::Batch;
 use crate::entities::consumed_token;
 use crate::{Result, clock};
-use sea_orm::sea_query::{OnConflict, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::sea_query::{InsertStatement, OnConflict, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
@@ -46,11 +46,30 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts committing for `db` (a task on the current Tokio runtime, ending when the
-    /// committer is dropped).
+    /// Starts committing for `db`: on an SQLite file, on a thread of its own with a direct
+    /// connection (`crate::db::direct`), so that a group costs no hand-offs to sqlx's
+    /// connection thread; otherwise in a task on the current Tokio runtime. Either ends
+    /// when the committer is dropped.
     pub fn start(db: DatabaseConnection) -> Self {
         let (requests, queue) = mpsc::unbounded_channel();
-        tokio::spawn(commit_groups(db, queue));
+        let direct = crate::db::direct::sqlite_file(&db).and_then(|file| {
+            crate::db::direct::Connection::open(&file)
+                .inspect_err(|error| {
+                    tracing::warn!(%error, "no direct SQLite connection; committing through the pool");
+                })
+                .ok()
+        });
+        match direct {
+            Some(connection) => {
+                std::thread::Builder::new()
+                    .name("single-use".into())
+                    .spawn(move || commit_groups_directly(connection, queue))
+                    .expect("a thread for the single-use committer");
+            }
+            None => {
+                tokio::spawn(commit_groups(db, queue));
+            }
+        }
         Self { requests }
     }
 
@@ -104,6 +123,100 @@ async fn commit_and_answer(db: DatabaseConnection, mut requests: Vec<Request>) {
 /// One transaction for a group: which requests had a fresh token, in order.
 async fn commit(db: &DatabaseConnection, requests: &mut [Request]) -> Result<Vec<bool>> {
     let txn = crate::db::begin_write(db).await?;
+    let mut inserted: HashSet<String> = HashSet::new();
+    for row in txn.query_all(&use_up_all(requests)).await? {
+        inserted.insert(row.try_get::<String>("", "jti")?);
+    }
+    let fresh = first_namings(requests, inserted);
+    // Each request's writes in a round trip of their own: their text is one of a few, so
+    // the connection keeps it prepared (the whole group's would rarely repeat).
+    for (request, fresh) in requests.iter_mut().zip(&fresh) {
+        if *fresh {
+            std::mem::replace(&mut request.writes, Batch::new(&txn))
+                .run(&txn)
+                .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(fresh)
+}
+
+/// The committer's thread on SQLite: the same groups and transactions as [`commit_groups`],
+/// each statement run on the direct connection.
+fn commit_groups_directly(
+    mut connection: crate::db::direct::Connection,
+    mut queue: mpsc::UnboundedReceiver<Request>,
+) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut requests = vec![first];
+        while requests.len() < MAX_GROUP
+            && let Ok(request) = queue.try_recv()
+        {
+            requests.push(request);
+        }
+        // A panic abandons this group's requests (their answers are dropped with them)
+        // and its transaction; the next group goes on.
+        let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commit_and_answer_directly(&mut connection, requests)
+        }));
+        if committed.is_err() {
+            tracing::error!("a single-use group was abandoned");
+            let _ = connection.execute_plain("ROLLBACK");
+        }
+    }
+}
+
+fn commit_and_answer_directly(
+    connection: &mut crate::db::direct::Connection,
+    mut requests: Vec<Request>,
+) {
+    let _turn = crate::db::SQLITE_WRITER.blocking_lock();
+    match commit_directly(connection, &mut requests) {
+        Ok(fresh) => {
+            for (request, fresh) in requests.into_iter().zip(fresh) {
+                let _ = request.answer.send(Ok(fresh));
+            }
+        }
+        Err(error) => {
+            let _ = connection.execute_plain("ROLLBACK");
+            tracing::error!(%error, size = requests.len(), "a single-use group failed");
+            for request in requests {
+                let _ = request.answer.send(Err(error.to_string()));
+            }
+        }
+    }
+}
+
+fn commit_directly(
+    connection: &mut crate::db::direct::Connection,
+    requests: &mut [Request],
+) -> Result<Vec<bool>> {
+    connection.execute_plain("BEGIN IMMEDIATE")?;
+    let mut inserted: HashSet<String> = HashSet::new();
+    let use_up = DbBackend::Sqlite.build(&use_up_all(requests));
+    connection.run(&use_up, |row| {
+        inserted.insert(row.text(0));
+    })?;
+    let fresh = first_namings(requests, inserted);
+    for (request, fresh) in requests.iter_mut().zip(&fresh) {
+        if *fresh {
+            let writes =
+                std::mem::replace(&mut request.writes, Batch::for_backend(DbBackend::Sqlite));
+            let (statements, after_run) = writes.into_parts();
+            for statement in &statements {
+                connection.run(statement, |_| {})?;
+            }
+            for then in after_run {
+                then();
+            }
+        }
+    }
+    connection.execute_plain("COMMIT")?;
+    Ok(fresh)
+}
+
+/// One statement using up every request's token: `jti` of those it inserted.
+fn use_up_all(requests: &[Request]) -> InsertStatement {
     let now = clock::now();
     let mut insert = Query::insert();
     insert.into_table(consumed_token::Entity).columns([
@@ -112,7 +225,7 @@ async fn commit(db: &DatabaseConnection, requests: &mut [Request]) -> Result<Vec
         consumed_token::Column::ConsumedAt,
         consumed_token::Column::ExpiresAt,
     ]);
-    for request in requests.iter() {
+    for request in requests {
         let token = &request.token;
         insert.values_panic([
             token.jti.clone().into(),
@@ -128,26 +241,15 @@ async fn commit(db: &DatabaseConnection, requests: &mut [Request]) -> Result<Vec
                 .to_owned(),
         )
         .returning_col(consumed_token::Column::Jti);
-    let mut inserted: HashSet<String> = HashSet::new();
-    for row in txn.query_all(&insert).await? {
-        inserted.insert(row.try_get::<String>("", "jti")?);
-    }
-    // The first request naming a token that was inserted now has it; any other did not.
-    let fresh: Vec<bool> = requests
+    insert
+}
+
+/// The first request naming a token that was inserted now has it; any other did not.
+fn first_namings(requests: &[Request], mut inserted: HashSet<String>) -> Vec<bool> {
+    requests
         .iter()
         .map(|request| inserted.remove(&request.token.jti))
-        .collect();
-    // Each request's writes in a round trip of their own: their text is one of a few, so
-    // the connection keeps it prepared (the whole group's would rarely repeat).
-    for (request, fresh) in requests.iter_mut().zip(&fresh) {
-        if *fresh {
-            std::mem::replace(&mut request.writes, Batch::new(&txn))
-                .run(&txn)
-                .await?;
-        }
-    }
-    txn.commit().await?;
-    Ok(fresh)
+        .collect()
 }
 
 #[cfg(test)]

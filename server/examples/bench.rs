@@ -3,7 +3,8 @@
 //! `POST /oauth2/token` exchanges over HTTP at several concurrency levels, with
 //! everything in place (single-use check, impersonation session, audit records, outbox).
 //! Prints figures and the ratio. Run: `scripts/bench` (or `cargo run --release -p server
-//! --example bench -- [exchanges per level]`).
+//! --example bench -- [exchanges per level] [concurrency levels, default 1,4,16,64]`;
+//! one level alone is handy under a profiler).
 
 use identity::impersonation::SubjectClaims;
 use identity::oauth::claims::{AccessClaims, Actor, IdClaims};
@@ -19,6 +20,10 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(300);
+    let levels: Vec<usize> = std::env::args()
+        .nth(2)
+        .map(|list| list.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 4, 16, 64]);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -185,13 +190,16 @@ async fn main() -> anyhow::Result<()> {
         "\nconcurrency  exchanges   throughput      p50       p99   of ceiling   CPU/exchange   switches/exchange"
     );
     let mut best: f64 = 0.0;
-    for concurrency in [1usize, 4, 16, 64] {
-        let tokens: Vec<String> = (0..per_level)
+    for &concurrency in &levels {
+        // Issued as `/oauth2/authorize` issues them, and used in the order issued (the
+        // queue pops from its end).
+        let mut tokens: Vec<String> = (0..per_level)
             .map(|_| {
-                keys.sign(token_type::SUBJECT, &subject(Uuid::new_v4().to_string()))
-                    .unwrap()
+                let jti = identity::db::new_record_id().to_string();
+                keys.sign(token_type::SUBJECT, &subject(jti)).unwrap()
             })
             .collect();
+        tokens.reverse();
         let queue = Arc::new(std::sync::Mutex::new(tokens));
         let usage_before = Usage::now();
         let started = Instant::now();

@@ -117,7 +117,7 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
     let org_id = m.organization();
     let scope = super::scope::join(&m.scopes);
     let lifetime = i64::from(m.app.access_token_lifetime_secs);
-    let jti = Uuid::new_v4().to_string();
+    let jti = crate::db::new_record_id().to_string();
     let sub = match m.user {
         Some(user) => user.id.to_string(),
         None => m.app.client_id.clone(),
@@ -153,14 +153,14 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
     if let (Some(user), plan) = (m.user, m.refresh) {
         let family = match plan {
             RefreshPlan::None => None,
-            RefreshPlan::NewFamily => Some(Uuid::new_v4()),
+            RefreshPlan::NewFamily => Some(crate::db::new_record_id()),
             RefreshPlan::Family(f) => Some(f),
         };
         if let Some(family) = family {
             let value = tokens::random_token();
             let grant_scope = m.grant_scopes.as_ref().unwrap_or(&m.scopes);
             refresh_row = Some(refresh_token::ActiveModel {
-                id: Set(Uuid::new_v4()),
+                id: Set(crate::db::new_record_id()),
                 token_hash: Set(tokens::hash_token(&value)),
                 family_id: Set(family),
                 application_id: Set(m.app.id),
@@ -204,7 +204,7 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
                 iat: now,
                 exp: now + i64::from(m.app.id_token_lifetime_secs),
                 auth_time: m.auth_time.unwrap_or(now),
-                jti: Uuid::new_v4().to_string(),
+                jti: crate::db::new_record_id().to_string(),
                 nonce: m.nonce.clone(),
                 at_hash: Some(half_hash(&access_token)),
                 c_hash: None,
@@ -475,7 +475,7 @@ pub fn id_token(
         iat: now,
         exp: now + i64::from(app.id_token_lifetime_secs),
         auth_time,
-        jti: Uuid::new_v4().to_string(),
+        jti: crate::db::new_record_id().to_string(),
         nonce,
         at_hash: None,
         c_hash: None,

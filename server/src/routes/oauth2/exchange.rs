@@ -148,7 +148,7 @@ pub async fn exchange(
     } else {
         None
     };
-    let session_id = Uuid::new_v4();
+    let session_id = identity::db::new_record_id();
     let idp_session = Uuid::parse_str(&subject.sid).ok();
     let prepared = grants::prepare(
         &state.provider,

@@ -179,7 +179,7 @@ pub async fn authorize(
         iat: now,
         nbf: now,
         exp: now + i64::from(app.subject_token_expiry_secs),
-        jti: Uuid::new_v4().to_string(),
+        jti: identity::db::new_record_id().to_string(),
         sid: current.session.id.to_string(),
         reason: reason.clone(),
         code_challenge,
