@@ -10,6 +10,12 @@
 //! nothing is answered before its group is durable. A group that fails (or panics) fails
 //! its own requests only.
 //!
+//! Under load a group also waits a little for more: while every worker of the Tokio runtime
+//! stays busy (exchanges are on their way, and waiting leaves no core idle), for at most
+//! [`MAX_WAIT`]. Most of a commit's cost is per transaction (a page per table and index,
+//! the flush), so bigger groups make each exchange cheaper. As soon as a worker has
+//! nothing to do, the group commits; a lone exchange does not wait.
+//!
 //! Single use holds across requests, groups and server instances: the primary key of
 //! `consumed_tokens` decides, and within one group the first request naming a token wins.
 
@@ -19,10 +25,18 @@ use crate::{Result, clock};
 use sea_orm::sea_query::{InsertStatement, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use std::collections::HashSet;
-use tokio::sync::{mpsc, oneshot};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 /// At most this many requests share one transaction.
 const MAX_GROUP: usize = 64;
+
+/// The longest a group waits for exchanges under way.
+pub const MAX_WAIT: Duration = Duration::from_millis(5);
+
+/// While waiting, how often to look again whether enough exchanges are still under way
+/// (a request arriving ends each look at once).
+const WAIT_STEP: Duration = Duration::from_micros(500);
 
 /// A token to use up.
 #[derive(Clone, Debug)]
@@ -42,16 +56,22 @@ struct Request {
 
 /// Commits single-use tokens and their writes, in groups; one per database, shared.
 pub struct Committer {
-    requests: mpsc::UnboundedSender<Request>,
+    requests: flume::Sender<Request>,
+}
+
+/// How the committer commits: on an SQLite file, with a direct connection on its own
+/// thread (`crate::db::direct`: no hand-offs to sqlx's connection thread); otherwise
+/// through the pool, in a task on the Tokio runtime it was started on.
+enum Writer {
+    Direct(crate::db::direct::Connection),
+    Pool(DatabaseConnection, tokio::runtime::Handle),
 }
 
 impl Committer {
-    /// Starts committing for `db`: on an SQLite file, on a thread of its own with a direct
-    /// connection (`crate::db::direct`), so that a group costs no hand-offs to sqlx's
-    /// connection thread; otherwise in a task on the current Tokio runtime. Either ends
-    /// when the committer is dropped.
+    /// Starts committing for `db` on a thread of its own (which ends when the committer
+    /// is dropped). Call it inside a Tokio runtime.
     pub fn start(db: DatabaseConnection) -> Self {
-        let (requests, queue) = mpsc::unbounded_channel();
+        let (requests, queue) = flume::unbounded();
         let direct = crate::db::direct::sqlite_file(&db).and_then(|file| {
             crate::db::direct::Connection::open(&file)
                 .inspect_err(|error| {
@@ -59,17 +79,17 @@ impl Committer {
                 })
                 .ok()
         });
-        match direct {
-            Some(connection) => {
-                std::thread::Builder::new()
-                    .name("single-use".into())
-                    .spawn(move || commit_groups_directly(connection, queue))
-                    .expect("a thread for the single-use committer");
-            }
-            None => {
-                tokio::spawn(commit_groups(db, queue));
-            }
-        }
+        let writer = match direct {
+            Some(connection) => Writer::Direct(connection),
+            None => Writer::Pool(db, tokio::runtime::Handle::current()),
+        };
+        let gathering = Gathering {
+            runtime: tokio::runtime::Handle::current().metrics(),
+        };
+        std::thread::Builder::new()
+            .name("single-use".into())
+            .spawn(move || commit_groups(writer, &queue, &gathering))
+            .expect("a thread for the single-use committer");
         Self { requests }
     }
 
@@ -91,15 +111,76 @@ impl Committer {
     }
 }
 
-async fn commit_groups(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Request>) {
-    let mut group = Vec::new();
-    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let requests = std::mem::take(&mut group);
-        // A task of its own: should it panic, its requests learn that their commit was
-        // abandoned (their answers are dropped) and the next group goes on.
-        let committed = tokio::spawn(commit_and_answer(db.clone(), requests)).await;
-        if let Err(error) = committed {
-            tracing::error!(%error, "a single-use group was abandoned");
+/// When a group has gathered enough.
+struct Gathering {
+    /// The runtime the exchanges run on: while all its workers are busy, more exchanges
+    /// are on their way (and waiting for them costs no idle core).
+    runtime: tokio::runtime::RuntimeMetrics,
+}
+
+impl Gathering {
+    /// The next group: the first request to arrive, those queued behind it, and those that
+    /// arrive while waiting is worth it. `None` once the committer is dropped.
+    fn next_group(&self, queue: &flume::Receiver<Request>) -> Option<Vec<Request>> {
+        let mut group = vec![queue.recv().ok()?];
+        let started = Instant::now();
+        let parks = self.parks();
+        loop {
+            let room = MAX_GROUP - group.len();
+            group.extend(queue.try_iter().take(room));
+            let Some(wait) = self.wait(group.len(), started, &parks) else {
+                return Some(group);
+            };
+            match queue.recv_timeout(wait) {
+                Ok(request) => group.push(request),
+                Err(flume::RecvTimeoutError::Timeout) => {}
+                Err(flume::RecvTimeoutError::Disconnected) => return Some(group),
+            }
+        }
+    }
+
+    /// How long to wait for more: while the group has room, the wait is short, and every
+    /// worker of the runtime has stayed busy since it began (a worker with nothing to do
+    /// means nothing more is coming soon, and the group had better commit).
+    fn wait(&self, size: usize, started: Instant, parks: &[u64]) -> Option<Duration> {
+        let left = MAX_WAIT.checked_sub(started.elapsed())?;
+        let busy = parks.iter().enumerate().all(|(worker, parks)| {
+            let now = self.runtime.worker_park_unpark_count(worker);
+            // Even: working now; unchanged: has not parked since the wait began.
+            now.is_multiple_of(2) && now == *parks
+        });
+        (size < MAX_GROUP && busy && !left.is_zero()).then(|| left.min(WAIT_STEP))
+    }
+
+    fn parks(&self) -> Vec<u64> {
+        (0..self.runtime.num_workers())
+            .map(|worker| self.runtime.worker_park_unpark_count(worker))
+            .collect()
+    }
+}
+
+fn commit_groups(mut writer: Writer, queue: &flume::Receiver<Request>, gathering: &Gathering) {
+    while let Some(requests) = gathering.next_group(queue) {
+        match &mut writer {
+            Writer::Direct(connection) => {
+                // A panic abandons this group's requests (their answers are dropped with
+                // them) and its transaction; the next group goes on.
+                let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    commit_and_answer_directly(connection, requests)
+                }));
+                if committed.is_err() {
+                    tracing::error!("a single-use group was abandoned");
+                    let _ = connection.execute_plain("ROLLBACK");
+                }
+            }
+            Writer::Pool(db, runtime) => {
+                // A task of its own, for the same reason.
+                let committed =
+                    runtime.block_on(runtime.spawn(commit_and_answer(db.clone(), requests)));
+                if let Err(error) = committed {
+                    tracing::error!(%error, "a single-use group was abandoned");
+                }
+            }
         }
     }
 }
@@ -139,31 +220,6 @@ async fn commit(db: &DatabaseConnection, requests: &mut [Request]) -> Result<Vec
     }
     txn.commit().await?;
     Ok(fresh)
-}
-
-/// The committer's thread on SQLite: the same groups and transactions as [`commit_groups`],
-/// each statement run on the direct connection.
-fn commit_groups_directly(
-    mut connection: crate::db::direct::Connection,
-    mut queue: mpsc::UnboundedReceiver<Request>,
-) {
-    while let Some(first) = queue.blocking_recv() {
-        let mut requests = vec![first];
-        while requests.len() < MAX_GROUP
-            && let Ok(request) = queue.try_recv()
-        {
-            requests.push(request);
-        }
-        // A panic abandons this group's requests (their answers are dropped with them)
-        // and its transaction; the next group goes on.
-        let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            commit_and_answer_directly(&mut connection, requests)
-        }));
-        if committed.is_err() {
-            tracing::error!("a single-use group was abandoned");
-            let _ = connection.execute_plain("ROLLBACK");
-        }
-    }
 }
 
 fn commit_and_answer_directly(
@@ -421,5 +477,51 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn a_group_waits_only_while_every_worker_is_busy() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let gathering = Gathering {
+            runtime: runtime.metrics(),
+        };
+        let settle = || std::thread::sleep(Duration::from_millis(100));
+        // Idle workers: nothing more is coming, the group commits at once.
+        settle();
+        let parks = gathering.parks();
+        assert_eq!(gathering.wait(1, Instant::now(), &parks), None);
+
+        // Both workers busy: the group waits, a step at a time.
+        let stop = Arc::new(AtomicBool::new(false));
+        let running = Arc::new(AtomicUsize::new(0));
+        for _ in 0..2 {
+            let (stop, running) = (stop.clone(), running.clone());
+            runtime.spawn(async move {
+                running.fetch_add(1, Ordering::SeqCst);
+                while !stop.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+            });
+        }
+        while running.load(Ordering::SeqCst) < 2 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let parks = gathering.parks();
+        let wait = gathering.wait(1, Instant::now(), &parks);
+        assert!(wait.is_some_and(|wait| wait <= WAIT_STEP), "{wait:?}");
+        // Not when the group is full, nor after the longest wait.
+        assert_eq!(gathering.wait(MAX_GROUP, Instant::now(), &parks), None);
+        let long_ago = Instant::now().checked_sub(MAX_WAIT).unwrap();
+        assert_eq!(gathering.wait(1, long_ago, &parks), None);
+
+        // A worker that ran out of work ends the wait.
+        stop.store(true, Ordering::SeqCst);
+        settle();
+        assert_eq!(gathering.wait(1, Instant::now(), &parks), None);
     }
 }
