@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
     let per_level: usize = std::env::args()
         .nth(1)
         .and_then(|n| n.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(3000);
     let levels: Vec<usize> = std::env::args()
         .nth(2)
         .map(|list| list.split(',').filter_map(|n| n.parse().ok()).collect())

@@ -10,6 +10,9 @@
 //! and write the same rows.
 //!
 //! A connection is used by one thread at a time (the owner holds it, or a mutex does).
+//! It is safe beside the pool's connections because both use the one SQLite library
+//! linked into the process (`libsqlite3-sys` links it once, for sqlx and for us): SQLite
+//! coordinates its connections' POSIX file locks only within one copy of itself.
 
 use libsqlite3_sys as ffi;
 use sea_orm::sea_query::Value;
