@@ -76,15 +76,7 @@ impl ReadCache {
 
     fn counter_reader(&self, db: &DatabaseConnection) -> Option<&Mutex<direct::Connection>> {
         self.counter_reader
-            .get_or_init(|| {
-                let file = direct::sqlite_file(db)?;
-                direct::Connection::open(&file)
-                    .inspect_err(|error| {
-                        tracing::warn!(%error, "no direct SQLite connection; reading through the pool");
-                    })
-                    .ok()
-                    .map(Mutex::new)
-            })
+            .get_or_init(|| direct::beside(db, "reading through the pool").map(Mutex::new))
             .as_ref()
     }
 

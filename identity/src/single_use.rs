@@ -72,14 +72,7 @@ impl Committer {
     /// is dropped). Call it inside a Tokio runtime.
     pub fn start(db: DatabaseConnection) -> Self {
         let (requests, queue) = flume::unbounded();
-        let direct = crate::db::direct::sqlite_file(&db).and_then(|file| {
-            crate::db::direct::Connection::open(&file)
-                .inspect_err(|error| {
-                    tracing::warn!(%error, "no direct SQLite connection; committing through the pool");
-                })
-                .ok()
-        });
-        let writer = match direct {
+        let writer = match crate::db::direct::beside(&db, "committing through the pool") {
             Some(connection) => Writer::Direct(connection),
             None => Writer::Pool(db, tokio::runtime::Handle::current()),
         };
@@ -186,7 +179,13 @@ fn commit_groups(mut writer: Writer, queue: &flume::Receiver<Request>, gathering
 }
 
 async fn commit_and_answer(db: DatabaseConnection, mut requests: Vec<Request>) {
-    match commit(&db, &mut requests).await {
+    let committed = commit(&db, &mut requests).await;
+    answer(requests, committed);
+}
+
+/// Tells each request of a group its outcome: fresh or not, or the group's error.
+fn answer(requests: Vec<Request>, committed: Result<Vec<bool>>) {
+    match committed {
         Ok(fresh) => {
             for (request, fresh) in requests.into_iter().zip(fresh) {
                 let _ = request.answer.send(Ok(fresh));
@@ -227,20 +226,11 @@ fn commit_and_answer_directly(
     mut requests: Vec<Request>,
 ) {
     let _turn = crate::db::SQLITE_WRITER.blocking_lock();
-    match commit_directly(connection, &mut requests) {
-        Ok(fresh) => {
-            for (request, fresh) in requests.into_iter().zip(fresh) {
-                let _ = request.answer.send(Ok(fresh));
-            }
-        }
-        Err(error) => {
-            let _ = connection.execute_plain("ROLLBACK");
-            tracing::error!(%error, size = requests.len(), "a single-use group failed");
-            for request in requests {
-                let _ = request.answer.send(Err(error.to_string()));
-            }
-        }
+    let committed = commit_directly(connection, &mut requests);
+    if committed.is_err() {
+        let _ = connection.execute_plain("ROLLBACK");
     }
+    answer(requests, committed);
 }
 
 fn commit_directly(

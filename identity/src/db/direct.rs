@@ -36,6 +36,16 @@ pub fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
     (!in_memory).then(|| file.to_owned())
 }
 
+/// A direct connection beside `db`'s pool, when `db` is an SQLite file and the connection
+/// opens. `None` otherwise: the caller goes `otherwise` (through the pool), and a failure
+/// to open is logged as a warning saying so.
+pub fn beside(db: &DatabaseConnection, otherwise: &str) -> Option<Connection> {
+    let file = sqlite_file(db)?;
+    Connection::open(&file)
+        .inspect_err(|error| tracing::warn!(%error, "no direct SQLite connection; {otherwise}"))
+        .ok()
+}
+
 /// One open SQLite connection, with its prepared statements.
 pub struct Connection {
     handle: NonNull<ffi::sqlite3>,
