@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './tests/support/processes';
@@ -13,6 +13,13 @@ if (!process.env.E2E_BASE_URL) {
   process.env.E2E_ADMIN_PASSWORD = 'e2e-Admin-password-1';
 }
 const baseURL = process.env.E2E_BASE_URL!;
+// Server logs go here, beside Playwright's traces and screenshots (test-results/), so that
+// a failure can be read after the run. scripts/test names the folder.
+const logDir = process.env.IDP_TEST_LOG_DIR ?? path.resolve(__dirname, '..', 'test-logs');
+process.env.IDP_TEST_LOG_DIR = logDir;
+mkdirSync(logDir, { recursive: true });
+/** What the servers under test log: requests with their status, and the product's own lines. */
+process.env.E2E_RUST_LOG ??= 'info,tower_http=debug';
 const serverBin = process.env.IDP_SERVER_BIN;
 if (!serverBin) {
   throw new Error('IDP_SERVER_BIN must name the server binary (scripts/test sets it)');
@@ -58,18 +65,20 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: `"${serverBin}"`,
+    // Run by a shell: the server's output is appended to its log file.
+    command: `exec "${serverBin}" >> "${path.join(logDir, 'e2e-server.log')}" 2>&1`,
     url: `${baseURL}/health/ready`,
     reuseExistingServer: false,
     timeout: 120_000,
     stdout: 'ignore',
-    stderr: 'pipe',
+    stderr: 'ignore',
     env: {
       IDP_ADDR: new URL(baseURL).host,
       IDP_DATA_DIR: process.env.E2E_DATA_DIR!,
       IDP_ADMIN_PASSWORD: process.env.E2E_ADMIN_PASSWORD!,
       IDP_SITE_DIR: process.env.IDP_SITE_DIR ?? path.resolve(__dirname, '..', 'site'),
-      RUST_LOG: 'warn',
+      RUST_LOG: process.env.E2E_RUST_LOG!,
+      NO_COLOR: '1',
     },
   },
 });

@@ -48,3 +48,31 @@ wasm_toolchain() {
     echo debian
   fi
 }
+
+# Starts a throwaway PostgreSQL cluster (Debian's, fsync off) on a free port, exports
+# IDP_TEST_POSTGRES_URL for the integration tests, and removes it when the script exits.
+start_throwaway_postgres() {
+  local bin port
+  bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  PG_THROWAWAY_BIN="$bin"
+  PG_THROWAWAY_DIR="$(mktemp -d)"
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  [ "$(id -u)" = 0 ] && chown postgres "$PG_THROWAWAY_DIR"
+  trap stop_throwaway_postgres EXIT
+  as_postgres "$bin/initdb" -D "$PG_THROWAWAY_DIR/data" -A trust -U postgres >/dev/null
+  as_postgres "$bin/pg_ctl" -D "$PG_THROWAWAY_DIR/data" -l "$PG_THROWAWAY_DIR/log" -w \
+    -o "-p $port -k $PG_THROWAWAY_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  export IDP_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+stop_throwaway_postgres() {
+  [ -n "${PG_THROWAWAY_DIR:-}" ] || return 0
+  as_postgres "$PG_THROWAWAY_BIN/pg_ctl" -D "$PG_THROWAWAY_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_THROWAWAY_DIR"
+  PG_THROWAWAY_DIR=""
+}
+# PostgreSQL refuses to run as root: as root, its programs run as the postgres user.
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# Integration tests that only SQLite has (PRAGMAs, reading the SQLite file): skipped on
+# PostgreSQL.
+SQLITE_ONLY_TESTS=(--skip sqlite_runs_with_wal --skip a_database_written_by_a_newer_version)

@@ -1,6 +1,7 @@
 import type { APIRequestContext } from '@playwright/test';
 import { test, expect, admin } from './support/fixtures';
 import { LoginPage } from './support/pages';
+import { unique } from './support/api';
 
 /** Registers a confidential application whose callback is a page of the test server. */
 async function registerApp(request: APIRequestContext, baseURL: string, name: string) {
@@ -33,7 +34,7 @@ function authorizeUrl(clientId: string, callback: string, state: string) {
 
 test.describe('signing in to an application', () => {
   test('the user signs in, allows access, and the application gets a code @nojs', async ({ page, request, baseURL }, info) => {
-    const app = await registerApp(request, baseURL!, `Consent ${info.project.name}`);
+    const app = await registerApp(request, baseURL!, `Consent ${info.project.name} ${unique()}`);
     await page.goto(authorizeUrl(app.clientId, app.callback, 'xyz'));
     await new LoginPage(page).signIn(admin.username, admin.password);
 
@@ -45,7 +46,7 @@ test.describe('signing in to an application', () => {
   });
 
   test('denying access sends access_denied back to the application @nojs', async ({ page, request, baseURL }, info) => {
-    const app = await registerApp(request, baseURL!, `Denied ${info.project.name}`);
+    const app = await registerApp(request, baseURL!, `Denied ${info.project.name} ${unique()}`);
     await page.goto(authorizeUrl(app.clientId, app.callback, 'no'));
     await new LoginPage(page).signIn(admin.username, admin.password);
     await page.getByRole('button', { name: 'Deny' }).click();

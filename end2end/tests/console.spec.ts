@@ -103,6 +103,7 @@ test.describe('Impersonate User', () => {
     await page.getByLabel('Target').fill(target);
     await page.getByLabel('Action').selectOption('impersonation-started');
     await page.getByRole('button', { name: 'Filter' }).click();
+    await expect(page).toHaveURL(/[?&]action=impersonation-started(&|$)/);
     await expect(page.getByRole('status')).toHaveText('1 record');
     await expect(page.getByRole('row', { name: /impersonation-started/ })).toContainText(impersonator);
 

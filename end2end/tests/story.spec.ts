@@ -43,7 +43,7 @@ async function startDemo(bin: string, url: string, name: string, extra: string[]
       .split('\n')
       .map((line) => line.split('=', 2)),
   );
-  const app = start(name, bin, [], { ...variables, DEMO_IDP_URL: idp, DEMO_URL: url, DEMO_ADDR: new URL(url).host });
+  const app = start(`story ${name}`, bin, [], { ...variables, DEMO_IDP_URL: idp, DEMO_URL: url, DEMO_ADDR: new URL(url).host });
   started.push(app);
   await app.waitUntil(() => answers(url));
 }
@@ -56,7 +56,7 @@ test.beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'idp-story-data-'));
   for (const sub of ['new', 'cur', 'tmp']) mkdirSync(path.join(maildir, sub));
 
-  const smtp = start('aiosmtpd', 'python3', [
+  const smtp = start('story smtp', 'python3', [
     '-m',
     'aiosmtpd',
     '-n',
@@ -69,13 +69,14 @@ test.beforeAll(async () => {
   started.push(smtp);
   await smtp.waitUntil(() => listening(smtpPort));
 
-  const server = start('identity server', process.env.IDP_SERVER_BIN!, [], {
+  const server = start('story identity server', process.env.IDP_SERVER_BIN!, [], {
     IDP_ADDR: new URL(idp).host,
     IDP_DATA_DIR: dataDir,
     IDP_ADMIN_PASSWORD: admin.password,
     IDP_SITE_DIR: process.env.IDP_SITE_DIR ?? path.resolve(__dirname, '..', '..', 'site'),
     IDP_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-    RUST_LOG: 'warn',
+    RUST_LOG: process.env.E2E_RUST_LOG ?? 'info',
+    NO_COLOR: '1',
   });
   started.push(server);
   await server.waitUntil(async () => (await fetch(`${idp}/health/ready`)).ok, 120_000);
@@ -176,6 +177,8 @@ test('an administrator impersonates a user, uses a business application as them,
       await page.getByLabel('Target').fill('taylor');
       await page.getByLabel('Action').selectOption(action);
       await page.getByRole('button', { name: 'Filter' }).click();
+      // The filter is a GET form: the page of this filter, not the previous one, is read.
+      await expect(page).toHaveURL(new RegExp(`[?&]action=${action}(&|$)`));
       await expect(page.getByRole('status')).toHaveText(count);
       await expect(page.getByRole('row', { name: new RegExp(action) }).first()).toContainText('alex');
     }

@@ -1,16 +1,47 @@
 import { test as base, expect } from '@playwright/test';
+import { mkdirSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 type Options = {
   /** Console errors a test provokes on purpose (say, the 404 of a missing page). */
   expectedConsoleErrors: RegExp[];
 };
 
+type Fixtures = {
+  /**
+   * Held by a test that changes the organization's own settings (impersonation settings,
+   * the notification template): such tests take turns, across workers and repeated runs,
+   * so that none reads back what another has just saved.
+   */
+  organizationSettings: void;
+};
+
 /**
  * `page`, failing the test on any browser console error or uncaught page error
  * (hydration mismatches and failed asset loads show up there).
  */
-export const test = base.extend<Options>({
+export const test = base.extend<Options & Fixtures>({
   expectedConsoleErrors: [[], { option: true }],
+  // eslint-disable-next-line no-empty-pattern
+  organizationSettings: async ({}, use) => {
+    const lock = path.join(process.env.E2E_DATA_DIR ?? tmpdir(), 'organization-settings.lock');
+    // mkdir is atomic: whoever creates the folder holds the lock.
+    for (;;) {
+      try {
+        mkdirSync(lock);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    try {
+      await use();
+    } finally {
+      rmdirSync(lock);
+    }
+  },
   page: async ({ page, expectedConsoleErrors }, use) => {
     const problems: string[] = [];
     page.on('console', (message) => {

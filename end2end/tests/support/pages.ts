@@ -1,4 +1,4 @@
-import { expect, type Page } from '@playwright/test';
+import { expect, test, type Locator, type Page } from '@playwright/test';
 
 /** The sign-in form. */
 export class LoginPage {
@@ -55,4 +55,31 @@ export async function impersonate(page: Page, reason: string): Promise<Page> {
     page.getByRole('button', { name: 'Start impersonation' }).click(),
   ]);
   return myAccount;
+}
+
+/**
+ * Clicks a form's submit `button` and resolves once the server has answered: the server
+ * function's response and, without JavaScript, the page the browser is sent back to. A test
+ * that navigates right after a save would otherwise abort the request in flight, and one
+ * that reads the page would read it before the save.
+ */
+export async function submit(button: Locator): Promise<void> {
+  const page = button.page();
+  const answered = page.waitForResponse(
+    (response) => response.request().method() === 'POST' && new URL(response.url()).pathname.startsWith('/api/'),
+  );
+  if (javaScriptEnabled()) {
+    await button.click();
+    await answered;
+  } else {
+    const loaded = page.waitForEvent('load');
+    await button.click();
+    await answered;
+    await loaded;
+  }
+}
+
+/** Whether the running test's project runs pages with JavaScript. */
+export function javaScriptEnabled(): boolean {
+  return test.info().project.use.javaScriptEnabled !== false;
 }

@@ -1,5 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 /** A free TCP port on 127.0.0.1, found synchronously (usable while a spec file loads). */
 export function freePort(): number {
@@ -15,16 +18,21 @@ export function freePort(): number {
   );
 }
 
-/** A program that a spec starts for itself, stopped with `stop()`. */
+/**
+ * A program that a spec starts for itself, stopped with `stop()`. Its output is kept in
+ * `logFile` (in the folder of the servers' logs) to be read after a failure.
+ */
 export class Started {
   private output = '';
 
   constructor(
     readonly name: string,
     private readonly child: ChildProcess,
+    readonly logFile: string,
   ) {
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-4000);
+      appendFileSync(logFile, chunk);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
@@ -35,12 +43,12 @@ export class Started {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null) {
-        throw new Error(`${this.name} exited with ${this.child.exitCode}:\n${this.output}`);
+        throw new Error(`${this.name} exited with ${this.child.exitCode} (log: ${this.logFile}):\n${this.output}`);
       }
       if (await ready().catch(() => false)) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error(`${this.name} did not become ready:\n${this.output}`);
+    throw new Error(`${this.name} did not become ready (log: ${this.logFile}):\n${this.output}`);
   }
 
   async stop() {
@@ -51,10 +59,17 @@ export class Started {
   }
 }
 
-/** Starts `command` with `env` added to this process's environment. */
+/**
+ * Starts `command` with `env` added to this process's environment; its output goes to
+ * `<name>.log` in the servers' log folder (IDP_TEST_LOG_DIR, which the Playwright
+ * configuration sets).
+ */
 export function start(name: string, command: string, args: string[], env: Record<string, string> = {}): Started {
+  const logDir = process.env.IDP_TEST_LOG_DIR ?? tmpdir();
+  mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.log`);
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Started(name, child);
+  return new Started(name, child, logFile);
 }
 
 /** Whether an HTTP GET of `url` gets any answer below 500 (redirects not followed). */
