@@ -55,13 +55,12 @@ export default defineConfig({
   projects: [
     { name: 'chromium' },
     {
-      // Pages that must work without JavaScript: tests tagged @nojs run here too, after
-      // the chromium project, so that the two runs of a test never change the same
-      // organization-wide settings at the same time.
+      // Pages that must work without JavaScript: tests tagged @nojs run here too, beside
+      // the chromium project (tests that change the organization's settings take turns
+      // through the organizationSettings fixture, whichever project runs them).
       name: 'no-javascript',
       grep: /@nojs/,
       use: { javaScriptEnabled: false },
-      dependencies: ['chromium'],
     },
   ],
   webServer: {
