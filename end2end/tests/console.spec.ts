@@ -129,13 +129,13 @@ test.describe('Impersonate User', () => {
 
     await page.goto(`/console/users/${targetId}`);
     await new LoginPage(page).signIn(impersonator, 'helper-Password-1');
-    const myAccount = await impersonate(page, 'Walkthrough');
+    const myAccount = await impersonate(page, `Walkthrough ${tag}`);
     await expect(myAccount.getByRole('region', { name: 'Impersonation' })).toBeVisible();
     await myAccount.getByRole('button', { name: 'Stop impersonating' }).click();
     await expect(myAccount).toHaveURL(/\/console$/);
     await expect(myAccount.getByRole('heading', { level: 1 })).toHaveText(`Welcome, ${impersonator}`);
 
     await myAccount.goto('/console/impersonation-sessions');
-    await expect(myAccount.getByRole('row', { name: /Walkthrough/ })).toContainText('stopped by the impersonator');
+    await expect(myAccount.getByRole('row', { name: new RegExp(`Walkthrough ${tag}`) })).toContainText('stopped by the impersonator');
   });
 });
