@@ -255,6 +255,78 @@ async fn a_malformed_filter_is_invalid_filter() {
 }
 
 #[tokio::test]
+async fn filters_past_the_limits_are_refused_briefly_and_the_server_stays_up() {
+    let app = spawn_app().await;
+    let comparison = r#"userName eq "admin""#;
+    // Within 4 KiB, so that the nesting is what refuses it.
+    let deep = format!("{}{comparison}", "(".repeat(4000));
+    let many = vec![comparison; 101].join(" or ");
+    let long = format!(r#"userName eq "{}""#, "a".repeat(5000));
+    let unknown = format!(r#"{} eq "a""#, "x".repeat(3000));
+    for (filter, reason) in [
+        (&deep, "nests parentheses deeper than 32"),
+        (&many, "has more than 100 comparisons"),
+        (&long, "is longer than 4096 bytes"),
+        (&unknown, "filtering on xxxx"),
+    ] {
+        let (status, body) = scim_error(list(&app, &[("filter", filter)]).await).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["scimType"], "invalidFilter");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(reason), "{detail}");
+        assert!(
+            detail.len() < 200,
+            "the detail repeats the filter: {detail}"
+        );
+    }
+    // Just within the limits: answered.
+    let nested = format!("{}{comparison}{}", "(".repeat(32), ")".repeat(32));
+    let hundred = vec![comparison; 100].join(" or ");
+    for filter in [&nested, &hundred] {
+        let response = list(&app, &[("filter", filter)]).await;
+        assert_eq!(response.status(), 200);
+        let page: Value = response.json().await.unwrap();
+        assert_eq!(page["totalResults"], 1);
+    }
+}
+
+#[tokio::test]
+async fn a_role_filter_past_the_limit_is_refused_briefly() {
+    let app = spawn_app().await;
+    let (user, pass) = admin();
+    for (filter, reason) in [
+        (
+            format!(r#"displayName eq "{}""#, "a".repeat(5000)),
+            "longer than 4096 bytes",
+        ),
+        (
+            format!(r#"{} eq "a""#, "x".repeat(3000)),
+            "Filtering roles on xxxx",
+        ),
+    ] {
+        let response = app
+            .client
+            .get(app.at("/scim2/v2/Roles"))
+            .basic_auth(user, Some(pass))
+            .query(&[("filter", &filter)])
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = scim_error(response).await;
+        assert_eq!(
+            (status, body["scimType"].as_str()),
+            (400, Some("invalidFilter"))
+        );
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(reason), "{detail}");
+        assert!(
+            detail.len() < 200,
+            "the detail repeats the filter: {detail}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn get_put_patch_and_delete_a_user() {
     let app = spawn_app().await;
     let id = app.create_user("pat", "pat-password-1").await;

@@ -4,7 +4,7 @@
 //! change.
 
 use super::error::ScimError;
-use super::{LIST_SCHEMA, PATCH_SCHEMA, parse_body, scim};
+use super::{LIST_SCHEMA, PATCH_SCHEMA, filter, parse_body, scim};
 use crate::routes::api_auth::authorize;
 use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
@@ -167,8 +167,14 @@ async fn list(
     authorize(&state, &headers, Some("internal_role_mgt_view")).await?;
     let mut name = None;
     let mut audience = None;
-    if let Some(filter) = &query.filter {
-        for clause in filter.split(" and ") {
+    if let Some(text) = &query.filter {
+        if text.len() > filter::MAX_BYTES {
+            return Err(ScimError::invalid_filter(format!(
+                "The filter is longer than {} bytes.",
+                filter::MAX_BYTES
+            )));
+        }
+        for clause in text.split(" and ") {
             let (attr, value) = clause.split_once(" eq ").ok_or_else(|| {
                 ScimError::invalid_filter(
                     "Roles can be filtered with eq on displayName and audience.value.",
@@ -185,7 +191,8 @@ async fn list(
                 }
                 other => {
                     return Err(ScimError::invalid_filter(format!(
-                        "Filtering roles on {other} is not supported."
+                        "Filtering roles on {} is not supported.",
+                        filter::quoted(other)
                     )));
                 }
             }
