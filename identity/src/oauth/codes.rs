@@ -65,6 +65,10 @@ pub enum CodeError {
     PkceMismatch,
     #[error("the code_verifier is missing")]
     PkceMissing,
+    /// RFC 9700 §4.8.2: a verifier for a code that was issued without a challenge is
+    /// refused, so that an attacker cannot turn PKCE off for a code they injected.
+    #[error("a code_verifier was sent for a code issued without a code_challenge")]
+    PkceUnexpected,
     #[error("the code was already used; the tokens issued for it are revoked")]
     Replayed,
 }
@@ -100,13 +104,13 @@ pub async fn redeem(
     if redirect_uri != Some(found.redirect_uri.as_str()) {
         return Ok(Err(CodeError::RedirectMismatch));
     }
-    if let Some(challenge) = &found.code_challenge {
-        let Some(verifier) = code_verifier else {
-            return Ok(Err(CodeError::PkceMissing));
-        };
-        if !pkce_matches(verifier, challenge) {
+    match (&found.code_challenge, code_verifier) {
+        (Some(_), None) => return Ok(Err(CodeError::PkceMissing)),
+        (Some(challenge), Some(verifier)) if !pkce_matches(verifier, challenge) => {
             return Ok(Err(CodeError::PkceMismatch));
         }
+        (None, Some(_)) => return Ok(Err(CodeError::PkceUnexpected)),
+        _ => {}
     }
     let consumed = authorization_code::Entity::update_many()
         .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))

@@ -19,20 +19,28 @@ pub mod scim2;
 pub mod ui;
 
 use crate::{state::AppState, telemetry};
-use axum::{Router, http::HeaderValue};
+use axum::{Router, extract::DefaultBodyLimit, http::HeaderValue};
 use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The largest request body the OAuth 2.0 endpoints read; beyond it, `413`.
+pub const OAUTH_BODY_LIMIT: usize = 64 * 1024;
+/// The largest request body the management API and SCIM read; beyond it, `413`.
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .merge(health::router())
-        .merge(oauth2::router())
-        .merge(management::router().merge(scim2::router()).layer(
-            axum::middleware::from_fn_with_state(
-                state.clone(),
-                impersonation_audit::audit_impersonated,
-            ),
-        ))
+        .merge(oauth2::router().layer(DefaultBodyLimit::max(OAUTH_BODY_LIMIT)))
+        .merge(
+            management::router()
+                .merge(scim2::router())
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    impersonation_audit::audit_impersonated,
+                ))
+                .layer(DefaultBodyLimit::max(API_BODY_LIMIT)),
+        )
         .merge(ui::router(&state))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -110,3 +110,63 @@ async fn a_failed_sign_in_is_audited_without_the_password() {
     let text = serde_json::to_string(&failed).unwrap();
     assert!(!text.contains("Not-Her-Password-9") && !text.contains("Whatever-Password-9"));
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413_before_anything_reads_them() {
+    let app = spawn_app().await;
+    // The attack: a parameter name of 1 MB at the token endpoint, three times.
+    let name = "n".repeat(1 << 20);
+    for _ in 0..3 {
+        let response = app
+            .client
+            .post(app.at("/oauth2/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("{name}=1&grant_type=client_credentials"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 413);
+    }
+    // Just within the OAuth limit, the same endpoint reads the request and answers it.
+    let padding = "p".repeat(server::routes::OAUTH_BODY_LIMIT - 100);
+    let within = app
+        .client
+        .post(app.at("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("pad={padding}&grant_type=client_credentials"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        within.status(),
+        401,
+        "read, and refused for want of a client"
+    );
+    // The APIs take up to 1 MiB.
+    let (user, pass) = crate::helpers::admin();
+    let huge = app
+        .client
+        .post(app.at("/scim2/Users"))
+        .basic_auth(user, Some(pass))
+        .header("content-type", "application/scim+json")
+        .body(format!(
+            r#"{{"userName": "big", "password": "big-Password-1", "x": "{}"}}"#,
+            "x".repeat(server::routes::API_BODY_LIMIT)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    let nobody: Value = app
+        .get_as_admin(app.at("/scim2/Users?filter=userName%20eq%20%22big%22"))
+        .await;
+    assert_eq!(nobody["totalResults"], 0, "nothing was created");
+    // Nothing of the attacker's text reached the audit trail.
+    let trail = serde_json::to_string(&events(&app, "request-rejected").await).unwrap();
+    assert!(
+        !trail.contains(&"n".repeat(300)),
+        "{} bytes of audit",
+        trail.len()
+    );
+    assert!(!trail.contains(&"p".repeat(300)));
+}

@@ -514,6 +514,57 @@ async fn a_code_is_bound_to_its_client_redirect_uri_and_verifier() {
 }
 
 #[tokio::test]
+async fn a_verifier_for_a_code_issued_without_a_challenge_is_refused() {
+    let (app, shop) = app_and_client().await;
+    let browser = app.browser_for("admin", ADMIN_PASSWORD).await;
+    let code = app.code_for(&browser, &shop, &[]).await;
+    let (verifier, _) = pkce();
+    let downgraded = app
+        .token(
+            &shop,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
+    let (status, body) = error_of(downgraded).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("without a code_challenge"),
+        "{body}"
+    );
+    // Refused before the code was used: redeemed without a verifier, it still works.
+    app.redeem(&shop, &code, None).await;
+}
+
+#[tokio::test]
+async fn only_the_tokens_own_client_learns_that_it_is_active() {
+    let (app, shop) = app_and_client().await;
+    let other = app.register("Other", json!({}), json!({})).await;
+    let browser = app.browser_for("admin", ADMIN_PASSWORD).await;
+    let code = app.code_for(&browser, &shop, &[]).await;
+    let tokens = app.redeem(&shop, &code, None).await;
+    for token in ["access_token", "refresh_token"] {
+        let token = tokens[token].as_str().unwrap();
+        let own = app.introspect(&shop, token).await;
+        assert_eq!(own["active"], true, "{own}");
+        assert_eq!(own["client_id"], shop.client_id);
+        // Another confidential client learns nothing, not even that the token exists.
+        let foreign = app.introspect(&other, token).await;
+        assert_eq!(foreign, json!({ "active": false }));
+    }
+}
+
+#[tokio::test]
 async fn a_replayed_code_fails_and_revokes_what_the_first_redemption_issued() {
     let (app, shop) = app_and_client().await;
     let browser = app.browser_for("admin", ADMIN_PASSWORD).await;

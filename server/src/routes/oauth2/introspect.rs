@@ -1,6 +1,9 @@
 //! `POST /oauth2/introspect` (RFC 7662). The caller must authenticate as a confidential
 //! client. Anything not live (unknown, expired, revoked, its user disabled or locked)
-//! is `{"active": false}` and nothing more.
+//! is `{"active": false}` and nothing more, and so is a live token that is not the
+//! caller's: an access token answers only the client it was issued to or its audience,
+//! a refresh token only its client (RFC 7662 §4: a token is not to be disclosed to
+//! whoever asks).
 
 use super::client_auth::authenticate_client;
 use super::error::{ErrorCode, OAuthError};
@@ -37,6 +40,9 @@ pub async fn introspect(
         if kind {
             if let Some(live) = grants::live_access(provider, token).await? {
                 let c = live.claims;
+                if c.client_id != caller.client_id && c.aud != caller.client_id {
+                    break;
+                }
                 let mut body = json!({
                     "active": true,
                     "token_type": "Bearer",
@@ -63,6 +69,9 @@ pub async fn introspect(
                 return Ok(Json(body));
             }
         } else if let Some((refresh, user)) = grants::live_refresh(&state.db, token).await? {
+            if refresh.application_id != caller.id {
+                break;
+            }
             let client_id =
                 identity::oauth::clients::client_id_of(&state.db, refresh.application_id)
                     .await?
