@@ -17,10 +17,17 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 /// The algorithm of every key we create.
 pub const ALGORITHM: Algorithm = Algorithm::RS256;
+
+/// How often, at most, a token signed by a `kid` we do not know makes us read the keys
+/// again (another instance may have rotated). More often, and anyone could make every
+/// request a database read by inventing key ids.
+pub const UNKNOWN_KID_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A key that can sign, with its `kid`.
 pub struct ActiveKey {
@@ -38,6 +45,10 @@ struct Loaded {
 pub struct KeyStore {
     db: DatabaseConnection,
     loaded: RwLock<Arc<Loaded>>,
+    /// When an unknown `kid` last made us read the keys again.
+    last_unknown_kid_reload: Mutex<Option<Instant>>,
+    /// How many times the keys were read again, for whatever reason.
+    reloads: AtomicU64,
 }
 
 /// Why a token did not verify. Deliberately coarse: callers map it to one protocol error.
@@ -64,7 +75,25 @@ impl KeyStore {
         Ok(Self {
             db,
             loaded: RwLock::new(Arc::new(loaded)),
+            last_unknown_kid_reload: Mutex::new(None),
+            reloads: AtomicU64::new(0),
         })
+    }
+
+    /// How many times the keys were read again from the database since start.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+
+    /// Whether an unknown `kid` may make us read the keys now (at most once an interval).
+    fn may_reload_for_unknown_kid(&self) -> bool {
+        let mut last = self.last_unknown_kid_reload.lock().expect("key store lock");
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < UNKNOWN_KID_RELOAD_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     fn current(&self) -> Arc<Loaded> {
@@ -75,6 +104,7 @@ impl KeyStore {
     pub async fn reload(&self) -> Result<()> {
         let loaded = load(&self.db).await?;
         *self.loaded.write().expect("key store lock") = Arc::new(loaded);
+        self.reloads.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -122,7 +152,11 @@ impl KeyStore {
         let key = match self.current().verifying.get(&kid) {
             Some(key) => key.clone(),
             None => {
-                // Another instance may have rotated: look once more in the database.
+                // Another instance may have rotated: look once more in the database, but
+                // not for every made-up key id.
+                if !self.may_reload_for_unknown_kid() {
+                    return Err(TokenError::UnknownKey);
+                }
                 self.reload().await.map_err(|_| TokenError::UnknownKey)?;
                 self.current()
                     .verifying
@@ -304,4 +338,48 @@ async fn load(db: &DatabaseConnection) -> Result<Loaded> {
         verifying,
         jwks: json!({ "keys": published }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A JWT whose header names `kid` (its signature is never reached).
+    fn signed_by(kid: &str) -> String {
+        let header = json!({ "alg": "RS256", "typ": "at+jwt", "kid": kid });
+        format!("{}.e30.c2ln", URL_SAFE_NO_PAD.encode(header.to_string()))
+    }
+
+    #[tokio::test]
+    async fn made_up_key_ids_read_the_keys_again_at_most_once_an_interval() {
+        let (_dir, db) = crate::db::test_database().await;
+        let keys = KeyStore::open(db).await.unwrap();
+        for n in 0..200 {
+            let refused = keys
+                .verify::<Value>(&signed_by(&format!("made-up-{n}")), "at+jwt", "iss", None)
+                .await;
+            assert!(
+                matches!(refused, Err(TokenError::UnknownKey)),
+                "{refused:?}"
+            );
+        }
+        assert_eq!(
+            keys.reloads(),
+            1,
+            "one read of the keys for 200 unknown key ids"
+        );
+        // A key that really exists is found without reading again.
+        let token = keys
+            .sign(
+                "at+jwt",
+                &json!({ "sub": "s", "iss": "iss", "exp": 4_000_000_000u64 }),
+            )
+            .unwrap();
+        assert!(
+            keys.verify::<Value>(&token, "at+jwt", "iss", None)
+                .await
+                .is_ok()
+        );
+        assert_eq!(keys.reloads(), 1);
+    }
 }
