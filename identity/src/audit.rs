@@ -26,6 +26,12 @@ pub mod action {
     pub const REQUEST_REJECTED: &str = "request-rejected";
     /// A sign-in with wrong credentials, or to a locked or disabled account.
     pub const SIGN_IN_FAILED: &str = "sign-in-failed";
+    /// A sign-in at the sign-in page that started a session.
+    pub const SIGNED_IN: &str = "sign-in";
+    /// A sign-out that ended a live session.
+    pub const SIGNED_OUT: &str = "sign-out";
+    /// An account locked by itself after repeated sign-in failures.
+    pub const ACCOUNT_LOCKED: &str = "account-locked";
 }
 
 /// An event to record.

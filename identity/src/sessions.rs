@@ -75,13 +75,27 @@ pub async fn resolve(db: &impl ConnectionTrait, cookie_value: &str) -> Result<Op
 
 /// Ends the session behind `cookie_value`, if it is still live. Ending twice is harmless.
 pub async fn end(db: &impl ConnectionTrait, cookie_value: &str) -> Result<bool> {
+    Ok(end_live(db, cookie_value).await?.is_some())
+}
+
+/// Ends the session behind `cookie_value` and returns whose it was, if it was still live.
+pub async fn end_live(db: &impl ConnectionTrait, cookie_value: &str) -> Result<Option<Uuid>> {
+    let hash = tokens::hash_token(cookie_value);
+    let Some(live) = idp_session::Entity::find()
+        .filter(idp_session::Column::TokenHash.eq(&hash))
+        .filter(idp_session::Column::EndedAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
     let result = idp_session::Entity::update_many()
         .col_expr(idp_session::Column::EndedAt, Expr::value(clock::now()))
-        .filter(idp_session::Column::TokenHash.eq(tokens::hash_token(cookie_value)))
+        .filter(idp_session::Column::Id.eq(live.id))
         .filter(idp_session::Column::EndedAt.is_null())
         .exec(db)
         .await?;
-    Ok(result.rows_affected == 1)
+    Ok((result.rows_affected == 1).then_some(live.user_id))
 }
 
 /// A user's live sessions, the most recently used first.

@@ -77,6 +77,17 @@ async fn record_failure(db: &impl ConnectionTrait, user_id: Uuid, threshold: i32
         .await?;
     if locked.rows_affected == 1 {
         tracing::warn!(%user_id, "account locked after repeated sign-in failures");
+        crate::audit::record(
+            db,
+            crate::audit::Event {
+                action: crate::audit::action::ACCOUNT_LOCKED,
+                success: true,
+                target_id: Some(user_id.to_string()),
+                reason: format!("{threshold} failed sign-ins in a row"),
+                ..crate::audit::Event::default()
+            },
+        )
+        .await?;
     }
     Ok(())
 }

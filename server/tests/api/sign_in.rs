@@ -241,3 +241,60 @@ async fn a_user_without_the_administrator_role_is_told_they_have_no_access() {
     assert!(html.contains("No access"), "{html}");
     assert!(!html.contains("Welcome"), "{html}");
 }
+
+#[tokio::test]
+async fn sign_ins_sign_outs_and_automatic_locks_are_audited() {
+    let app = spawn_app().await;
+    let events = |action: &'static str| {
+        let app = &app;
+        async move {
+            let page: serde_json::Value = app
+                .get_as_admin(app.at(&format!("/api/server/v1/audit-events?action={action}")))
+                .await;
+            page["events"].as_array().unwrap().clone()
+        }
+    };
+    let id = app.create_user("sam", "sam-Password-1").await;
+    let browser = client();
+    let signed_in = app
+        .sign_in_with(&browser, "sam", "sam-Password-1", "/console")
+        .await;
+    assert_eq!(location(&signed_in), "/console");
+    let out = browser
+        .post(app.at("/logout"))
+        .header("Origin", &app.url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    // A second sign-out ends nothing, and records nothing.
+    browser
+        .post(app.at("/logout"))
+        .header("Origin", &app.url)
+        .send()
+        .await
+        .unwrap();
+    for action in ["sign-in", "sign-out"] {
+        let found = events(action).await;
+        assert_eq!(found.len(), 1, "{action}: {found:?}");
+        assert_eq!(found[0]["actor"], id.to_string(), "{action}");
+        assert_eq!(found[0]["outcome"], "success");
+    }
+    assert!(events("account-locked").await.is_empty());
+
+    for _ in 0..5 {
+        let refused = app
+            .sign_in_with(&client(), "sam", "wrong-Password-1", "/console")
+            .await;
+        assert!(location(&refused).starts_with("/login?error="));
+    }
+    let locked = events("account-locked").await;
+    assert_eq!(locked.len(), 1, "{locked:?}");
+    assert_eq!(locked[0]["target"], id.to_string());
+    assert!(
+        locked[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("5 failed sign-ins")
+    );
+}

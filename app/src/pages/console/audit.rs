@@ -175,7 +175,10 @@ pub fn AuditPage() -> impl IntoView {
         "resource-creation-via-impersonation",
         "resource-deletion-via-impersonation",
         "resource-access-via-impersonation",
+        "sign-in",
         "sign-in-failed",
+        "sign-out",
+        "account-locked",
         "request-rejected",
     ];
     let options = actions

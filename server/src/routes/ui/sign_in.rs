@@ -79,6 +79,17 @@ async fn sign_in(
     let lifetime = state.config.session_lifetime_secs;
     let started = identity::sessions::start(&state.db, user.id, lifetime).await?;
     tracing::info!(user_id = %user.id, "signed in");
+    identity::audit::record(
+        &state.db,
+        identity::audit::Event {
+            action: identity::audit::action::SIGNED_IN,
+            success: true,
+            actor_id: Some(user.id.to_string()),
+            target_id: Some(user.id.to_string()),
+            ..identity::audit::Event::default()
+        },
+    )
+    .await?;
     let cookie = session_cookie(&started.cookie_value, lifetime, state.secure_cookies());
     Ok(with_cookie(Redirect::to(&return_to), cookie))
 }
@@ -88,8 +99,20 @@ async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    if let Some(cookie) = session_cookie_value(&headers) {
-        identity::sessions::end(&state.db, &cookie).await?;
+    if let Some(cookie) = session_cookie_value(&headers)
+        && let Some(user_id) = identity::sessions::end_live(&state.db, &cookie).await?
+    {
+        identity::audit::record(
+            &state.db,
+            identity::audit::Event {
+                action: identity::audit::action::SIGNED_OUT,
+                success: true,
+                actor_id: Some(user_id.to_string()),
+                target_id: Some(user_id.to_string()),
+                ..identity::audit::Event::default()
+            },
+        )
+        .await?;
     }
     let cleared = session_cookie("", 0, state.secure_cookies());
     Ok(with_cookie(Redirect::to("/login"), cleared))
