@@ -60,7 +60,23 @@ pub async fn record(db: &impl ConnectionTrait, event: Event) -> Result<()> {
 }
 
 /// [`record`] as part of a batch of writes (the log line once the batch has run).
-pub fn record_in(batch: &mut crate::db::Batch, event: Event) {
+pub fn record_in(batch: &mut crate::db::Batch, mut event: Event) {
+    // Any of these may hold what a caller sent (a path, a client id, an error's text).
+    for text in [
+        &mut event.actor_id,
+        &mut event.impersonator_id,
+        &mut event.target_id,
+        &mut event.client_id,
+        &mut event.scope,
+        &mut event.method,
+        &mut event.path,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        crate::text::bound(text, crate::text::ECHO_LIMIT);
+    }
+    crate::text::bound(&mut event.reason, crate::text::ECHO_LIMIT);
     let outcome = if event.success { "success" } else { "failure" };
     let mut data = json!({});
     for (key, value) in [

@@ -25,6 +25,7 @@ pub mod seed;
 pub mod sessions;
 pub mod settings;
 pub mod single_use;
+pub mod text;
 pub mod tokens;
 pub mod users;
 

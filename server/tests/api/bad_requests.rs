@@ -170,3 +170,55 @@ async fn oversized_bodies_are_refused_with_413_before_anything_reads_them() {
     );
     assert!(!trail.contains(&"p".repeat(300)));
 }
+
+#[tokio::test]
+async fn errors_and_audit_records_repeat_at_most_256_characters_of_what_was_sent() {
+    let app = spawn_app().await;
+    let name = "n".repeat(20_000);
+    let response = app
+        .client
+        .post(app.at("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("{name}=1&{name}=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(
+        description.starts_with("The parameter nnn"),
+        "{description}"
+    );
+    assert!(
+        description.chars().count() <= 257,
+        "{} characters",
+        description.len()
+    );
+
+    // SCIM's "taken" names the username it was given.
+    let long_name = "u".repeat(255);
+    app.create_user(&long_name, "long-Password-1").await;
+    let (user, pass) = crate::helpers::admin();
+    let taken = app
+        .client
+        .post(app.at("/scim2/Users"))
+        .basic_auth(user, Some(pass))
+        .json(&serde_json::json!({ "userName": long_name, "password": "long-Password-1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), 409);
+    let detail: Value = taken.json().await.unwrap();
+    let detail = detail["detail"].as_str().unwrap();
+    assert!(detail.contains("uuuu") && detail.ends_with('…'), "{detail}");
+    assert!(detail.chars().count() <= 257, "{} characters", detail.len());
+
+    let rejected = events(&app, "request-rejected").await;
+    assert!(rejected.len() >= 2, "{rejected:?}");
+    for event in &rejected {
+        let reason = event["reason"].as_str().unwrap();
+        assert!(reason.chars().count() <= 257, "{} characters", reason.len());
+    }
+}

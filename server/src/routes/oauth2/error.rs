@@ -76,10 +76,15 @@ struct Body<'a> {
 }
 
 impl OAuthError {
+    /// The description may quote the caller: it is cut at [`identity::text::ECHO_LIMIT`].
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        let mut description = description.into();
+        if let Cow::Owned(text) = &mut description {
+            identity::text::bound(text, identity::text::ECHO_LIMIT);
+        }
         Self {
             code,
-            description: description.into(),
+            description,
             basic_challenge: false,
         }
     }

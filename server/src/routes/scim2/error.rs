@@ -18,15 +18,18 @@ pub struct ScimError {
 }
 
 impl ScimError {
+    /// The detail may quote the caller: it is cut at [`identity::text::ECHO_LIMIT`].
     pub fn new(
         status: StatusCode,
         scim_type: Option<&'static str>,
         detail: impl Into<String>,
     ) -> Self {
+        let mut detail = detail.into();
+        identity::text::bound(&mut detail, identity::text::ECHO_LIMIT);
         Self {
             status,
             scim_type,
-            detail: detail.into(),
+            detail,
         }
     }
     pub fn invalid_value(detail: impl Into<String>) -> Self {

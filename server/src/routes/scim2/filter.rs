@@ -61,10 +61,7 @@ fn within_limits(tokens: &[Token]) -> Result<(), String> {
 
 /// At most [`QUOTED`] characters of `text`, marked where cut.
 pub(super) fn quoted(text: &str) -> String {
-    match text.char_indices().nth(QUOTED) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
+    identity::text::at_most(text, QUOTED)
 }
 
 #[derive(Clone, Debug, PartialEq)]
