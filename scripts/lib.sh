@@ -76,3 +76,11 @@ as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$
 # Integration tests that only SQLite has (PRAGMAs, reading the SQLite file): skipped on
 # PostgreSQL.
 SQLITE_ONLY_TESTS=(--skip sqlite_runs_with_wal --skip a_database_written_by_a_newer_version)
+
+# Runs the Playwright suite (arguments passed on) against the debug server and demo
+# application and the front end in site/, which the caller has built.
+playwright_suite() {
+  env -C "$REPO_ROOT/end2end" \
+    IDP_SERVER_BIN="$CARGO_TARGET_DIR/debug/server" IDP_DEMO_BIN="$CARGO_TARGET_DIR/debug/demo-app" \
+    IDP_SITE_DIR="$REPO_ROOT/site" npx playwright test "$@"
+}

@@ -5,12 +5,18 @@ use crate::helpers::{TestApp, spawn_app};
 use serde_json::Value;
 
 async fn events(app: &TestApp, action: &str) -> Vec<Value> {
-    let page: Value = app
-        .get_as_admin(app.at(&format!(
-            "/api/server/v1/audit-events?action={action}&limit=500"
-        )))
-        .await;
-    page["events"].as_array().unwrap().clone()
+    app.audit_events(action).await
+}
+
+/// `POST /oauth2/token` with `body` as it is, form-encoded.
+async fn post_token_form(app: &TestApp, body: String) -> reqwest::Response {
+    app.client
+        .post(app.at("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -117,26 +123,14 @@ async fn oversized_bodies_are_refused_with_413_before_anything_reads_them() {
     // The attack: a parameter name of 1 MB at the token endpoint, three times.
     let name = "n".repeat(1 << 20);
     for _ in 0..3 {
-        let response = app
-            .client
-            .post(app.at("/oauth2/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("{name}=1&grant_type=client_credentials"))
-            .send()
-            .await
-            .unwrap();
+        let response =
+            post_token_form(&app, format!("{name}=1&grant_type=client_credentials")).await;
         assert_eq!(response.status(), 413);
     }
     // Just within the OAuth limit, the same endpoint reads the request and answers it.
     let padding = "p".repeat(server::routes::OAUTH_BODY_LIMIT - 100);
-    let within = app
-        .client
-        .post(app.at("/oauth2/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("pad={padding}&grant_type=client_credentials"))
-        .send()
-        .await
-        .unwrap();
+    let within =
+        post_token_form(&app, format!("pad={padding}&grant_type=client_credentials")).await;
     assert_eq!(
         within.status(),
         401,
@@ -175,14 +169,7 @@ async fn oversized_bodies_are_refused_with_413_before_anything_reads_them() {
 async fn errors_and_audit_records_repeat_at_most_256_characters_of_what_was_sent() {
     let app = spawn_app().await;
     let name = "n".repeat(20_000);
-    let response = app
-        .client
-        .post(app.at("/oauth2/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("{name}=1&{name}=2"))
-        .send()
-        .await
-        .unwrap();
+    let response = post_token_form(&app, format!("{name}=1&{name}=2")).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");

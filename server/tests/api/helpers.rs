@@ -256,6 +256,16 @@ impl TestApp {
     }
 
     /// `GET url` as the bootstrap administrator (HTTP Basic), as JSON.
+    /// The audit trail's events of `action` (up to 500), newest first.
+    pub async fn audit_events(&self, action: &str) -> Vec<serde_json::Value> {
+        let page = self
+            .get_as_admin(self.at(&format!(
+                "/api/server/v1/audit-events?action={action}&limit=500"
+            )))
+            .await;
+        page["events"].as_array().unwrap().clone()
+    }
+
     pub async fn get_as_admin(&self, url: impl reqwest::IntoUrl) -> serde_json::Value {
         let (user, pass) = admin();
         self.client

@@ -1,6 +1,16 @@
-use crate::helpers::{ADMIN_PASSWORD, client, location, spawn_app};
+use crate::helpers::{ADMIN_PASSWORD, TestApp, client, location, spawn_app};
 use identity::entities::{idp_session, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, PaginatorTrait};
+
+/// `POST /logout` from `browser`, as the page's own form sends it.
+async fn sign_out(app: &TestApp, browser: &reqwest::Client) -> reqwest::Response {
+    browser
+        .post(app.at("/logout"))
+        .header("Origin", &app.url)
+        .send()
+        .await
+        .unwrap()
+}
 
 /// The `idp_session` Set-Cookie header of a response.
 fn session_set_cookie(response: &reqwest::Response) -> String {
@@ -149,13 +159,7 @@ async fn signing_out_ends_the_session_on_the_server() {
     let app = spawn_app().await;
     let cookie = session_set_cookie(&app.sign_in("admin", ADMIN_PASSWORD).await);
     let cookie = cookie.split(';').next().unwrap().to_owned();
-    let out = app
-        .client
-        .post(app.at("/logout"))
-        .header("Origin", &app.url)
-        .send()
-        .await
-        .unwrap();
+    let out = sign_out(&app, &app.client).await;
     assert_eq!(out.status(), 303);
     assert_eq!(location(&out), "/login");
     assert!(session_set_cookie(&out).contains("Max-Age=0"));
@@ -245,42 +249,23 @@ async fn a_user_without_the_administrator_role_is_told_they_have_no_access() {
 #[tokio::test]
 async fn sign_ins_sign_outs_and_automatic_locks_are_audited() {
     let app = spawn_app().await;
-    let events = |action: &'static str| {
-        let app = &app;
-        async move {
-            let page: serde_json::Value = app
-                .get_as_admin(app.at(&format!("/api/server/v1/audit-events?action={action}")))
-                .await;
-            page["events"].as_array().unwrap().clone()
-        }
-    };
     let id = app.create_user("sam", "sam-Password-1").await;
     let browser = client();
     let signed_in = app
         .sign_in_with(&browser, "sam", "sam-Password-1", "/console")
         .await;
     assert_eq!(location(&signed_in), "/console");
-    let out = browser
-        .post(app.at("/logout"))
-        .header("Origin", &app.url)
-        .send()
-        .await
-        .unwrap();
+    let out = sign_out(&app, &browser).await;
     assert_eq!(out.status(), 303);
     // A second sign-out ends nothing, and records nothing.
-    browser
-        .post(app.at("/logout"))
-        .header("Origin", &app.url)
-        .send()
-        .await
-        .unwrap();
+    sign_out(&app, &browser).await;
     for action in ["sign-in", "sign-out"] {
-        let found = events(action).await;
+        let found = app.audit_events(action).await;
         assert_eq!(found.len(), 1, "{action}: {found:?}");
         assert_eq!(found[0]["actor"], id.to_string(), "{action}");
         assert_eq!(found[0]["outcome"], "success");
     }
-    assert!(events("account-locked").await.is_empty());
+    assert!(app.audit_events("account-locked").await.is_empty());
 
     for _ in 0..5 {
         let refused = app
@@ -288,7 +273,7 @@ async fn sign_ins_sign_outs_and_automatic_locks_are_audited() {
             .await;
         assert!(location(&refused).starts_with("/login?error="));
     }
-    let locked = events("account-locked").await;
+    let locked = app.audit_events("account-locked").await;
     assert_eq!(locked.len(), 1, "{locked:?}");
     assert_eq!(locked[0]["target"], id.to_string());
     assert!(
