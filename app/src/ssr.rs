@@ -1,6 +1,7 @@
 //! Server-side helpers for server functions: the request's signed-in user and the checks
 //! every server function starts with.
 
+use identity::delegation::{Authority, Refusal};
 use identity::{DatabaseConnection, sessions};
 use leptos::prelude::*;
 
@@ -91,18 +92,44 @@ pub async fn require_console_scope(scope: &str) -> Result<sessions::Current, Ser
     Ok(current)
 }
 
+/// What the signed-in Console user holds now, for the delegation rule: every change that
+/// hands out power or acts on another user takes it.
+pub async fn authority(current: &sessions::Current) -> Result<Authority, ServerFnError> {
+    Authority::of_user(&context()?.db, current.user.id)
+        .await
+        .map_err(internal)
+}
+
+/// A change the delegation rule refused: 403, an audit record naming the caller and what
+/// was refused, and the reason for the person. `txn` (the change's transaction) is
+/// rolled back first, so that the record does not wait for its write lock.
+pub async fn refused_change(txn: identity::db::WriteTxn, refusal: Refusal) -> ServerFnError {
+    drop(txn);
+    let reason = format!("403 forbidden: {refusal}");
+    record_refusal(refusal.actor, reason).await;
+    failure(&format!("Not allowed: {refusal}."))
+}
+
 /// Answers 403 and records the refusal (SPEC §7).
 async fn refused(current: &sessions::Current, scope: &str) {
+    record_refusal(
+        Some(current.user.id),
+        format!("403 forbidden: lacks {scope}"),
+    )
+    .await;
+}
+
+async fn record_refusal(actor: Option<uuid::Uuid>, reason: String) {
     set_status(http::StatusCode::FORBIDDEN);
     let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_owned());
     let Ok(ctx) = context() else { return };
     let event = identity::audit::Event {
         action: identity::audit::action::REQUEST_REJECTED,
         success: false,
-        actor_id: Some(current.user.id.to_string()),
+        actor_id: actor.map(|id| id.to_string()),
         method: Some("POST".into()),
         path,
-        reason: format!("403 forbidden: lacks {scope}"),
+        reason,
         ..identity::audit::Event::default()
     };
     if let Err(error) = identity::audit::record(&ctx.db, event).await {

@@ -2,7 +2,8 @@
 //! carries an API scope when the application is authorized for it *and* the user holds it
 //! through a role.
 
-use crate::entities::{api_resource, api_scope, authorized_scope};
+use crate::delegation::{Authority, Refusal, Why};
+use crate::entities::{api_resource, api_scope, application, authorized_scope};
 use crate::{Result, clock, scopes};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -153,13 +154,40 @@ pub async fn find_by_identifier(
 pub enum AuthorizeError {
     #[error("the scope {0} does not belong to this API resource")]
     ForeignScope(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+}
+
+/// Whether `by` may change what `app` is authorized for of `resource_id`: never for a
+/// system application (except the operator, who seeds them), and only when `by` holds
+/// every scope the application has of it now and every scope in `wanted`.
+async fn may_authorize(
+    db: &impl ConnectionTrait,
+    by: &Authority,
+    app: &application::Model,
+    resource_id: Uuid,
+    wanted: &[String],
+) -> Result<std::result::Result<(), Refusal>> {
+    if app.system && !by.is_operator() {
+        return Ok(Err(by.refusal(Why::SystemApplication("API authorizations"))));
+    }
+    let now: Vec<String> = authorized_scope::Entity::find()
+        .select_only()
+        .column(authorized_scope::Column::Scope)
+        .filter(authorized_scope::Column::ApplicationId.eq(app.id))
+        .filter(authorized_scope::Column::ResourceId.eq(resource_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(by.check(now.iter().chain(wanted), "authorize an application for it"))
 }
 
 /// Authorizes an application for `scopes` of a resource, replacing what it had of that
-/// resource.
+/// resource; `by` must hold all of both (see [`crate::delegation`]).
 pub async fn authorize(
     db: &impl ConnectionTrait,
-    application_id: Uuid,
+    by: &Authority,
+    app: &application::Model,
     resource: &Resource,
     scope_names: &[String],
 ) -> Result<std::result::Result<(), AuthorizeError>> {
@@ -169,7 +197,11 @@ pub async fn authorize(
     {
         return Ok(Err(AuthorizeError::ForeignScope(foreign.clone())));
     }
-    deauthorize(db, application_id, resource.resource.id).await?;
+    if let Err(refusal) = may_authorize(db, by, app, resource.resource.id, scope_names).await? {
+        return Ok(Err(refusal.into()));
+    }
+    let application_id = app.id;
+    remove_authorization(db, application_id, resource.resource.id).await?;
     let now = clock::now();
     for scope in scope_names {
         authorized_scope::Entity::insert(authorized_scope::ActiveModel {
@@ -184,8 +216,21 @@ pub async fn authorize(
     Ok(Ok(()))
 }
 
-/// Removes an application's authorization for a resource. Returns whether it had one.
+/// Removes an application's authorization for a resource, which `by` must hold every scope
+/// of. `Ok(false)`: it had none.
 pub async fn deauthorize(
+    db: &impl ConnectionTrait,
+    by: &Authority,
+    app: &application::Model,
+    resource_id: Uuid,
+) -> Result<std::result::Result<bool, Refusal>> {
+    if let Err(refusal) = may_authorize(db, by, app, resource_id, &[]).await? {
+        return Ok(Err(refusal));
+    }
+    Ok(Ok(remove_authorization(db, app.id, resource_id).await?))
+}
+
+async fn remove_authorization(
     db: &impl ConnectionTrait,
     application_id: Uuid,
     resource_id: Uuid,

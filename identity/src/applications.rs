@@ -1,6 +1,7 @@
 //! Applications (OAuth clients): create, change, delete, and their client secret, which is
 //! stored only as a hash and shown once, at creation or regeneration.
 
+use crate::delegation::{Authority, Why};
 use crate::entities::{StringList, application};
 use crate::oauth::{clients, grant_type};
 use crate::{Result, clock};
@@ -183,6 +184,29 @@ pub enum AppError {
     DuplicateName(String),
     #[error("the system applications cannot be deleted")]
     System,
+    #[error(transparent)]
+    Refused(#[from] crate::delegation::Refusal),
+}
+
+/// What no API or page changes on a system application (Console, My Account): where its
+/// codes go, how it gets tokens, whether it is a public client, its subject tokens.
+fn fixed_system_setting(app: &application::Model, wanted: &Settings) -> Option<&'static str> {
+    let now = Settings::of(app);
+    if wanted.redirect_uris != now.redirect_uris {
+        Some("callback URLs")
+    } else if wanted.post_logout_redirect_uris != now.post_logout_redirect_uris {
+        Some("sign-out callback URLs")
+    } else if wanted.grant_types != now.grant_types {
+        Some("grant types")
+    } else if wanted.public_client != now.public_client {
+        Some("client type")
+    } else if wanted.subject_token_enabled != now.subject_token_enabled
+        || wanted.subject_token_expiry_secs != now.subject_token_expiry_secs
+    {
+        Some("subject-token setting")
+    } else {
+        None
+    }
 }
 
 /// A created application and its secret (shown once; `None` for public clients).
@@ -258,12 +282,25 @@ async fn name_taken(db: &impl ConnectionTrait, name: &str, except: Option<Uuid>)
 }
 
 /// Replaces the settings of an application. A public/confidential switch creates or drops
-/// the secret accordingly.
+/// the secret accordingly. A system application keeps its [fixed settings]
+/// (fixed_system_setting), and only an administrator (`by` holds every management scope)
+/// changes the others.
 pub async fn update(
     db: &impl ConnectionTrait,
+    by: &Authority,
     app: application::Model,
     settings: Settings,
 ) -> Result<std::result::Result<application::Model, AppError>> {
+    if app.system {
+        if let Some(setting) = fixed_system_setting(&app, &settings) {
+            return Ok(Err(by.refusal(Why::SystemApplication(setting)).into()));
+        }
+        if !by.is_administrator() && settings != Settings::of(&app) {
+            return Ok(Err(by
+                .refusal(Why::SystemApplicationNeedsAdministrator)
+                .into()));
+        }
+    }
     let problems = settings.problems();
     if !problems.is_empty() {
         return Ok(Err(AppError::Invalid(problems)));

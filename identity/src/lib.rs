@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cache;
 pub mod clock;
 pub mod db;
+pub mod delegation;
 pub mod entities;
 pub mod error;
 pub mod html;

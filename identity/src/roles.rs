@@ -1,6 +1,7 @@
 //! Roles and what they grant.
 
 use crate::Result;
+use crate::delegation::Authority;
 use crate::entities::{
     role::{self, AudienceType},
     role_scope, role_user,
@@ -45,6 +46,17 @@ pub async fn holds_organization_scope(
     Ok(granting > 0)
 }
 
+/// The scopes a role grants.
+async fn scopes_of(db: &impl ConnectionTrait, role_id: Uuid) -> Result<Vec<String>> {
+    Ok(role_scope::Entity::find()
+        .select_only()
+        .column(role_scope::Column::Scope)
+        .filter(role_scope::Column::RoleId.eq(role_id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// A role with its scopes (permissions) and members.
 #[derive(Clone, Debug)]
 pub struct RoleView {
@@ -68,6 +80,8 @@ pub enum RoleError {
     ScopeNotAllowed(String),
     #[error("a role needs a name")]
     NoName,
+    #[error(transparent)]
+    Refused(#[from] crate::delegation::Refusal),
 }
 
 /// What a role change does.
@@ -83,13 +97,7 @@ pub struct RoleChange {
 /// A role with its scopes and users.
 pub async fn view(db: &impl ConnectionTrait, role: role::Model) -> Result<RoleView> {
     use crate::entities::user;
-    let scopes: Vec<String> = role_scope::Entity::find()
-        .select_only()
-        .column(role_scope::Column::Scope)
-        .filter(role_scope::Column::RoleId.eq(role.id))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let scopes = scopes_of(db, role.id).await?;
     let user_ids: Vec<Uuid> = role_user::Entity::find()
         .select_only()
         .column(role_user::Column::UserId)
@@ -208,9 +216,10 @@ async fn check_users(
     Ok(Ok(()))
 }
 
-/// Creates a role.
+/// Creates a role; `by` must hold every scope it grants.
 pub async fn create(
     db: &impl ConnectionTrait,
+    by: &Authority,
     organization_id: Uuid,
     name: &str,
     audience: (AudienceType, Uuid),
@@ -227,6 +236,9 @@ pub async fn create(
     };
     if let Some(scope) = scopes.iter().find(|s| !allowed.contains(s)) {
         return Ok(Err(RoleError::ScopeNotAllowed(scope.clone())));
+    }
+    if let Err(refusal) = by.check(scopes, "create a role that grants it") {
+        return Ok(Err(refusal.into()));
     }
     if let Err(error) = check_users(db, users).await? {
         return Ok(Err(error));
@@ -305,13 +317,23 @@ async fn apply(db: &impl ConnectionTrait, role: &role::Model, change: &RoleChang
     Ok(())
 }
 
-/// Changes a role. Built-in roles accept only changes to their users.
+/// Changes a role. Built-in roles accept only changes to their users. `by` must hold every
+/// scope the role grants and every scope it adds: whoever could not be given the role
+/// cannot give it, take it away, or widen it.
 pub async fn change(
     db: &impl ConnectionTrait,
+    by: &Authority,
     role: role::Model,
     change: RoleChange,
 ) -> Result<std::result::Result<RoleView, RoleError>> {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let granted = scopes_of(db, role.id).await?;
+    if let Err(refusal) = by.check(
+        granted.iter().chain(&change.add_scopes),
+        "change a role that grants it",
+    ) {
+        return Ok(Err(refusal.into()));
+    }
     let touches_definition = change.rename.is_some()
         || !change.add_scopes.is_empty()
         || !change.remove_scopes.is_empty();
@@ -342,13 +364,18 @@ pub async fn change(
     Ok(Ok(view(db, role).await?))
 }
 
-/// Deletes a role that is not built in.
+/// Deletes a role that is not built in; `by` must hold every scope it grants.
 pub async fn delete(
     db: &impl ConnectionTrait,
+    by: &Authority,
     role: &role::Model,
 ) -> Result<std::result::Result<(), RoleError>> {
     if role.builtin {
         return Ok(Err(RoleError::Builtin));
+    }
+    let granted = scopes_of(db, role.id).await?;
+    if let Err(refusal) = by.check(&granted, "delete a role that grants it") {
+        return Ok(Err(refusal.into()));
     }
     role::Entity::delete_by_id(role.id).exec(db).await?;
     Ok(Ok(()))

@@ -88,9 +88,15 @@ pub async fn seed(db: &DatabaseConnection, input: SeedInput<'_>) -> Result<SeedR
             .ok_or_else(|| anyhow::anyhow!("system API resource vanished"))?;
         let all: Vec<String> = resource.scopes.iter().map(|s| s.name.clone()).collect();
         if all.iter().any(|s| !granted.contains(s)) {
-            crate::api_resources::authorize(&txn, app.id, &resource, &all)
-                .await?
-                .map_err(|e| anyhow::anyhow!("authorizing a system application: {e}"))?;
+            crate::api_resources::authorize(
+                &txn,
+                &crate::delegation::Authority::operator(),
+                app,
+                &resource,
+                &all,
+            )
+            .await?
+            .map_err(|e| anyhow::anyhow!("authorizing a system application: {e}"))?;
         }
     }
     let administrator = ensure_role(

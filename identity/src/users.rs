@@ -1,5 +1,6 @@
 //! Users: lookup and sign-in.
 
+use crate::delegation::{Authority, Refusal};
 use crate::entities::user::{self, UserStatus};
 use crate::{Error, Result, password};
 use sea_orm::{
@@ -414,6 +415,8 @@ pub enum UserError {
     DuplicateUsername(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Refused(#[from] crate::delegation::Refusal),
 }
 
 /// Changes to a user; `None` keeps the current value.
@@ -493,15 +496,20 @@ pub async fn register(
     }
 }
 
-/// Applies `changes` to `user`. Unlocking or enabling resets the failure count.
+/// Applies `changes` to `user`, which `by` must hold everything of (a helpdesk cannot
+/// reset an administrator's password). Unlocking or enabling resets the failure count.
 pub async fn update(
     db: &impl ConnectionTrait,
+    by: &Authority,
     user: user::Model,
     changes: Changes,
 ) -> Result<std::result::Result<user::Model, UserError>> {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
     if let Err(error) = check(&changes) {
         return Ok(Err(error));
+    }
+    if let Err(refusal) = by.check_over_user(db, user.id).await? {
+        return Ok(Err(refusal.into()));
     }
     if let Some(username) = &changes.username
         && username != &user.username
@@ -541,9 +549,21 @@ pub async fn update(
     }
 }
 
-/// Deletes a user and, through the foreign keys, their sessions, codes and tokens.
-pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
-    Ok(user::Entity::delete_by_id(id).exec(db).await?.rows_affected == 1)
+/// Deletes a user, whom `by` must hold everything of, and, through the foreign keys, their
+/// sessions, codes and tokens. `Ok(false)`: there was no such user.
+pub async fn delete(
+    db: &impl ConnectionTrait,
+    by: &Authority,
+    id: Uuid,
+) -> Result<std::result::Result<bool, Refusal>> {
+    if let Err(refusal) = by.check_over_user(db, id).await? {
+        return Ok(Err(refusal));
+    }
+    Ok(Ok(user::Entity::delete_by_id(id)
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1))
 }
 
 #[cfg(test)]

@@ -70,9 +70,11 @@ async fn main() -> anyhow::Result<()> {
         identity::api_resources::find_by_identifier(db, identity::api_resources::IMPERSONATION)
             .await?
             .expect("the impersonation API");
+    let operator = identity::delegation::Authority::operator();
     identity::api_resources::authorize(
         db,
-        app.id,
+        &operator,
+        &app,
         &api,
         &[identity::scopes::USER_IMPERSONATE.into()],
     )
@@ -80,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     identity::roles::create(
         db,
+        &operator,
         org,
         "Bench impersonator",
         (identity::entities::role::AudienceType::Application, app.id),

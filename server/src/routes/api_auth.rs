@@ -6,6 +6,7 @@
 use crate::routes::oauth2::{client_auth::basic_credentials, userinfo::bearer};
 use crate::state::AppState;
 use axum::http::HeaderMap;
+use identity::delegation::Authority;
 use identity::entities::user;
 use identity::oauth::{claims::AccessClaims, grants, scope};
 
@@ -15,6 +16,30 @@ pub struct Caller {
     pub user: Option<user::Model>,
     /// The access token's claims, when the caller used one.
     pub token: Option<AccessClaims>,
+}
+
+impl Caller {
+    /// What the caller holds now, for the delegation rule ([`identity::delegation`]): a
+    /// user's roles, narrowed to the token's scopes for a Bearer caller; an application's
+    /// own token holds its scopes.
+    pub async fn authority(&self, state: &AppState) -> Result<Authority, AuthError> {
+        let user_id = self.user.as_ref().map(|u| u.id);
+        let authority = match (&self.token, user_id) {
+            (Some(token), _) => {
+                let carried: Vec<String> = scope::parse(&token.scope)
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect();
+                Authority::of_token(&state.db, user_id, &carried).await
+            }
+            (None, Some(user_id)) => Authority::of_user(&state.db, user_id).await,
+            (None, None) => return Err(AuthError::Internal),
+        };
+        authority.map_err(|error| {
+            tracing::error!("reading the caller's authority: {error}");
+            AuthError::Internal
+        })
+    }
 }
 
 /// Why a call was refused.

@@ -21,13 +21,26 @@ pub struct Rejected {
     pub error: String,
     /// The description the client was given.
     pub description: String,
+    /// The user refused, when the caller was authenticated (a delegation refusal).
+    pub actor: Option<uuid::Uuid>,
 }
 
 /// Marks `response` as a refusal with `error` and `description`.
-pub fn mark(mut response: Response, error: &str, description: &str) -> Response {
+pub fn mark(response: Response, error: &str, description: &str) -> Response {
+    mark_by(response, error, description, None)
+}
+
+/// Marks `response` as a refusal of `actor` with `error` and `description`.
+pub fn mark_by(
+    mut response: Response,
+    error: &str,
+    description: &str,
+    actor: Option<uuid::Uuid>,
+) -> Response {
     response.extensions_mut().insert(Rejected {
         error: error.to_owned(),
         description: description.to_owned(),
+        actor,
     });
     response
 }
@@ -51,6 +64,7 @@ pub async fn audit_rejections(
         let event = Event {
             action: action::REQUEST_REJECTED,
             success: false,
+            actor_id: rejected.actor.map(|id| id.to_string()),
             method: Some(method),
             path: Some(path),
             reason: format!(

@@ -5,6 +5,7 @@ mod authorization;
 mod bad_requests;
 mod binary;
 mod console;
+mod delegation;
 mod health;
 mod helpers;
 mod impersonation;

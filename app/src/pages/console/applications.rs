@@ -56,6 +56,7 @@ fn app_failure(error: identity::applications::AppError) -> ServerFnError {
             .join("\n"),
         AppError::DuplicateName(name) => format!("name: An application named {name} exists."),
         AppError::System => "The system applications cannot be changed this way.".to_owned(),
+        AppError::Refused(refusal) => format!("Not allowed: {refusal}."),
     };
     crate::ssr::invalid(&text)
 }
@@ -347,8 +348,12 @@ pub struct AppForm {
 /// Console and `internal_application_mgt_update`.
 #[server]
 pub async fn save_application(form: AppForm) -> Result<(), ServerFnError> {
-    use crate::ssr::{context, internal, invalid, require_console_scope};
-    require_console_scope("internal_application_mgt_update").await?;
+    use crate::ssr::{
+        authority, context, internal, invalid, refused_change, require_console_scope,
+    };
+    use identity::applications::AppError;
+    let me = require_console_scope("internal_application_mgt_update").await?;
+    let by = authority(&me).await?;
     let db = context()?.db;
     let not_found = || invalid("There is no application with this id.");
     let id = uuid::Uuid::parse_str(&form.id).map_err(|_| not_found())?;
@@ -394,10 +399,14 @@ pub async fn save_application(form: AppForm) -> Result<(), ServerFnError> {
     settings.access_url = Some(form.access_url.trim().to_owned()).filter(|u| !u.is_empty());
     settings.skip_login_consent = form.skip_login_consent.is_some();
     settings.skip_logout_consent = form.skip_logout_consent.is_some();
-    identity::applications::update(&txn, app, settings)
+    match identity::applications::update(&txn, &by, app, settings)
         .await
         .map_err(internal)?
-        .map_err(app_failure)?;
+    {
+        Ok(_) => {}
+        Err(AppError::Refused(refusal)) => return Err(refused_change(txn, refusal).await),
+        Err(error) => return Err(app_failure(error)),
+    }
     txn.commit().await.map_err(internal)?;
     Ok(())
 }
@@ -432,26 +441,40 @@ pub async fn set_api_authorization(
     api: String,
     authorize: String,
 ) -> Result<(), ServerFnError> {
-    use crate::ssr::{context, internal, invalid, require_console_scope};
-    require_console_scope("internal_application_mgt_update").await?;
+    use crate::ssr::{
+        authority, context, internal, invalid, refused_change, require_console_scope,
+    };
+    use identity::api_resources::AuthorizeError;
+    let me = require_console_scope("internal_application_mgt_update").await?;
+    let by = authority(&me).await?;
     let db = context()?.db;
     let app_id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("Unknown application."))?;
     let api_id = uuid::Uuid::parse_str(&api).map_err(|_| invalid("Choose an API."))?;
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let app = identity::applications::find(&txn, app_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| invalid("Unknown application."))?;
     let resource = identity::api_resources::find(&txn, api_id)
         .await
         .map_err(internal)?
         .ok_or_else(|| invalid("Choose an API."))?;
-    if authorize == "yes" {
+    let outcome = if authorize == "yes" {
         let scopes: Vec<String> = resource.scopes.iter().map(|s| s.name.clone()).collect();
-        identity::api_resources::authorize(&txn, app_id, &resource, &scopes)
+        identity::api_resources::authorize(&txn, &by, &app, &resource, &scopes)
             .await
             .map_err(internal)?
-            .map_err(|e| invalid(&e.to_string()))?;
     } else {
-        identity::api_resources::deauthorize(&txn, app_id, resource.resource.id)
+        identity::api_resources::deauthorize(&txn, &by, &app, resource.resource.id)
             .await
-            .map_err(internal)?;
+            .map_err(internal)?
+            .map(|_| ())
+            .map_err(AuthorizeError::Refused)
+    };
+    match outcome {
+        Ok(()) => {}
+        Err(AuthorizeError::Refused(refusal)) => return Err(refused_change(txn, refusal).await),
+        Err(error) => return Err(invalid(&error.to_string())),
     }
     txn.commit().await.map_err(internal)?;
     Ok(())

@@ -88,9 +88,19 @@ pub async fn list_roles() -> Result<RolesPage, ServerFnError> {
     Ok(RolesPage { roles, audiences })
 }
 
+/// Why a role change was not saved; a refusal under the delegation rule is a 403 on the
+/// audit record (after `txn` is rolled back).
 #[cfg(feature = "ssr")]
-fn role_failure(error: identity::roles::RoleError) -> ServerFnError {
-    crate::ssr::invalid(&format!("Not saved: {error}."))
+async fn role_failure(
+    txn: identity::db::WriteTxn,
+    error: identity::roles::RoleError,
+) -> ServerFnError {
+    match error {
+        identity::roles::RoleError::Refused(refusal) => {
+            crate::ssr::refused_change(txn, refusal).await
+        }
+        error => crate::ssr::invalid(&format!("Not saved: {error}.")),
+    }
 }
 
 /// Creates a role without scopes or users, and opens its page. Permission: the Console
@@ -99,9 +109,9 @@ fn role_failure(error: identity::roles::RoleError) -> ServerFnError {
 pub async fn create_role(name: String, audience: String) -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
     use identity::entities::role::AudienceType;
-    let me = require_console_scope("internal_role_mgt_create")
-        .await?
-        .user;
+    let current = require_console_scope("internal_role_mgt_create").await?;
+    let by = crate::ssr::authority(&current).await?;
+    let me = current.user;
     let audience = match audience.split_once(':') {
         None if audience == "organization" => (AudienceType::Organization, me.organization_id),
         Some(("application", id)) => (
@@ -112,10 +122,14 @@ pub async fn create_role(name: String, audience: String) -> Result<(), ServerFnE
     };
     let db = context()?.db;
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
-    let view = identity::roles::create(&txn, me.organization_id, &name, audience, &[], &[])
-        .await
-        .map_err(internal)?
-        .map_err(role_failure)?;
+    let view =
+        match identity::roles::create(&txn, &by, me.organization_id, &name, audience, &[], &[])
+            .await
+            .map_err(internal)?
+        {
+            Ok(view) => view,
+            Err(error) => return Err(role_failure(txn, error).await),
+        };
     txn.commit().await.map_err(internal)?;
     leptos_axum::redirect(&format!("/console/roles/{}", view.role.id));
     Ok(())
@@ -256,8 +270,9 @@ pub async fn get_role(id: String) -> Result<RoleDetails, ServerFnError> {
 /// and `internal_role_mgt_update`.
 #[server]
 pub async fn change_role(id: String, change: String, value: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{context, internal, invalid, require_console_scope};
-    require_console_scope("internal_role_mgt_update").await?;
+    use crate::ssr::{authority, context, internal, invalid, require_console_scope};
+    let me = require_console_scope("internal_role_mgt_update").await?;
+    let by = authority(&me).await?;
     let db = context()?.db;
     let not_found = || invalid("There is no role with this id.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
@@ -282,10 +297,12 @@ pub async fn change_role(id: String, change: String, value: String) -> Result<()
             .push(uuid::Uuid::parse_str(&value).map_err(|_| invalid("Unknown user."))?),
         _ => return Err(invalid("Unknown change.")),
     }
-    identity::roles::change(&txn, view.role, edit)
+    if let Err(error) = identity::roles::change(&txn, &by, view.role, edit)
         .await
         .map_err(internal)?
-        .map_err(role_failure)?;
+    {
+        return Err(role_failure(txn, error).await);
+    }
     txn.commit().await.map_err(internal)?;
     Ok(())
 }

@@ -575,6 +575,7 @@ fn user_failure(error: identity::users::UserError) -> ServerFnError {
         UserError::DuplicateUsername(name) => {
             field_failure("username", &format!("The username {name} is taken."))
         }
+        UserError::Refused(refusal) => crate::ssr::failure(&format!("Not allowed: {refusal}.")),
         UserError::Invalid(message) => {
             let field = if message.contains("password") {
                 "password"
@@ -679,8 +680,9 @@ pub async fn update_user(
     family_name: String,
 ) -> Result<(), ServerFnError> {
     use crate::ssr::require_console_scope;
-    require_console_scope("internal_user_mgt_update").await?;
+    let me = require_console_scope("internal_user_mgt_update").await?;
     change_user(
+        &me,
         &id,
         identity::users::Changes {
             email: Some(email.trim().to_owned()),
@@ -692,10 +694,16 @@ pub async fn update_user(
     .await
 }
 
-/// Applies `changes` to the user `id` in one transaction.
+/// Applies `changes` to the user `id` in one transaction, if `me` holds everything they
+/// hold (the delegation rule).
 #[cfg(feature = "ssr")]
-async fn change_user(id: &str, changes: identity::users::Changes) -> Result<(), ServerFnError> {
-    use crate::ssr::{context, internal, invalid};
+async fn change_user(
+    me: &identity::sessions::Current,
+    id: &str,
+    changes: identity::users::Changes,
+) -> Result<(), ServerFnError> {
+    use crate::ssr::{authority, context, internal, invalid, refused_change};
+    let by = authority(me).await?;
     let not_found = || invalid("There is no user with this id.");
     let id = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
     let db = context()?.db;
@@ -704,10 +712,16 @@ async fn change_user(id: &str, changes: identity::users::Changes) -> Result<(), 
         .await
         .map_err(internal)?
         .ok_or_else(not_found)?;
-    identity::users::update(&txn, user, changes)
+    match identity::users::update(&txn, &by, user, changes)
         .await
         .map_err(internal)?
-        .map_err(user_failure)?;
+    {
+        Ok(_) => {}
+        Err(identity::users::UserError::Refused(refusal)) => {
+            return Err(refused_change(txn, refusal).await);
+        }
+        Err(error) => return Err(user_failure(error)),
+    }
     txn.commit().await.map_err(internal)?;
     Ok(())
 }
@@ -718,9 +732,8 @@ async fn change_user(id: &str, changes: identity::users::Changes) -> Result<(), 
 pub async fn set_user_status(id: String, status: String) -> Result<(), ServerFnError> {
     use crate::ssr::{invalid, require_console_scope};
     use identity::entities::user::UserStatus;
-    let me = require_console_scope("internal_user_mgt_update")
-        .await?
-        .user;
+    let current = require_console_scope("internal_user_mgt_update").await?;
+    let me = &current.user;
     let status = match status.as_str() {
         "active" => UserStatus::Active,
         "disabled" => UserStatus::Disabled,
@@ -732,6 +745,7 @@ pub async fn set_user_status(id: String, status: String) -> Result<(), ServerFnE
         return Err(invalid("You cannot change your own status."));
     }
     change_user(
+        &current,
         &id,
         identity::users::Changes {
             status: Some(status),
@@ -745,18 +759,25 @@ pub async fn set_user_status(id: String, status: String) -> Result<(), ServerFnE
 /// Nobody deletes themselves. Permission: the Console and `internal_user_mgt_delete`.
 #[server]
 pub async fn delete_user(id: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{context, internal, invalid, require_console_scope};
-    let me = require_console_scope("internal_user_mgt_delete")
-        .await?
-        .user;
+    use crate::ssr::{
+        authority, context, internal, invalid, refused_change, require_console_scope,
+    };
+    let current = require_console_scope("internal_user_mgt_delete").await?;
+    let by = authority(&current).await?;
+    let me = current.user;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("There is no user with this id."))?;
     if id == me.id {
         return Err(invalid("You cannot delete your own account."));
     }
     let db = context()?.db;
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
-    if !identity::users::delete(&txn, id).await.map_err(internal)? {
-        return Err(invalid("There is no user with this id."));
+    match identity::users::delete(&txn, &by, id)
+        .await
+        .map_err(internal)?
+    {
+        Ok(true) => {}
+        Ok(false) => return Err(invalid("There is no user with this id.")),
+        Err(refusal) => return Err(refused_change(txn, refusal).await),
     }
     txn.commit().await.map_err(internal)?;
     leptos_axum::redirect("/console/users");

@@ -37,6 +37,7 @@ pub async fn save_profile(
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     identity::users::update(
         &txn,
+        &identity::delegation::Authority::owner(user.id),
         user,
         identity::users::Changes {
             given_name: Some(given_name.trim().to_owned()),

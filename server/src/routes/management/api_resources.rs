@@ -173,7 +173,8 @@ async fn authorize_api(
     Path(id): Path<String>,
     body: String,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
+    let caller = authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
+    let by = caller.authority(&state).await?;
     let app = application(&state, &id).await?;
     let input: AuthorizeInput = serde_json::from_str(&body)
         .map_err(|e| ApiError::BadRequest(format!("The body is not valid: {e}")))?;
@@ -190,12 +191,13 @@ async fn authorize_api(
         .await
         .map_err(|_| ApiError::BadRequest("No API resource with this id.".into()))?;
     let write = begin(&state.db).await?;
-    match api_resources::authorize(&*write, app.id, &resource, &input.scopes).await? {
+    match api_resources::authorize(&*write, &by, &app, &resource, &input.scopes).await? {
         Ok(()) => {
             write.commit().await?;
             tracing::info!(application_id = %app.id, api = %resource.resource.identifier, "application authorized for an API");
             Ok(StatusCode::OK)
         }
+        Err(AuthorizeError::Refused(refusal)) => Err(refusal.into()),
         Err(AuthorizeError::ForeignScope(scope)) => Err(ApiError::Invalid(vec![(
             "scopes",
             format!(
@@ -213,11 +215,12 @@ async fn deauthorize(
     headers: HeaderMap,
     Path((id, api_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
+    let caller = authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
+    let by = caller.authority(&state).await?;
     let app = application(&state, &id).await?;
     let resource = load(&state, &api_id).await?;
     let write = begin(&state.db).await?;
-    if api_resources::deauthorize(&*write, app.id, resource.resource.id).await? {
+    if api_resources::deauthorize(&*write, &by, &app, resource.resource.id).await?? {
         write.commit().await?;
         Ok(StatusCode::NO_CONTENT)
     } else {

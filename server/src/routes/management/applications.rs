@@ -266,6 +266,7 @@ fn app_error(error: AppError) -> ApiError {
         AppError::System => {
             ApiError::Forbidden("The system applications cannot be deleted.".into())
         }
+        AppError::Refused(refusal) => ApiError::Refused(refusal),
     }
 }
 
@@ -370,7 +371,8 @@ async fn patch(
     Path(id): Path<String>,
     body: String,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
+    let caller = authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
+    let by = caller.authority(&state).await?;
     let app = load(&state, &id).await?;
     let input: ApplicationInput = parse_body(&body)?;
     if input.inbound_protocol_configuration.is_some() {
@@ -381,7 +383,7 @@ async fn patch(
     let mut settings = Settings::of(&app);
     apply_top(&mut settings, &input);
     let write = begin(&state.db).await?;
-    applications::update(&*write, app, settings)
+    applications::update(&*write, &by, app, settings)
         .await?
         .map_err(app_error)?;
     write.commit().await?;
@@ -428,13 +430,14 @@ async fn replace_oidc(
     Path(id): Path<String>,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
+    let caller = authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
+    let by = caller.authority(&state).await?;
     let app = load(&state, &id).await?;
     let input: OidcInput = parse_body(&body)?;
     let mut settings = Settings::of(&app);
     apply_oidc(&mut settings, input)?;
     let write = begin(&state.db).await?;
-    let updated = applications::update(&*write, app, settings)
+    let updated = applications::update(&*write, &by, app, settings)
         .await?
         .map_err(app_error)?;
     let secret = applications::reveal_secret(&*write, &updated).await?;

@@ -13,6 +13,8 @@ use serde_json::json;
 pub enum ApiError {
     Unauthenticated,
     Forbidden(String),
+    /// The delegation rule refused the change (403, recorded naming the caller).
+    Refused(identity::delegation::Refusal),
     NotFound(&'static str),
     Conflict(String),
     Invalid(Vec<(&'static str, String)>),
@@ -32,6 +34,12 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<identity::delegation::Refusal> for ApiError {
+    fn from(refusal: identity::delegation::Refusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
 impl From<identity::Error> for ApiError {
     fn from(error: identity::Error) -> Self {
         tracing::error!("management API: {error:#}");
@@ -41,6 +49,10 @@ impl From<identity::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let actor = match &self {
+            Self::Refused(refusal) => refusal.actor,
+            _ => None,
+        };
         let (status, code, message, description, fields) = match self {
             Self::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
@@ -50,6 +62,13 @@ impl IntoResponse for ApiError {
                 None,
             ),
             Self::Forbidden(d) => (StatusCode::FORBIDDEN, "AUT-10002", "Forbidden", d, None),
+            Self::Refused(refusal) => (
+                StatusCode::FORBIDDEN,
+                "AUT-10002",
+                "Forbidden",
+                format!("Not allowed: {refusal}."),
+                None,
+            ),
             Self::NotFound(what) => (
                 StatusCode::NOT_FOUND,
                 "API-60004",
@@ -102,6 +121,6 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static(r#"Basic realm="management", Bearer realm="management""#),
             );
         }
-        crate::routes::rejections::mark(response, code, &description)
+        crate::routes::rejections::mark_by(response, code, &description, actor)
     }
 }

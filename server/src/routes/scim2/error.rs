@@ -15,6 +15,8 @@ pub struct ScimError {
     pub status: StatusCode,
     pub scim_type: Option<&'static str>,
     pub detail: String,
+    /// The user refused, for the audit record of a delegation refusal.
+    pub actor: Option<uuid::Uuid>,
 }
 
 impl ScimError {
@@ -30,6 +32,7 @@ impl ScimError {
             status,
             scim_type,
             detail,
+            actor: None,
         }
     }
     pub fn invalid_value(detail: impl Into<String>) -> Self {
@@ -68,6 +71,18 @@ impl From<AuthError> for ScimError {
     }
 }
 
+impl From<identity::delegation::Refusal> for ScimError {
+    fn from(refusal: identity::delegation::Refusal) -> Self {
+        let mut error = Self::new(
+            StatusCode::FORBIDDEN,
+            None,
+            format!("Not allowed: {refusal}."),
+        );
+        error.actor = refusal.actor;
+        error
+    }
+}
+
 impl From<identity::Error> for ScimError {
     fn from(error: identity::Error) -> Self {
         tracing::error!("SCIM: {error:#}");
@@ -102,6 +117,6 @@ impl IntoResponse for ScimError {
                 HeaderValue::from_static(r#"Basic realm="scim", Bearer realm="scim""#),
             );
         }
-        crate::routes::rejections::mark(response, error, &self.detail)
+        crate::routes::rejections::mark_by(response, error, &self.detail, self.actor)
     }
 }

@@ -63,6 +63,7 @@ fn role_error(error: RoleError) -> ScimError {
             ScimError::new(StatusCode::FORBIDDEN, Some("mutability"), error.to_string())
         }
         RoleError::Duplicate(_) => ScimError::uniqueness(error.to_string()),
+        RoleError::Refused(refusal) => refusal.into(),
         other => ScimError::invalid_value(other.to_string()),
     }
 }
@@ -134,9 +135,18 @@ async fn create(
     let scopes: Vec<String> = input.permissions.into_iter().map(|p| p.value).collect();
     let users = uuids(&input.users)?;
     let write = begin(&state.db).await?;
-    let view = roles::create(&*write, organization_id, &name, audience, &scopes, &users)
-        .await?
-        .map_err(role_error)?;
+    let by = caller.authority(&state).await?;
+    let view = roles::create(
+        &*write,
+        &by,
+        organization_id,
+        &name,
+        audience,
+        &scopes,
+        &users,
+    )
+    .await?
+    .map_err(role_error)?;
     write.commit().await?;
     tracing::info!(role_id = %view.role.id, name = %view.role.name, "role created");
     let mut response = scim(StatusCode::CREATED, resource(&state, &view));
@@ -280,7 +290,8 @@ async fn patch(
     Path(id): Path<String>,
     body: String,
 ) -> Result<Response, ScimError> {
-    authorize(&state, &headers, Some("internal_role_mgt_update")).await?;
+    let caller = authorize(&state, &headers, Some("internal_role_mgt_update")).await?;
+    let by = caller.authority(&state).await?;
     let view = load(&state, &id).await?;
     let request: PatchRequest = parse_body(&body)?;
     if !request.schemas.iter().any(|s| s == PATCH_SCHEMA) {
@@ -333,7 +344,7 @@ async fn patch(
         }
     }
     let write = begin(&state.db).await?;
-    let updated = roles::change(&*write, view.role, change)
+    let updated = roles::change(&*write, &by, view.role, change)
         .await?
         .map_err(role_error)?;
     write.commit().await?;
@@ -346,10 +357,11 @@ async fn remove(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ScimError> {
-    authorize(&state, &headers, Some("internal_role_mgt_delete")).await?;
+    let caller = authorize(&state, &headers, Some("internal_role_mgt_delete")).await?;
+    let by = caller.authority(&state).await?;
     let view = load(&state, &id).await?;
     let write = begin(&state.db).await?;
-    roles::delete(&*write, &view.role)
+    roles::delete(&*write, &by, &view.role)
         .await?
         .map_err(role_error)?;
     write.commit().await?;

@@ -13,6 +13,7 @@ use axum::{
     response::Response,
     routing::get,
 };
+use identity::delegation::Authority;
 use identity::entities::user::{self, UserStatus};
 use identity::users::{self, Changes, NewUser, UserError};
 use serde::Deserialize;
@@ -116,6 +117,7 @@ fn user_error(error: UserError) -> ScimError {
             ScimError::uniqueness(format!("The userName {name} is already taken."))
         }
         UserError::Invalid(message) => ScimError::invalid_value(message),
+        UserError::Refused(refusal) => refusal.into(),
     }
 }
 
@@ -168,6 +170,7 @@ async fn create(
     let created = if input.active == Some(false) {
         users::update(
             &*write,
+            &Authority::owner(created.id),
             created,
             Changes {
                 status: Some(UserStatus::Disabled),
@@ -283,11 +286,12 @@ async fn replace(
     Path(id): Path<String>,
     body: String,
 ) -> Result<Response, ScimError> {
-    authorize(&state, &headers, Some("internal_user_mgt_update")).await?;
+    let caller = authorize(&state, &headers, Some("internal_user_mgt_update")).await?;
+    let by = caller.authority(&state).await?;
     let user = load(&state, &id).await?;
     let changes = changes_from(parse_body(&body)?, true)?;
     let write = begin(&state.db).await?;
-    let updated = users::update(&*write, user, changes)
+    let updated = users::update(&*write, &by, user, changes)
         .await?
         .map_err(user_error)?;
     write.commit().await?;
@@ -412,11 +416,12 @@ async fn patch(
     Path(id): Path<String>,
     body: String,
 ) -> Result<Response, ScimError> {
-    authorize(&state, &headers, Some("internal_user_mgt_update")).await?;
+    let caller = authorize(&state, &headers, Some("internal_user_mgt_update")).await?;
+    let by = caller.authority(&state).await?;
     let user = load(&state, &id).await?;
     let changes = changes_from_patch(parse_body(&body)?, true)?;
     let write = begin(&state.db).await?;
-    let updated = users::update(&*write, user, changes)
+    let updated = users::update(&*write, &by, user, changes)
         .await?
         .map_err(user_error)?;
     write.commit().await?;
@@ -439,8 +444,9 @@ async fn remove(
             "You cannot delete your own account.",
         ));
     }
+    let by = caller.authority(&state).await?;
     let write = begin(&state.db).await?;
-    users::delete(&*write, user.id).await?;
+    users::delete(&*write, &by, user.id).await??;
     write.commit().await?;
     tracing::info!(user_id = %user.id, "user deleted through SCIM");
     Ok(StatusCode::NO_CONTENT)
@@ -482,7 +488,7 @@ async fn replace_me(
     }
     let changes = changes_from(input, false)?;
     let write = begin(&state.db).await?;
-    let updated = users::update(&*write, user, changes)
+    let updated = users::update(&*write, &Authority::owner(user.id), user, changes)
         .await?
         .map_err(user_error)?;
     write.commit().await?;
@@ -498,7 +504,7 @@ async fn patch_me(
     let user = own(authorize(&state, &headers, None).await?)?;
     let changes = changes_from_patch(parse_body(&body)?, false)?;
     let write = begin(&state.db).await?;
-    let updated = users::update(&*write, user, changes)
+    let updated = users::update(&*write, &Authority::owner(user.id), user, changes)
         .await?
         .map_err(user_error)?;
     write.commit().await?;
