@@ -462,3 +462,102 @@ async fn an_application_token_grants_nothing_its_application_is_not_authorized_f
     assert!(response.text().await.unwrap().contains("Not allowed"));
     assert_eq!(snapshot(&app).await, before);
 }
+
+/// POSTs a Console server function's form as `browser` (a signed-in session).
+async fn server_fn(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let response = browser
+        .post(app.at(path))
+        .header("Origin", &app.url)
+        .header("Accept", "application/json")
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_console_refuses_the_same_escalations_and_audits_them() {
+    use leptos::server_fn::ServerFn;
+    let app = spawn_app().await;
+    let administrator = role_id(&app, "Administrator").await;
+    let (helpdesk, _) = holder(
+        &app,
+        "helpdesk",
+        &[
+            "internal_user_mgt_list",
+            "internal_user_mgt_view",
+            "internal_user_mgt_update",
+        ],
+    )
+    .await;
+    let (manager, _) = holder(
+        &app,
+        "manager",
+        &[
+            "internal_user_mgt_view",
+            "internal_role_mgt_view",
+            "internal_role_mgt_update",
+        ],
+    )
+    .await;
+    let admin_id = app.get_as_admin(app.at("/scim2/Me")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let plain = app.create_user("plain", "plain-password-1").await;
+
+    let browser = app.browser_for("helpdesk", "helpdesk-password-1").await;
+    let status_path = app::pages::console::users::SetUserStatus::PATH;
+    let before = snapshot(&app).await;
+    let (status, body) = server_fn(
+        &app,
+        &browser,
+        status_path,
+        &[("id", &admin_id), ("status", "disabled")],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("Not allowed"), "{body}");
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "the administrator stays active"
+    );
+    assert_eq!(refusals_of(&app, &helpdesk).await, 1);
+    // The same helpdesk may lock a user who holds nothing.
+    let (status, body) = server_fn(
+        &app,
+        &browser,
+        status_path,
+        &[("id", &plain), ("status", "locked")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let browser = app.browser_for("manager", "manager-password-1").await;
+    let before = snapshot(&app).await;
+    let (status, body) = server_fn(
+        &app,
+        &browser,
+        app::pages::console::roles::ChangeRole::PATH,
+        &[
+            ("id", &administrator),
+            ("change", "assign"),
+            ("value", "manager"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "Administrator keeps its members"
+    );
+    assert_eq!(refusals_of(&app, &manager).await, 1);
+}
