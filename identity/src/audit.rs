@@ -30,8 +30,11 @@ pub mod action {
     pub const SIGNED_IN: &str = "sign-in";
     /// A sign-out that ended a live session.
     pub const SIGNED_OUT: &str = "sign-out";
-    /// An account locked by itself after repeated sign-in failures.
+    /// An account locked: by itself after repeated sign-in failures (no actor), or by an
+    /// administrator.
     pub const ACCOUNT_LOCKED: &str = "account-locked";
+    /// An account unlocked by an administrator or by the operator's command line.
+    pub const ACCOUNT_UNLOCKED: &str = "account-unlocked";
 }
 
 /// An event to record.

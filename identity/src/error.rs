@@ -8,6 +8,10 @@ pub enum Error {
     /// all of them, so that a caller cannot learn which one it was.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// Too many password checks are running and waiting: answer "try again in a moment"
+    /// (503 with `Retry-After`) at once instead of queueing without bound.
+    #[error("the server is busy checking passwords; try again in a moment")]
+    Busy,
     /// The schema in the database is newer than this binary knows.
     #[error(
         "the database has migrations this server does not know ({0}); it was written by a newer \

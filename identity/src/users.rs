@@ -25,72 +25,168 @@ pub async fn find_by_username(
         .await?)
 }
 
-/// Checks a username and password. Every failure, including a disabled or locked account,
-/// is [`Error::InvalidCredentials`], and an unknown username costs one argon2 verification
-/// like any other attempt. A wrong password counts one failure (an atomic increment, exact
-/// under concurrent attempts); at `lockout_threshold` failures the account locks.
+/// How failed-password streaks throttle password sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lockout {
+    /// Failed passwords in a row that lock.
+    pub threshold: i32,
+    /// How long the first lock of a streak lasts, in seconds.
+    pub duration_secs: i64,
+    /// The longest lock, in seconds.
+    pub max_secs: i64,
+}
+
+impl Default for Lockout {
+    fn default() -> Self {
+        Self {
+            threshold: 5,
+            duration_secs: 300,
+            max_secs: 86_400,
+        }
+    }
+}
+
+impl Lockout {
+    /// The length of the lock after `previous` locks in the same streak: the first
+    /// duration, doubled for each, at most the maximum.
+    pub fn length(&self, previous: i32) -> i64 {
+        let doublings = u32::try_from(previous.clamp(0, 40)).unwrap_or(40);
+        let length = self
+            .duration_secs
+            .saturating_mul(2_i64.saturating_pow(doublings));
+        Ord::max(Ord::min(length, self.max_secs), 1)
+    }
+}
+
+/// Whether password sign-in is locked for `user` at `now` (a failed-password streak).
+pub fn is_throttled(user: &user::Model, now: i64) -> bool {
+    user.locked_until.is_some_and(|until| until > now)
+}
+
+/// Checks a username and password. Every failure, including a disabled, locked or
+/// throttled account, is [`Error::InvalidCredentials`], and an unknown username costs one
+/// argon2 verification like any other attempt, so the answer never tells them apart. A
+/// wrong password counts one failure (an atomic increment, exact under concurrent
+/// attempts); at the threshold, password sign-in locks for [`Lockout::length`], and the
+/// lock passes by itself. A success ends the streak.
 #[tracing::instrument(skip(db, password))]
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     username: &str,
     password: String,
-    lockout_threshold: i32,
+    lockout: &Lockout,
 ) -> Result<user::Model> {
     let found = find_by_username(db, username).await?;
     let stored = found.as_ref().map(|u| u.password_hash.clone());
-    let verified = password::verify(password, stored).await;
+    let verified = password::verify(password, stored).await?;
+    let now = crate::clock::now();
     match found {
-        Some(user) if user.status == UserStatus::Active && verified => {
-            if user.failed_logins != 0 {
+        Some(user) if user.status != UserStatus::Active || is_throttled(&user, now) => {
+            Err(Error::InvalidCredentials)
+        }
+        Some(user) if verified => {
+            if user.failed_logins != 0 || user.lock_count != 0 || user.locked_until.is_some() {
                 user::Entity::update_many()
                     .col_expr(user::Column::FailedLogins, Expr::value(0))
+                    .col_expr(user::Column::LockCount, Expr::value(0))
+                    .col_expr(user::Column::LockedUntil, Expr::value(Option::<i64>::None))
                     .filter(user::Column::Id.eq(user.id))
                     .exec(db)
                     .await?;
             }
             Ok(user)
         }
-        Some(user) if user.status == UserStatus::Active => {
-            record_failure(db, user.id, lockout_threshold).await?;
+        Some(user) => {
+            record_failure(db, &user, lockout, now).await?;
             Err(Error::InvalidCredentials)
         }
-        _ => Err(Error::InvalidCredentials),
+        None => Err(Error::InvalidCredentials),
     }
 }
 
-/// Counts a failed sign-in and locks the account at the threshold.
-async fn record_failure(db: &impl ConnectionTrait, user_id: Uuid, threshold: i32) -> Result<()> {
+/// Counts a failed password (not while locked) and locks at the threshold. Of concurrent
+/// failures, exactly one locks: the lock is conditional on the streak's lock count.
+async fn record_failure(
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    lockout: &Lockout,
+    now: i64,
+) -> Result<()> {
+    let unlocked = Expr::col(user::Column::LockedUntil)
+        .is_null()
+        .or(Expr::col(user::Column::LockedUntil).lte(now));
     user::Entity::update_many()
         .col_expr(
             user::Column::FailedLogins,
             Expr::col(user::Column::FailedLogins).add(1),
         )
-        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::Id.eq(user.id))
+        .filter(unlocked.clone())
         .exec(db)
         .await?;
+    let length = lockout.length(user.lock_count);
     let locked = user::Entity::update_many()
-        .col_expr(user::Column::Status, Expr::value(UserStatus::Locked))
-        .col_expr(user::Column::UpdatedAt, Expr::value(crate::clock::now()))
-        .filter(user::Column::Id.eq(user_id))
-        .filter(user::Column::Status.eq(UserStatus::Active))
-        .filter(user::Column::FailedLogins.gte(threshold))
+        .col_expr(user::Column::LockedUntil, Expr::value(now + length))
+        .col_expr(user::Column::LockCount, Expr::value(user.lock_count + 1))
+        .col_expr(user::Column::FailedLogins, Expr::value(0))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(user.id))
+        .filter(user::Column::LockCount.eq(user.lock_count))
+        .filter(user::Column::FailedLogins.gte(lockout.threshold))
+        .filter(unlocked)
         .exec(db)
         .await?;
     if locked.rows_affected == 1 {
-        tracing::warn!(%user_id, "account locked after repeated sign-in failures");
+        tracing::warn!(user_id = %user.id, seconds = length, "password sign-in locked after repeated failures");
         crate::audit::record(
             db,
             crate::audit::Event {
                 action: crate::audit::action::ACCOUNT_LOCKED,
                 success: true,
-                target_id: Some(user_id.to_string()),
-                reason: format!("{threshold} failed sign-ins in a row"),
+                target_id: Some(user.id.to_string()),
+                reason: format!(
+                    "{} failed sign-ins in a row: password sign-in locked for {length} s",
+                    lockout.threshold
+                ),
                 ..crate::audit::Event::default()
             },
         )
         .await?;
     }
     Ok(())
+}
+
+/// Ends a failed-password lock and its streak (`server users unlock`). Returns whether
+/// there was such a user.
+pub async fn unlock(db: &impl ConnectionTrait, username: &str, by: &Authority) -> Result<bool> {
+    let Some(user) = find_by_username(db, username).await? else {
+        return Ok(false);
+    };
+    user::Entity::update_many()
+        .col_expr(user::Column::FailedLogins, Expr::value(0))
+        .col_expr(user::Column::LockCount, Expr::value(0))
+        .col_expr(user::Column::LockedUntil, Expr::value(Option::<i64>::None))
+        .col_expr(user::Column::UpdatedAt, Expr::value(crate::clock::now()))
+        .filter(user::Column::Id.eq(user.id))
+        .exec(db)
+        .await?;
+    crate::audit::record(
+        db,
+        crate::audit::Event {
+            action: crate::audit::action::ACCOUNT_UNLOCKED,
+            success: true,
+            actor_id: by.actor().map(|id| id.to_string()),
+            target_id: Some(user.id.to_string()),
+            reason: if by.is_operator() {
+                "unlocked by the operator".into()
+            } else {
+                "unlocked".into()
+            },
+            ..crate::audit::Event::default()
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 /// The name to show for a user: "Given Family", or the username when both are empty.
@@ -128,6 +224,8 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser<'_>) -> Result<user:
         password_hash: Set(password::hash(new.password.to_owned()).await?),
         status: Set(UserStatus::Active),
         failed_logins: Set(0),
+        locked_until: Set(None),
+        lock_count: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -517,6 +615,9 @@ pub async fn update(
     {
         return Ok(Err(UserError::DuplicateUsername(username.clone())));
     }
+    let user_status = user.status;
+    let throttled = is_throttled(&user, crate::clock::now());
+    let user_id = user.id;
     let mut model = user.into_active_model();
     if let Some(v) = changes.username.clone() {
         model.username = Set(v);
@@ -533,13 +634,39 @@ pub async fn update(
     if let Some(v) = changes.password {
         model.password_hash = Set(password::hash(v).await?);
     }
+    let now = crate::clock::now();
+    let lock_change = match changes.status {
+        Some(UserStatus::Locked) if user_status != UserStatus::Locked => {
+            Some(crate::audit::action::ACCOUNT_LOCKED)
+        }
+        Some(UserStatus::Active) if user_status == UserStatus::Locked || throttled => {
+            Some(crate::audit::action::ACCOUNT_UNLOCKED)
+        }
+        _ => None,
+    };
     if let Some(status) = changes.status {
         model.status = Set(status);
         if status == UserStatus::Active {
             model.failed_logins = Set(0);
+            model.lock_count = Set(0);
+            model.locked_until = Set(None);
         }
     }
-    model.updated_at = Set(crate::clock::now());
+    model.updated_at = Set(now);
+    if let Some(action) = lock_change {
+        crate::audit::record(
+            db,
+            crate::audit::Event {
+                action,
+                success: true,
+                actor_id: by.actor().map(|id| id.to_string()),
+                target_id: Some(user_id.to_string()),
+                reason: "by an administrator".into(),
+                ..crate::audit::Event::default()
+            },
+        )
+        .await?;
+    }
     match model.update(db).await {
         Ok(user) => Ok(Ok(user)),
         Err(error) if unique_violation(&error) => Ok(Err(UserError::DuplicateUsername(
@@ -568,6 +695,19 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn each_lock_of_a_streak_lasts_twice_the_one_before_up_to_the_maximum() {
+        let lockout = super::Lockout {
+            threshold: 5,
+            duration_secs: 300,
+            max_secs: 86_400,
+        };
+        let lengths: Vec<i64> = (0..10).map(|n| lockout.length(n)).collect();
+        assert_eq!(lengths[..4], [300, 600, 1200, 2400]);
+        assert_eq!(lengths[9], 86_400);
+        assert_eq!(lockout.length(i32::MAX), 86_400, "no overflow");
+    }
+
     #[test]
     fn the_successor_of_a_prefix_bounds_every_string_starting_with_it() {
         assert_eq!(super::successor("abc").as_deref(), Some("abd"));

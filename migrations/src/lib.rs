@@ -15,6 +15,7 @@ mod m20261121_000006_mail;
 mod m20261121_000007_impersonation_sso;
 mod m20261121_000008_user_search;
 mod m20261121_000009_change_counter;
+mod m20261201_000010_lockout;
 
 pub use m20261121_000009_change_counter::COUNTED_TABLES;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_impersonation_sso::Migration),
             Box::new(m20261121_000008_user_search::Migration),
             Box::new(m20261121_000009_change_counter::Migration),
+            Box::new(m20261201_000010_lockout::Migration),
         ]
     }
 }

@@ -53,6 +53,8 @@ async fn directory(users: usize) -> anyhow::Result<(tempfile::TempDir, String, r
             password_hash: Set(hash.clone()),
             status: Set(identity::entities::user::UserStatus::Active),
             failed_logins: Set(0),
+            locked_until: Set(None),
+            lock_count: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
         });

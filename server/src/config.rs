@@ -13,6 +13,10 @@
 //! | `IDP_SITE_DIR` | `site_dir` | `./site` | folder whose `pkg/` holds the built front end |
 //! | `IDP_SESSION_LIFETIME_SECS` | `session_lifetime_secs` | `28800` | how long a sign-in lasts |
 //! | `IDP_LOCKOUT_THRESHOLD` | `lockout_threshold` | `5` | failed sign-ins that lock an account |
+//! | `IDP_LOCKOUT_DURATION_SECS` | `lockout_duration_secs` | `300` | first lock's length (doubles) |
+//! | `IDP_LOCKOUT_MAX_SECS` | `lockout_max_secs` | `86400` | longest lock |
+//! | `IDP_PASSWORD_CHECKS` | `password_checks` | 2 × cores | password verifications at once |
+//! | `IDP_REFRESH_FAMILY_LIFETIME_SECS` | `refresh_family_lifetime_secs` | `2592000` | a sign-in's refresh tokens end |
 //! | `IDP_MAIL_FROM` | `mail_from` | `Identity Server <no-reply@localhost>` | sender of mail |
 //! | `IDP_MAIL_RETRY_SECS` | `mail_retry_secs` | `5` | first retry delay of unsent mail (doubles) |
 //! | `IDP_LOG_FORMAT` | `log_format` | `text` | `text` or `json` log lines |
@@ -37,6 +41,13 @@ Configuration (environment variables win over the file given by IDP_CONFIG or --
   IDP_SITE_DIR               folder whose pkg/ holds the built front end    [default: ./site]
   IDP_SESSION_LIFETIME_SECS  how long a sign-in lasts, in seconds          [default: 28800]
   IDP_LOCKOUT_THRESHOLD      failed sign-ins in a row that lock an account  [default: 5]
+  IDP_LOCKOUT_DURATION_SECS  how long the first lock lasts; each further lock doubles it
+                                                                             [default: 300]
+  IDP_LOCKOUT_MAX_SECS       the longest a lock lasts                      [default: 86400]
+  IDP_PASSWORD_CHECKS        password verifications at once (more wait in a short queue,
+                             beyond it 503)                        [default: 2 x cores]
+  IDP_REFRESH_FAMILY_LIFETIME_SECS  no refresh token outlives its sign-in by more than this
+                                                                         [default: 2592000]
   IDP_MAIL_FROM              sender of mail      [default: Identity Server <no-reply@localhost>]
   IDP_MAIL_RETRY_SECS        first retry delay of unsent mail, doubling    [default: 5]
   IDP_LOG_FORMAT             text or json                                   [default: text]
@@ -93,6 +104,14 @@ pub struct Config {
     pub session_lifetime_secs: i64,
     /// Failed sign-ins in a row that lock an account.
     pub lockout_threshold: i32,
+    /// How long the first lock after a failed-password streak lasts; each further one doubles.
+    pub lockout_duration_secs: i64,
+    /// The longest lock.
+    pub lockout_max_secs: i64,
+    /// Password verifications (argon2) that run at once.
+    pub password_checks: usize,
+    /// Absolute lifetime of a refresh token family, from the sign-in it came from.
+    pub refresh_family_lifetime_secs: i64,
     /// The sender of mail.
     pub mail_from: String,
     /// First retry delay of a mail that could not be sent; doubles each attempt.
@@ -113,6 +132,10 @@ impl Default for Config {
             site_dir: PathBuf::from("./site"),
             session_lifetime_secs: 8 * 3600,
             lockout_threshold: 5,
+            lockout_duration_secs: 300,
+            lockout_max_secs: 86_400,
+            password_checks: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            refresh_family_lifetime_secs: 30 * 86_400,
             mail_from: "Identity Server <no-reply@localhost>".to_owned(),
             mail_retry_secs: 5,
             log_format: LogFormat::Text,
@@ -133,6 +156,10 @@ struct Layer {
     site_dir: Option<PathBuf>,
     session_lifetime_secs: Option<i64>,
     lockout_threshold: Option<i32>,
+    lockout_duration_secs: Option<i64>,
+    lockout_max_secs: Option<i64>,
+    password_checks: Option<usize>,
+    refresh_family_lifetime_secs: Option<i64>,
     mail_from: Option<String>,
     mail_retry_secs: Option<i64>,
     log_format: Option<LogFormat>,
@@ -202,10 +229,26 @@ impl Config {
             site_dir,
             session_lifetime_secs,
             lockout_threshold,
+            lockout_duration_secs,
+            lockout_max_secs,
+            password_checks,
+            refresh_family_lifetime_secs,
             mail_from,
             mail_retry_secs,
             log_format,
         } = layer;
+        if let Some(v) = lockout_duration_secs {
+            self.lockout_duration_secs = v;
+        }
+        if let Some(v) = lockout_max_secs {
+            self.lockout_max_secs = v;
+        }
+        if let Some(v) = password_checks {
+            self.password_checks = v.max(1);
+        }
+        if let Some(v) = refresh_family_lifetime_secs {
+            self.refresh_family_lifetime_secs = v;
+        }
         if let Some(v) = data_dir {
             self.data_dir = v;
         }
@@ -241,6 +284,15 @@ impl Config {
         }
         if let Some(v) = log_format {
             self.log_format = v;
+        }
+    }
+
+    /// How failed-password streaks lock password sign-in.
+    pub fn lockout(&self) -> identity::users::Lockout {
+        identity::users::Lockout {
+            threshold: self.lockout_threshold,
+            duration_secs: self.lockout_duration_secs,
+            max_secs: self.lockout_max_secs,
         }
     }
 
@@ -284,6 +336,18 @@ fn env_layer(env: &impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError
             .transpose()?,
         lockout_threshold: get("IDP_LOCKOUT_THRESHOLD")
             .map(|v| parse("IDP_LOCKOUT_THRESHOLD", v))
+            .transpose()?,
+        lockout_duration_secs: get("IDP_LOCKOUT_DURATION_SECS")
+            .map(|v| parse("IDP_LOCKOUT_DURATION_SECS", v))
+            .transpose()?,
+        lockout_max_secs: get("IDP_LOCKOUT_MAX_SECS")
+            .map(|v| parse("IDP_LOCKOUT_MAX_SECS", v))
+            .transpose()?,
+        password_checks: get("IDP_PASSWORD_CHECKS")
+            .map(|v| parse("IDP_PASSWORD_CHECKS", v))
+            .transpose()?,
+        refresh_family_lifetime_secs: get("IDP_REFRESH_FAMILY_LIFETIME_SECS")
+            .map(|v| parse("IDP_REFRESH_FAMILY_LIFETIME_SECS", v))
             .transpose()?,
         log_format: get("IDP_LOG_FORMAT")
             .map(|v| match v.as_str() {

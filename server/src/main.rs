@@ -22,6 +22,20 @@ enum Command {
     /// Rotate the signing keys: the next key starts signing, the active key retires.
     /// Running servers pick the change up within 30 seconds, without a restart.
     RotateKeys,
+    /// Manage users from the command line (no administrator needed)
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// End a user's sign-in lock (after failed passwords, or set by an administrator)
+    Unlock {
+        /// The user's username
+        username: String,
+    },
 }
 
 #[tokio::main]
@@ -35,11 +49,30 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
-    if let Some(Command::RotateKeys) = args.command {
+    if let Some(Command::RotateKeys) = &args.command {
         return match server::startup::rotate_keys(&config).await {
             Ok(kid) => {
                 println!("signing keys rotated; the active key is now {kid}");
                 ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("server: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Users {
+        command: UsersCommand::Unlock { username },
+    }) = &args.command
+    {
+        return match server::startup::unlock_user(&config, username).await {
+            Ok(true) => {
+                println!("{username} is unlocked and may sign in again");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                eprintln!("server: there is no user {username}");
+                ExitCode::FAILURE
             }
             Err(error) => {
                 eprintln!("server: {error:#}");

@@ -28,6 +28,7 @@ impl Application {
             .await
             .context("cannot open the database")?;
         identity::db::migrate(&db).await?;
+        identity::password::configure(config.password_checks);
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -150,6 +151,32 @@ impl Application {
 pub const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `server rotate-keys`: rotates the keys in the configured database.
+/// `server users unlock <username>`: ends a failed-password lock without any administrator,
+/// on the database the configuration names. `Ok(false)`: no such user.
+pub async fn unlock_user(config: &Config, username: &str) -> anyhow::Result<bool> {
+    let db = identity::db::connect(&config.database_url())
+        .await
+        .context("cannot open the database")?;
+    identity::db::migrate(&db).await?;
+    let operator = identity::delegation::Authority::operator();
+    let unlocked = identity::users::unlock(&db, username, &operator).await?;
+    if unlocked {
+        // An administrator's lock (the user's status) ends too.
+        if let Some(user) = identity::users::find_by_username(&db, username).await?
+            && user.status == identity::entities::user::UserStatus::Locked
+        {
+            let changes = identity::users::Changes {
+                status: Some(identity::entities::user::UserStatus::Active),
+                ..Default::default()
+            };
+            identity::users::update(&db, &operator, user, changes)
+                .await?
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    Ok(unlocked)
+}
+
 pub async fn rotate_keys(config: &Config) -> anyhow::Result<String> {
     let db = identity::db::connect(&config.database_url())
         .await

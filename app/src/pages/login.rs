@@ -17,15 +17,21 @@ pub fn LoginPage() -> impl IntoView {
             .filter(|path| is_local_path(path))
             .unwrap_or_else(|| DEFAULT_RETURN_TO.to_owned())
     });
-    let failed = query.with_untracked(|q| q.get("error").is_some());
+    // `busy`: too many sign-ins at once, nothing was checked; anything else: refused.
+    let failed = query.with_untracked(|q| {
+        q.get("error").map(|error| match error.as_str() {
+            "busy" => "Too many people are signing in right now. Try again in a moment.",
+            _ => "Invalid username or password.",
+        })
+    });
     view! {
         <Title text="Sign in"/>
         <main class="centered">
             <form class="card login" method="post" action="/login">
                 <h1>"Sign in"</h1>
                 <p class="muted">"Identity Server"</p>
-                {failed.then(|| view! {
-                    <p class="error" role="alert">"Invalid username or password."</p>
+                {failed.map(|message| view! {
+                    <p class="error" role="alert">{message}</p>
                 })}
                 <input type="hidden" name="return_to" value=return_to/>
                 <label for="username">"Username"</label>

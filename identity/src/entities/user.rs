@@ -14,6 +14,11 @@ pub struct Model {
     pub password_hash: String,
     pub status: UserStatus,
     pub failed_logins: i32,
+    /// Password sign-in is refused until then (seconds since the epoch), after a streak of
+    /// failed passwords; `None` or past: not throttled.
+    pub locked_until: Option<i64>,
+    /// Locks in the current failed-password streak (each lasts twice the one before).
+    pub lock_count: i32,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -49,6 +49,8 @@ pub enum AuthError {
     Unauthenticated,
     /// Authenticated, without the scope: 403.
     Forbidden(&'static str),
+    /// Too many password checks at once: 503 with `Retry-After`, nothing checked.
+    Busy,
     /// The check itself failed: 500.
     Internal,
 }
@@ -65,12 +67,13 @@ pub async fn authorize(
             &state.db,
             &username,
             password,
-            state.config.lockout_threshold,
+            &state.config.lockout(),
         )
         .await
         {
             Ok(user) => user,
             Err(identity::Error::InvalidCredentials) => return Err(AuthError::Unauthenticated),
+            Err(identity::Error::Busy) => return Err(AuthError::Busy),
             Err(error) => {
                 tracing::error!("API authentication: {error}");
                 return Err(AuthError::Internal);

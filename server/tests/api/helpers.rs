@@ -20,6 +20,8 @@ pub struct TestApp {
     pub client: Client,
     /// The data folder (mail files land in its `mail/`).
     pub data_dir: std::path::PathBuf,
+    /// The PostgreSQL database's URL when the suite runs on PostgreSQL.
+    pub database_url: Option<String>,
     _data: Option<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -57,6 +59,10 @@ pub async fn spawn_app_in(
         config.database_url = Some(Secret::new(url));
     }
     adjust(&mut config);
+    let database_url = config
+        .database_url
+        .as_ref()
+        .map(|url| url.expose().to_owned());
     let application = Application::build(config).await?;
     let url = application.public_url().to_owned();
     let local_url = format!("http://{}", application.addr());
@@ -69,6 +75,7 @@ pub async fn spawn_app_in(
         url,
         local_url,
         data_dir: data_dir.to_owned(),
+        database_url,
         db,
         client: client(),
         _data: None,

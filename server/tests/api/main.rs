@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod impersonation;
 mod interop;
+mod lockout;
 mod oauth;
 mod scim;
 mod sign_in;

@@ -1031,33 +1031,6 @@ async fn a_disabled_users_tokens_stop_working_at_once() {
     assert_eq!(page.status(), 303, "the session ended too");
 }
 
-// ---------- lockout ----------
-
-#[tokio::test]
-async fn failed_sign_ins_are_counted_exactly_under_concurrency_and_lock_the_account() {
-    let app = spawn_app().await;
-    app.create_user("lucy", "lucy-password-1").await;
-    let attempts = (0..20).map(|_| async {
-        let browser = client();
-        app.sign_in_with(&browser, "lucy", "wrong-password", "/console")
-            .await
-    });
-    join_all(attempts).await;
-    let lucy = identity::users::find_by_username(&app.db, "lucy")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(lucy.failed_logins, 20);
-    assert_eq!(lucy.status, identity::entities::user::UserStatus::Locked);
-    let right = app
-        .sign_in_with(&client(), "lucy", "lucy-password-1", "/console")
-        .await;
-    assert!(
-        location(&right).starts_with("/login?error="),
-        "a locked account stays locked"
-    );
-}
-
 #[tokio::test]
 async fn a_successful_sign_in_resets_the_failure_count() {
     let app = spawn_app().await;

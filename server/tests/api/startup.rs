@@ -149,7 +149,8 @@ async fn a_generated_admin_password_is_reported_once_and_works() {
         .expect("a generated password");
     assert!(generated.len() >= 20);
     let db = application.state().db.clone();
-    let admin = identity::users::authenticate(&db, "admin", generated.clone(), 5).await;
+    let admin =
+        identity::users::authenticate(&db, "admin", generated.clone(), &Default::default()).await;
     assert!(admin.is_ok());
     drop(application);
     db.close().await.unwrap();

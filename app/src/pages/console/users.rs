@@ -124,7 +124,7 @@ pub async fn list_users(query: ListQuery) -> Result<UsersPage, ServerFnError> {
             .map(|u| UserRow {
                 id: u.id.to_string(),
                 name: identity::users::display_name(&u),
-                status: status_text(u.status).to_owned(),
+                status: status_text(&u).to_owned(),
                 username: u.username,
                 email: u.email,
             })
@@ -132,10 +132,15 @@ pub async fn list_users(query: ListQuery) -> Result<UsersPage, ServerFnError> {
     })
 }
 
+/// The status to show: an administrator's choice, or "Locked" while failed passwords
+/// lock sign-in.
 #[cfg(feature = "ssr")]
-fn status_text(status: identity::entities::user::UserStatus) -> &'static str {
+fn status_text(user: &identity::entities::user::Model) -> &'static str {
     use identity::entities::user::UserStatus;
-    match status {
+    if identity::users::is_throttled(user, identity::clock::now()) {
+        return "Locked";
+    }
+    match user.status {
         UserStatus::Active => "Active",
         UserStatus::Locked => "Locked",
         UserStatus::Disabled => "Disabled",
@@ -345,7 +350,7 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
     Ok(UserDetails {
         id: user.id.to_string(),
         name: identity::users::display_name(&user),
-        status: status_text(user.status).to_owned(),
+        status: status_text(&user).to_owned(),
         created: identity::clock::display(user.created_at),
         username: user.username,
         given_name: user.given_name,

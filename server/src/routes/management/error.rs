@@ -19,6 +19,8 @@ pub enum ApiError {
     Conflict(String),
     Invalid(Vec<(&'static str, String)>),
     BadRequest(String),
+    /// Too many password checks at once: 503 with `Retry-After`.
+    Busy,
     Internal,
 }
 
@@ -29,6 +31,7 @@ impl From<AuthError> for ApiError {
             AuthError::Forbidden(scope) => {
                 Self::Forbidden(format!("The caller lacks the scope {scope}."))
             }
+            AuthError::Busy => Self::Busy,
             AuthError::Internal => Self::Internal,
         }
     }
@@ -102,6 +105,13 @@ impl IntoResponse for ApiError {
                     Some(fields),
                 )
             }
+            Self::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "API-65003",
+                "Busy",
+                "Too many sign-ins at once; try again in a moment.".to_owned(),
+                None,
+            ),
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "API-65001",
@@ -115,6 +125,11 @@ impl IntoResponse for ApiError {
             body["fields"] = json!(fields);
         }
         let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -62,6 +62,11 @@ impl From<AuthError> for ScimError {
                 None,
                 format!("The caller lacks the scope {scope}."),
             ),
+            AuthError::Busy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "Too many sign-ins at once; try again in a moment.",
+            ),
             AuthError::Internal => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 None,
@@ -111,6 +116,9 @@ impl IntoResponse for ScimError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(super::SCIM_JSON),
         );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,

@@ -55,7 +55,8 @@ pub fn resource(state: &AppState, user: &user::Model) -> Value {
         "name": name,
         "emails": emails,
         "active": user.status != UserStatus::Disabled,
-        WSO2_SCHEMA: { "accountLocked": user.status == UserStatus::Locked },
+        WSO2_SCHEMA: { "accountLocked": user.status == UserStatus::Locked
+            || users::is_throttled(user, identity::clock::now()) },
         "meta": {
             "resourceType": "User",
             "created": identity::clock::rfc3339(user.created_at),

@@ -46,11 +46,23 @@ async fn sign_in(
         &state.db,
         &form.username,
         form.password,
-        state.config.lockout_threshold,
+        &state.config.lockout(),
     )
     .await
     {
         Ok(user) => user,
+        Err(identity::Error::Busy) => {
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("error", "busy")
+                .append_pair("return_to", &return_to)
+                .finish();
+            let mut response = Redirect::to(&format!("/login?{query}")).into_response();
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            return Ok(response);
+        }
         Err(identity::Error::InvalidCredentials) => {
             tracing::info!("sign-in refused: invalid credentials");
             let known = identity::users::find_by_username(&state.db, &form.username).await?;
