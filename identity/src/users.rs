@@ -76,9 +76,11 @@ pub async fn authenticate(
     password: String,
     lockout: &Lockout,
 ) -> Result<user::Model> {
+    // A place among the password checks first: a refused flood costs no database read.
+    let ticket = password::gate().admit()?;
     let found = find_by_username(db, username).await?;
     let stored = found.as_ref().map(|u| u.password_hash.clone());
-    let verified = password::verify(password, stored).await?;
+    let verified = ticket.verify(password, stored).await?;
     let now = crate::clock::now();
     match found {
         Some(user) if user.status != UserStatus::Active || is_throttled(&user, now) => {

@@ -6,6 +6,7 @@ mod bad_requests;
 mod binary;
 mod console;
 mod delegation;
+mod flood;
 mod health;
 mod helpers;
 mod impersonation;
