@@ -1,6 +1,6 @@
 //! Read-mostly data kept in memory between changes: applications by client id, users,
 //! the outcome of the impersonation checks for a pair of users, impersonation settings,
-//! mail templates and organization names.
+//! mail templates, organization names, and whether an application would grant a user a scope.
 //!
 //! The database counts its own changes: triggers add one to `change_counter` in the
 //! transaction of every insert, update and delete on `migrations::COUNTED_TABLES`. A
@@ -47,6 +47,7 @@ struct Filled {
     impersonation_settings: HashMap<Uuid, settings::Impersonation>,
     templates: HashMap<(Uuid, String, String), mail::Template>,
     organization_names: HashMap<Uuid, String>,
+    granted_scopes: HashMap<(Uuid, Uuid, String), bool>,
 }
 
 impl ReadCache {
@@ -189,6 +190,26 @@ impl Reads<'_> {
             |f| &mut f.templates,
             (organization_id, kind.to_owned(), locale.to_owned()),
             mail::template(self.db, organization_id, kind, locale),
+        )
+        .await
+    }
+
+    /// [`crate::oauth::scope::grantable`] for one scope: whether `app` would grant `scope`
+    /// to the user now (the user holds it for the application, which is authorized for it).
+    pub async fn grantable(
+        &self,
+        user_id: Uuid,
+        app: &application::Model,
+        scope: &str,
+    ) -> Result<bool> {
+        self.remembered(
+            |f| &mut f.granted_scopes,
+            (user_id, app.id, scope.to_owned()),
+            async move {
+                let wanted = [scope.to_owned()];
+                let granted = crate::oauth::scope::grantable(self.db, user_id, app, &wanted);
+                Ok(!granted.await?.is_empty())
+            },
         )
         .await
     }

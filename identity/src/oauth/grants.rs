@@ -242,15 +242,21 @@ pub enum RefreshError {
     UserInactive,
     #[error("the requested scope exceeds the original grant")]
     Scope,
+    #[error("the sign-in this refresh token came from is older than refresh tokens may live")]
+    FamilyExpired,
 }
 
-/// Rotates a refresh token: it is used once, and a reuse revokes its family.
+/// Rotates a refresh token: it is used once, and a reuse revokes its family. The family
+/// ends `family_lifetime_secs` after the sign-in it came from, and each refresh carries
+/// only what the user still holds and the application is still authorized for (a role
+/// taken away is gone from the next refresh on, also from the refresh token).
 pub async fn refresh(
     provider: &Provider,
     db: &impl ConnectionTrait,
     presented: &str,
     app: &application::Model,
     requested: Option<Vec<String>>,
+    family_lifetime_secs: i64,
 ) -> Result<std::result::Result<Minted, RefreshError>> {
     let Some(found) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(tokens::hash_token(presented)))
@@ -273,7 +279,11 @@ pub async fn refresh(
     if found.expires_at <= now {
         return Ok(Err(RefreshError::Unknown));
     }
-    let granted = super::scope::parse(&found.scope);
+    if found.auth_time.saturating_add(family_lifetime_secs) <= now {
+        revoke_family(db, found.family_id).await?;
+        return Ok(Err(RefreshError::FamilyExpired));
+    }
+    let mut granted = super::scope::parse(&found.scope);
     let scopes = match requested {
         Some(requested) if requested.iter().any(|s| !granted.contains(s)) => {
             return Ok(Err(RefreshError::Scope));
@@ -285,6 +295,13 @@ pub async fn refresh(
     let Some(user) = user.filter(|u| u.status == user::UserStatus::Active) else {
         return Ok(Err(RefreshError::UserInactive));
     };
+    // An impersonated grant follows its impersonation session instead.
+    let mut scopes = scopes;
+    if found.impersonation_session_id.is_none() {
+        let still = super::scope::grantable(db, user.id, app, &granted).await?;
+        granted.retain(|s| still.contains(s));
+        scopes.retain(|s| still.contains(s));
+    }
     // An impersonated grant lives only as long as its impersonation session, and `act`
     // survives the refresh.
     let actor = match found.impersonation_session_id {

@@ -99,12 +99,36 @@ pub async fn authorize(
         .await
         .map_err(|_| AuthError::Internal)?
         .ok_or(AuthError::Unauthenticated)?;
-    if let Some(required) = required
-        && !scope::parse(&live.claims.scope)
+    if let Some(required) = required {
+        if !scope::parse(&live.claims.scope)
             .iter()
             .any(|s| s == required)
-    {
-        return Err(AuthError::Forbidden(required));
+        {
+            return Err(AuthError::Forbidden(required));
+        }
+        // A user's token counts only while its application would still grant the scope:
+        // a role taken away ends the token's rights at once, not when it expires.
+        if let Some(user) = &live.user
+            && live.record.impersonation_session_id.is_none()
+        {
+            let reads = state
+                .provider
+                .reads()
+                .await
+                .map_err(|_| AuthError::Internal)?;
+            let app = reads
+                .client(&live.claims.client_id)
+                .await
+                .map_err(|_| AuthError::Internal)?
+                .ok_or(AuthError::Unauthenticated)?;
+            let holds = reads
+                .grantable(user.id, &app, required)
+                .await
+                .map_err(|_| AuthError::Internal)?;
+            if !holds {
+                return Err(AuthError::Forbidden(required));
+            }
+        }
     }
     Ok(Caller {
         user: live.user,

@@ -5,6 +5,7 @@ mod authorization;
 mod bad_requests;
 mod binary;
 mod console;
+mod current_rights;
 mod delegation;
 mod flood;
 mod health;

@@ -38,7 +38,13 @@ pub async fn switch(
     if !identity::organizations::is_member(&state.db, org.id, &user).await? {
         return Err(not_member());
     }
-    let held = scope::parse(&live.claims.scope);
+    let mut held = scope::parse(&live.claims.scope);
+    // What the user no longer holds, or the application is no longer authorized for, does
+    // not pass into the organization (an impersonated token follows its session instead).
+    if live.claims.act.is_none() {
+        let still = scope::grantable(&state.db, user.id, app, &held).await?;
+        held.retain(|s| still.contains(s));
+    }
     let scopes = match params.get("scope").map(scope::parse) {
         Some(requested) => requested.into_iter().filter(|s| held.contains(s)).collect(),
         None => held,

@@ -173,7 +173,15 @@ async fn refresh_token(
     let presented = params.require("refresh_token")?;
     let requested = params.get("scope").map(scope::parse);
     let txn = identity::db::begin_write(&state.db).await?;
-    let result = grants::refresh(&state.provider, &txn, presented, app, requested).await?;
+    let result = grants::refresh(
+        &state.provider,
+        &txn,
+        presented,
+        app,
+        requested,
+        state.config.refresh_family_lifetime_secs,
+    )
+    .await?;
     txn.commit().await.map_err(OAuthError::server)?;
     match result {
         Ok(minted) => Ok(minted.into()),
