@@ -202,6 +202,33 @@ async fn errors_and_audit_records_repeat_at_most_256_characters_of_what_was_sent
     assert!(detail.contains("uuuu") && detail.ends_with('…'), "{detail}");
     assert!(detail.chars().count() <= 257, "{} characters", detail.len());
 
+    // The management API quotes a mistyped value of the body, within the same limit.
+    let shop = app
+        .register("Shop", serde_json::json!({}), serde_json::json!({}))
+        .await;
+    let value = "f".repeat(10_000);
+    let unknown = app
+        .client
+        .post(app.at(&format!(
+            "/api/server/v1/applications/{}/authorized-apis",
+            shop.id
+        )))
+        .basic_auth(user, Some(pass))
+        .body(format!(r#"{{"id": "x", "scopes": "{value}"}}"#))
+        .header("Content-Type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    let body: Value = unknown.json().await.unwrap();
+    let description = body["description"].as_str().unwrap();
+    assert!(description.contains("fff"), "{description}");
+    assert!(
+        description.chars().count() <= 257,
+        "{} characters",
+        description.len()
+    );
+
     let rejected = events(&app, "request-rejected").await;
     assert!(rejected.len() >= 2, "{rejected:?}");
     for event in &rejected {

@@ -176,8 +176,7 @@ async fn authorize_api(
     let caller = authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
     let by = caller.authority(&state).await?;
     let app = application(&state, &id).await?;
-    let input: AuthorizeInput = serde_json::from_str(&body)
-        .map_err(|e| ApiError::BadRequest(format!("The body is not valid: {e}")))?;
+    let input: AuthorizeInput = serde_json::from_str(&body).map_err(ApiError::bad_body)?;
     if input
         .policy_identifier
         .as_deref()

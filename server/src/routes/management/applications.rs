@@ -278,8 +278,7 @@ async fn load(state: &AppState, id: &str) -> Result<application::Model, ApiError
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ApiError> {
-    serde_json::from_str(body)
-        .map_err(|e| ApiError::BadRequest(format!("The body is not valid: {e}")))
+    serde_json::from_str(body).map_err(ApiError::bad_body)
 }
 
 /// `POST /api/server/v1/applications` → 201 with `Location`. Scope:

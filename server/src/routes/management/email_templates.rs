@@ -103,8 +103,7 @@ async fn write(
 ) -> Result<Json<Value>, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_email_template_update")).await?;
     known(&kind, &locale)?;
-    let input: Input = serde_json::from_str(&body)
-        .map_err(|e| ApiError::BadRequest(format!("The body is not valid: {e}")))?;
+    let input: Input = serde_json::from_str(&body).map_err(ApiError::bad_body)?;
     if input.subject.trim().is_empty() || input.body.trim().is_empty() {
         return Err(ApiError::Invalid(vec![(
             "subject",

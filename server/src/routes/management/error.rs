@@ -24,6 +24,13 @@ pub enum ApiError {
     Internal,
 }
 
+impl ApiError {
+    /// A body that does not parse as the endpoint's JSON (400).
+    pub fn bad_body(error: impl std::fmt::Display) -> Self {
+        Self::BadRequest(format!("The body is not valid: {error}"))
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
@@ -120,6 +127,21 @@ impl IntoResponse for ApiError {
                 None,
             ),
         };
+        // Whatever the caller sent and we quote stays within the echo limit.
+        let mut description = description;
+        identity::text::bound(&mut description, identity::text::ECHO_LIMIT);
+        let fields = fields.map(|fields| {
+            fields
+                .into_iter()
+                .map(|mut field| {
+                    if let Some(message) = field["message"].as_str() {
+                        field["message"] =
+                            json!(identity::text::at_most(message, identity::text::ECHO_LIMIT));
+                    }
+                    field
+                })
+                .collect::<Vec<_>>()
+        });
         let mut body = json!({ "code": code, "message": message, "description": &description });
         if let Some(fields) = fields {
             body["fields"] = json!(fields);

@@ -58,8 +58,7 @@ async fn create(
     body: String,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, Some("internal_organization_create")).await?;
-    let input: NewOrganization = serde_json::from_str(&body)
-        .map_err(|e| ApiError::BadRequest(format!("The body is not valid: {e}")))?;
+    let input: NewOrganization = serde_json::from_str(&body).map_err(ApiError::bad_body)?;
     let parent = match input.parent_id {
         Some(id) => id,
         None => identity::seed::root_organization_id(&state.db).await?,
@@ -129,8 +128,7 @@ async fn invite(
 ) -> Result<StatusCode, ApiError> {
     authorize(&state, &headers, Some("internal_organization_update")).await?;
     let org = load(&state, &id).await?;
-    let input: Invite = serde_json::from_str(&body)
-        .map_err(|e| ApiError::BadRequest(format!("The body is not valid: {e}")))?;
+    let input: Invite = serde_json::from_str(&body).map_err(ApiError::bad_body)?;
     let user = identity::users::find(&state.db, input.user_id)
         .await?
         .ok_or_else(|| ApiError::BadRequest("No user with this id.".into()))?;
