@@ -65,6 +65,7 @@ impl Application {
             config: Arc::new(config),
             public_url,
             leptos,
+            rejections: Arc::default(),
         };
         tracing::info!(%addr, public_url = %state.public_url, "ready");
         Ok(Self {
@@ -138,6 +139,7 @@ impl Application {
             self.state.config.mail_retry_secs,
         ));
         let router = routes::router(self.state);
+        let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;

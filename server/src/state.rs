@@ -16,6 +16,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     /// The OpenID Provider: keys, issuer, token minting.
     pub provider: identity::oauth::Provider,
+    /// How many refusals of unauthenticated callers each address may have recorded.
+    pub rejections: Arc<crate::routes::rejections::RecordBudget>,
 }
 
 impl AppState {

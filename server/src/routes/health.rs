@@ -16,10 +16,18 @@ async fn live() -> Json<Value> {
     Json(json!({ "status": "up" }))
 }
 
-/// `GET /health/ready`: 200 when the database answers, 503 otherwise.
+/// `GET /health/ready`: 200 when the database answers, 503 otherwise; with the counts of
+/// what floods cost: refusals not recorded, password checks refused as busy.
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "up" }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({
+                "status": "up",
+                "rejections_not_recorded": state.rejections.dropped(),
+                "password_checks_refused": identity::password::gate().refused(),
+            })),
+        ),
         Err(error) => {
             tracing::warn!("readiness: database unreachable: {error}");
             (

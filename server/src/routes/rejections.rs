@@ -5,14 +5,71 @@
 //! changed nothing, so there is no transaction to share). The record names the method, the
 //! path and the error, never a token, a secret or a password. Server faults are logged,
 //! not recorded here: they are ours, not the caller's.
+//!
+//! Refusals of unauthenticated callers are recorded at most [`PER_MINUTE`] times a minute
+//! per source address ([`RecordBudget`]); the rest are counted as dropped (shown by
+//! `/health/ready`), so that a flood costs a bounded number of rows. A refusal naming an
+//! authenticated caller is always recorded.
 
 use crate::state::AppState;
 use axum::{
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     middleware::Next,
     response::Response,
 };
 use identity::audit::{self, Event, action};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Records of unauthenticated refusals kept per source address and minute.
+pub const PER_MINUTE: u32 = 60;
+/// Source addresses tracked at once; beyond, new addresses are dropped until the minute
+/// turns (so the tracking itself stays small under a flood from many addresses).
+const ADDRESSES: usize = 10_000;
+
+/// How many unauthenticated refusals each source address may still have recorded this
+/// minute, and how many were dropped since start.
+#[derive(Default)]
+pub struct RecordBudget {
+    minute: Mutex<(i64, HashMap<IpAddr, u32>)>,
+    dropped: AtomicU64,
+}
+
+impl RecordBudget {
+    /// Whether a refusal from `address` at `now` (seconds) may be recorded; counts it.
+    pub fn admit(&self, address: IpAddr, now: i64) -> bool {
+        let mut guard = self.minute.lock().unwrap_or_else(|p| p.into_inner());
+        let (minute, counts) = &mut *guard;
+        if *minute != now / 60 {
+            *minute = now / 60;
+            counts.clear();
+        }
+        let full = counts.len() >= ADDRESSES;
+        let admitted = match counts.get_mut(&address) {
+            Some(count) if *count >= PER_MINUTE => false,
+            Some(count) => {
+                *count += 1;
+                true
+            }
+            None if full => false,
+            None => {
+                counts.insert(address, 1);
+                true
+            }
+        };
+        if !admitted {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        admitted
+    }
+
+    /// Refusals not recorded since start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
 
 /// Marks a refused request on its response.
 #[derive(Clone, Debug)]
@@ -57,9 +114,14 @@ pub async fn audit_rejections(
 ) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let mut response = next.run(request).await;
     if let Some(rejected) = take(&mut response)
         && !response.status().is_server_error()
+        && (rejected.actor.is_some() || state.rejections.admit(source, identity::clock::now()))
     {
         let event = Event {
             action: action::REQUEST_REJECTED,
@@ -80,4 +142,21 @@ pub async fn audit_rejections(
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_address_gets_its_budget_per_minute_and_the_rest_is_counted() {
+        let budget = RecordBudget::default();
+        let one: IpAddr = "192.0.2.1".parse().unwrap();
+        let two: IpAddr = "192.0.2.2".parse().unwrap();
+        let admitted = (0..100).filter(|_| budget.admit(one, 120)).count();
+        assert_eq!(admitted, PER_MINUTE as usize);
+        assert_eq!(budget.dropped(), 100 - u64::from(PER_MINUTE));
+        assert!(budget.admit(two, 130), "another address has its own budget");
+        assert!(budget.admit(one, 180), "the next minute starts over");
+    }
 }

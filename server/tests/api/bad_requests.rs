@@ -236,3 +236,31 @@ async fn errors_and_audit_records_repeat_at_most_256_characters_of_what_was_sent
         assert!(reason.chars().count() <= 257, "{} characters", reason.len());
     }
 }
+
+#[tokio::test]
+async fn a_flood_of_refused_anonymous_requests_costs_a_bounded_number_of_audit_rows() {
+    let app = spawn_app().await;
+    let flood = 150;
+    for n in 0..flood {
+        let response = post_token_form(&app, format!("grant_type=made-up-{n}")).await;
+        assert!(response.status().is_client_error());
+    }
+    let recorded = events(&app, "request-rejected")
+        .await
+        .iter()
+        .filter(|e| e["path"] == "/oauth2/token")
+        .count();
+    // 60 a minute from one address; the flood may straddle the turn of a minute.
+    assert!((60..=120).contains(&recorded), "{recorded} records");
+    let ready: Value = app
+        .client
+        .get(app.at("/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dropped = ready["rejections_not_recorded"].as_u64().unwrap();
+    assert_eq!(dropped as usize, flood - recorded, "{ready}");
+}
