@@ -100,26 +100,37 @@ async fn main() -> ExitCode {
 }
 
 /// Tells the operator where the server is and how to sign in.
+/// Written with errors ignored: a closed standard output (the operator piped it to `head`,
+/// a supervisor stopped reading) must not stop the server.
 fn print_welcome(application: &Application) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
     let url = application.public_url();
-    println!();
-    println!("  Identity Server is running at {url}");
-    println!("  Console:    {url}/console");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  Identity Server is running at {url}");
+    let _ = writeln!(out, "  Console:    {url}/console");
     match &application.seed_report().generated_admin_password {
         Some(password) => {
-            println!("  Sign in as: admin");
-            println!("  Password:   {password}");
-            println!(
+            let _ = writeln!(out, "  Sign in as: admin");
+            let _ = writeln!(out, "  Password:   {password}");
+            let _ = writeln!(
+                out,
                 "  (generated now and shown only this once: keep it, or set IDP_ADMIN_PASSWORD"
             );
-            println!("   before the first start of a new data folder)");
+            let _ = writeln!(out, "   before the first start of a new data folder)");
         }
         None if application.seed_report().created_admin => {
-            println!("  Sign in as: admin, with the password from IDP_ADMIN_PASSWORD");
+            let _ = writeln!(
+                out,
+                "  Sign in as: admin, with the password from IDP_ADMIN_PASSWORD"
+            );
         }
         None => {
-            println!("  Sign in as: admin (its password was set at the first start)");
+            let _ = writeln!(
+                out,
+                "  Sign in as: admin (its password was set at the first start)"
+            );
         }
     }
-    println!();
+    let _ = writeln!(out);
 }

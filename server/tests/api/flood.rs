@@ -37,6 +37,8 @@ async fn a_flood_of_bad_basic_logins_is_answered_in_bounded_memory_while_health_
         .spawn()
         .unwrap();
     let pid = child.id();
+    // The reader is dropped after the address line, closing the pipe while the server may
+    // still be printing its welcome: it must carry on regardless (it once panicked there).
     let url = BufReader::new(child.stdout.take().unwrap())
         .lines()
         .map(Result::unwrap)
