@@ -29,6 +29,11 @@ pub const API_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    // Only over https: tells browsers to use nothing else for this host for a year.
+    let strict_transport = match state.secure_cookies() {
+        true => Some(HeaderValue::from_static("max-age=31536000")),
+        false => None,
+    };
     let router = Router::new()
         .merge(health::router())
         .merge(oauth2::router().layer(DefaultBodyLimit::max(OAUTH_BODY_LIMIT)))
@@ -57,6 +62,19 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             http::header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
+        ))
+        // Pages set their own policy with the hydration script's nonce, the form_post page
+        // with its script's hash; everything else (APIs, error pages, files) runs nothing,
+        // takes only our stylesheet and icon, and is framed by nobody.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            strict_transport,
         ));
     telemetry::layers(router).with_state(state)
 }

@@ -8,6 +8,7 @@ mod console;
 mod current_rights;
 mod delegation;
 mod flood;
+mod headers;
 mod health;
 mod helpers;
 mod impersonation;

@@ -91,6 +91,10 @@ pub async fn invite_member(organization: String, username: String) -> Result<(),
     Ok(())
 }
 
+/// The deepest level the tree indents further (the stylesheet's `li.org.depth-N`); the
+/// pages' Content-Security-Policy allows no inline styles.
+const MAX_INDENT: usize = 6;
+
 /// `GET /console/organizations`
 #[component]
 pub fn OrganizationsPage() -> impl IntoView {
@@ -141,7 +145,7 @@ fn OrgTree(
                 format!("Invited: {}", n.members.join(", "))
             };
             view! {
-                <li style=format!("margin-left: {}rem", n.depth * 2) class="org">
+                <li class=format!("org depth-{}", n.depth.min(MAX_INDENT))>
                     <strong>{n.name.clone()}</strong>
                     <span class="muted small">{members}</span>
                 </li>

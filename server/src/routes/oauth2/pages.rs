@@ -6,6 +6,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use identity::html::escape;
+use std::sync::LazyLock;
 
 fn document(title: &str, body: &str) -> String {
     format!(
@@ -36,6 +37,23 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     response
 }
 
+/// The one script of the `form_post` page.
+const SUBMIT_SCRIPT: &str = "document.getElementById('response').submit()";
+
+/// The `form_post` page's Content-Security-Policy: its own submit script (by hash) and
+/// nothing else runs; styles and the icon from this server; no framing.
+static FORM_POST_POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(SUBMIT_SCRIPT));
+    let policy = format!(
+        "default-src 'none'; script-src 'sha256-{hash}'; style-src 'self'; img-src 'self'; \
+         base-uri 'none'; frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&policy).expect("a header value")
+});
+
 /// OAuth 2.0 Form Post Response Mode: a form that posts the response to the client. It
 /// submits itself with JavaScript, and offers a button without it.
 pub fn form_post(action: &str, fields: &[(&str, &str)]) -> Response {
@@ -53,12 +71,12 @@ pub fn form_post(action: &str, fields: &[(&str, &str)]) -> Response {
         "<form class=\"card\" method=\"post\" action=\"{}\" id=\"response\">{inputs}\
          <p>Returning you to the application…</p>\
          <button type=\"submit\" class=\"primary\">Continue</button></form>\
-         <script>document.getElementById('response').submit()</script>",
+         <script>{SUBMIT_SCRIPT}</script>",
         escape(action)
     );
     let mut response = Html(document("Continue", &body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, FORM_POST_POLICY.clone());
     response
 }
