@@ -5,13 +5,28 @@ use identity::delegation::{Authority, Refusal};
 use identity::{DatabaseConnection, sessions};
 use leptos::prelude::*;
 
-/// Name of the IdP session cookie.
+/// Name of the IdP session cookie over plain http.
 pub const SESSION_COOKIE: &str = "idp_session";
+/// Name of the IdP session cookie when the public URL is https: the `__Host-` prefix makes
+/// browsers refuse it unless it is `Secure`, for this host only (no `Domain`), on path `/`,
+/// so that no sibling subdomain can plant or overwrite it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-idp_session";
+
+/// The session cookie's name: [`SECURE_SESSION_COOKIE`] over https.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// What the server provides to every page render and server function.
 #[derive(Clone)]
 pub struct AppContext {
     pub db: DatabaseConnection,
+    /// The session cookie's name ([`session_cookie_name`]).
+    pub session_cookie: &'static str,
 }
 
 /// The server context, or an error when a server function runs outside the server.
@@ -19,21 +34,22 @@ pub fn context() -> Result<AppContext, ServerFnError> {
     use_context::<AppContext>().ok_or_else(|| failure("server context missing"))
 }
 
-/// The value of the session cookie in a request's headers, if present.
-pub fn session_cookie_value(headers: &http::HeaderMap) -> Option<String> {
+/// The value of the session cookie `name` in a request's headers, if present.
+pub fn session_cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == SESSION_COOKIE && !value.is_empty())
+        .find(|(found, value)| *found == name && !value.is_empty())
         .map(|(_, value)| value.to_owned())
 }
 
 /// The value of the session cookie of the current request, if any.
 fn session_cookie() -> Option<String> {
-    session_cookie_value(&use_context::<http::request::Parts>()?.headers)
+    let name = use_context::<AppContext>()?.session_cookie;
+    session_cookie_value(&use_context::<http::request::Parts>()?.headers, name)
 }
 
 /// The signed-in user of this request, or `None`.

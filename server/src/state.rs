@@ -30,6 +30,12 @@ impl AppState {
     pub fn app_context(&self) -> app::ssr::AppContext {
         app::ssr::AppContext {
             db: self.db.clone(),
+            session_cookie: self.session_cookie(),
         }
+    }
+
+    /// The session cookie's name: `__Host-` prefixed over https.
+    pub fn session_cookie(&self) -> &'static str {
+        app::ssr::session_cookie_name(self.secure_cookies())
     }
 }

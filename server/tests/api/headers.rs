@@ -65,6 +65,25 @@ async fn over_https_browsers_are_told_to_use_nothing_else() {
         header(&page, "strict-transport-security"),
         Some("max-age=31536000")
     );
+
+    // The session cookie is __Host- prefixed and Secure; the plain name counts for nothing.
+    let signed_in = app.sign_in("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let cookie = header(&signed_in, "set-cookie").unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-idp_session="), "{cookie}");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    let console = |name: &str| {
+        app.client
+            .get(app.at("/console"))
+            .header("Cookie", format!("{name}={value}"))
+            .send()
+    };
+    assert_eq!(console("__Host-idp_session").await.unwrap().status(), 200);
+    assert_eq!(console("idp_session").await.unwrap().status(), 303);
 }
 
 #[tokio::test]
@@ -82,6 +101,10 @@ async fn every_console_page_carries_the_page_policy() {
     ] {
         let page = browser.get(app.at(path)).send().await.unwrap();
         let policy = header(&page, "content-security-policy").unwrap_or_default();
-        assert!(policy.contains("'nonce-"), "{path}: {} {policy}", page.status());
+        assert!(
+            policy.contains("'nonce-"),
+            "{path}: {} {policy}",
+            page.status()
+        );
     }
 }

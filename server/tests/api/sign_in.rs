@@ -12,14 +12,15 @@ async fn sign_out(app: &TestApp, browser: &reqwest::Client) -> reqwest::Response
         .unwrap()
 }
 
-/// The `idp_session` Set-Cookie header of a response.
+/// The session's Set-Cookie header of a response (`idp_session`, or `__Host-idp_session`
+/// over https).
 fn session_set_cookie(response: &reqwest::Response) -> String {
     response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("idp_session="))
+        .find(|v| v.starts_with("idp_session=") || v.starts_with("__Host-idp_session="))
         .expect("an idp_session cookie")
         .to_owned()
 }

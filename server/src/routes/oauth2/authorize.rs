@@ -216,7 +216,7 @@ async fn authorize(
                 "Use subject_token or id_token subject_token.",
             );
         }
-        let current = match session_cookie_value(headers) {
+        let current = match session_cookie_value(headers, state.session_cookie()) {
             Some(cookie) => match sessions::resolve(&state.db, &cookie).await {
                 Ok(found) => found,
                 Err(error) => return server_error_page(error),
@@ -296,7 +296,7 @@ async fn authorize(
     let requested = params.get("scope").map(scope::parse).unwrap_or_default();
 
     // 3. Who is asking: sign in first when needed.
-    let session = match session_cookie_value(headers) {
+    let session = match session_cookie_value(headers, state.session_cookie()) {
         Some(cookie) => match sessions::resolve(&state.db, &cookie).await {
             Ok(found) => found,
             Err(error) => return server_error_page(error),

@@ -94,7 +94,7 @@ async fn logout(
         }
     }
 
-    let cookie = session_cookie_value(headers);
+    let cookie = session_cookie_value(headers, state.session_cookie());
     let current = match &cookie {
         Some(cookie) => sessions::resolve(&state.db, cookie).await.ok().flatten(),
         None => None,

@@ -35,7 +35,7 @@ async fn decide(
     headers: HeaderMap,
     Form(form): Form<Decision>,
 ) -> Response {
-    let current = match session_cookie_value(&headers) {
+    let current = match session_cookie_value(&headers, state.session_cookie()) {
         Some(cookie) => sessions::resolve(&state.db, &cookie).await.ok().flatten(),
         None => None,
     };

@@ -24,7 +24,7 @@ pub async fn require_session(
     if !protected {
         return next.run(request).await;
     }
-    let live = match session_cookie_value(request.headers()) {
+    let live = match session_cookie_value(request.headers(), state.session_cookie()) {
         Some(cookie) => match identity::sessions::resolve(&state.db, &cookie).await {
             Ok(found) => found.is_some(),
             Err(error) => return crate::error::HttpError::from(error).into_response(),

@@ -4,7 +4,7 @@
 use crate::{error::HttpError, state::AppState};
 use app::{
     pages::login::{DEFAULT_RETURN_TO, is_local_path},
-    ssr::{SESSION_COOKIE, session_cookie_value},
+    ssr::{session_cookie_name, session_cookie_value},
 };
 use axum::{
     Form, Router,
@@ -85,7 +85,7 @@ async fn sign_in(
         Err(other) => return Err(other.into()),
     };
     // A session id that existed before sign-in is never reused.
-    if let Some(previous) = session_cookie_value(&headers) {
+    if let Some(previous) = session_cookie_value(&headers, state.session_cookie()) {
         identity::sessions::end(&state.db, &previous).await?;
     }
     let lifetime = state.config.session_lifetime_secs;
@@ -111,7 +111,7 @@ async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    if let Some(cookie) = session_cookie_value(&headers)
+    if let Some(cookie) = session_cookie_value(&headers, state.session_cookie())
         && let Some(user_id) = identity::sessions::end_live(&state.db, &cookie).await?
     {
         identity::audit::record(
@@ -130,10 +130,12 @@ async fn sign_out(
     Ok(with_cookie(Redirect::to("/login"), cleared))
 }
 
-/// The `Set-Cookie` value of the session cookie (`max_age` 0 clears it).
+/// The `Set-Cookie` value of the session cookie (`max_age` 0 clears it); over https it is
+/// `Secure` and `__Host-` prefixed.
 pub fn session_cookie(value: &str, max_age: i64, secure: bool) -> String {
+    let name = session_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
 fn with_cookie(redirect: Redirect, cookie: String) -> Response {
