@@ -116,6 +116,17 @@ pub async fn authority(current: &sessions::Current) -> Result<Authority, ServerF
         .map_err(internal)
 }
 
+/// Where the signed-in Console user's `scope` reaches: organizations, and users, outside it
+/// are as unknown to them as ones that do not exist.
+pub async fn reach(
+    current: &sessions::Current,
+    scope: &str,
+) -> Result<identity::organizations::Reach, ServerFnError> {
+    identity::organizations::Reach::of_user(&context()?.db, current.user.id, scope)
+        .await
+        .map_err(internal)
+}
+
 /// A change the delegation rule refused: 403, an audit record naming the caller and what
 /// was refused, and the reason for the person. `txn` (the change's transaction) is
 /// rolled back first, so that the record does not wait for its write lock.

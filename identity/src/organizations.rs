@@ -24,6 +24,82 @@ pub enum OrgError {
     AlreadyMember,
 }
 
+/// Where a caller's management rights reach: an organization role grants rights in its
+/// organization and the organizations below it, never above or beside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// The root organization and so every organization.
+    Everywhere,
+    /// These organizations (each with its descendants already listed).
+    Within(std::collections::BTreeSet<Uuid>),
+}
+
+impl Reach {
+    /// Whether the caller's rights reach `organization_id`.
+    pub fn contains(&self, organization_id: Uuid) -> bool {
+        match self {
+            Reach::Everywhere => true,
+            Reach::Within(set) => set.contains(&organization_id),
+        }
+    }
+
+    /// The reach of rights held in `roots`: those organizations and their descendants.
+    pub async fn of(db: &impl ConnectionTrait, roots: &[Uuid]) -> Result<Self> {
+        let all = organization::Entity::find().all(db).await?;
+        if all
+            .iter()
+            .any(|o| o.parent_id.is_none() && roots.contains(&o.id))
+        {
+            return Ok(Reach::Everywhere);
+        }
+        let mut within: std::collections::BTreeSet<Uuid> = roots.iter().copied().collect();
+        // Descendants, level by level (the tree is small and shallow).
+        loop {
+            let before = within.len();
+            for org in &all {
+                if org.parent_id.is_some_and(|p| within.contains(&p)) {
+                    within.insert(org.id);
+                }
+            }
+            if within.len() == before {
+                break;
+            }
+        }
+        Ok(Reach::Within(within))
+    }
+
+    /// Where `user_id`'s `scope` reaches: the organizations of the organization roles
+    /// through which the user holds it, and their descendants.
+    pub async fn of_user(db: &impl ConnectionTrait, user_id: Uuid, scope: &str) -> Result<Self> {
+        use crate::entities::{role, role_scope, role_user};
+        use sea_orm::QuerySelect;
+        let role_ids: Vec<Uuid> = role_user::Entity::find()
+            .select_only()
+            .column(role_user::Column::RoleId)
+            .filter(role_user::Column::UserId.eq(user_id))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let granting: Vec<Uuid> = role_scope::Entity::find()
+            .select_only()
+            .column(role_scope::Column::RoleId)
+            .filter(role_scope::Column::RoleId.is_in(role_ids))
+            .filter(role_scope::Column::Scope.eq(scope))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let roots: Vec<Uuid> = role::Entity::find()
+            .select_only()
+            .column(role::Column::AudienceId)
+            .filter(role::Column::Id.is_in(granting))
+            .filter(role::Column::AudienceType.eq(role::AudienceType::Organization))
+            .into_tuple()
+            .all(db)
+            .await?;
+        Self::of(db, &roots).await
+    }
+}
+
 /// Every organization, root first then by name.
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<organization::Model>> {
     let mut all = organization::Entity::find()

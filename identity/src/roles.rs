@@ -46,6 +46,15 @@ pub async fn holds_organization_scope(
     Ok(granting > 0)
 }
 
+/// The organization a role belongs to, for who may see and change it: its audience for an
+/// organization role, its application's organization otherwise.
+pub fn organization_of(role: &role::Model) -> Uuid {
+    match role.audience_type {
+        AudienceType::Organization => role.audience_id,
+        AudienceType::Application => role.organization_id,
+    }
+}
+
 /// The scopes a role grants.
 async fn scopes_of(db: &impl ConnectionTrait, role_id: Uuid) -> Result<Vec<String>> {
     Ok(role_scope::Entity::find()
@@ -141,9 +150,11 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<RoleView
     }
 }
 
-/// A page of roles, optionally by exact name and/or audience id.
+/// A page of the roles of organizations within `reach`, optionally by exact name and/or
+/// audience id.
 pub async fn list(
     db: &impl ConnectionTrait,
+    reach: &crate::organizations::Reach,
     name: Option<&str>,
     audience: Option<Uuid>,
     offset: u64,
@@ -151,6 +162,23 @@ pub async fn list(
 ) -> Result<(u64, Vec<RoleView>)> {
     use sea_orm::QueryOrder;
     let mut query = role::Entity::find().order_by_asc(role::Column::Name);
+    if let crate::organizations::Reach::Within(organizations) = reach {
+        use sea_orm::Condition;
+        let within = || organizations.iter().copied();
+        query = query.filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(role::Column::AudienceType.eq(AudienceType::Organization))
+                        .add(role::Column::AudienceId.is_in(within())),
+                )
+                .add(
+                    Condition::all()
+                        .add(role::Column::AudienceType.eq(AudienceType::Application))
+                        .add(role::Column::OrganizationId.is_in(within())),
+                ),
+        );
+    }
     if let Some(name) = name {
         query = query.filter(role::Column::Name.eq(name));
     }

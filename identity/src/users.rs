@@ -2,6 +2,7 @@
 
 use crate::delegation::{Authority, Refusal};
 use crate::entities::user::{self, UserStatus};
+use crate::organizations::Reach;
 use crate::{Error, Result, password};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -330,9 +331,17 @@ fn successor(prefix: &str) -> Option<String> {
     Some(chars.into_iter().collect())
 }
 
-/// The users matching `filter` (all of them without one).
-fn matching(db: &impl ConnectionTrait, filter: Option<&Filter>) -> sea_orm::Select<user::Entity> {
-    let query = user::Entity::find();
+/// The users of organizations within `reach` matching `filter` (all of them without one).
+fn matching(
+    db: &impl ConnectionTrait,
+    reach: &Reach,
+    filter: Option<&Filter>,
+) -> sea_orm::Select<user::Entity> {
+    let query = match reach {
+        Reach::Everywhere => user::Entity::find(),
+        Reach::Within(organizations) => user::Entity::find()
+            .filter(user::Column::OrganizationId.is_in(organizations.iter().copied())),
+    };
     match filter {
         Some(filter) => {
             let ranged = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
@@ -342,15 +351,17 @@ fn matching(db: &impl ConnectionTrait, filter: Option<&Filter>) -> sea_orm::Sele
     }
 }
 
-/// A page of users matching `filter`, ordered by username, and the total count.
+/// A page of the users within `reach` matching `filter`, ordered by username, and the
+/// total count.
 pub async fn search(
     db: &impl ConnectionTrait,
+    reach: &Reach,
     filter: Option<&Filter>,
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<user::Model>)> {
     use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
-    let query = matching(db, filter).order_by_asc(user::Column::Username);
+    let query = matching(db, reach, filter).order_by_asc(user::Column::Username);
     let total = query.clone().count(db).await?;
     if offset == 0 {
         return Ok((total, query.limit(limit).all(db).await?));
@@ -447,12 +458,13 @@ pub struct Browse {
 /// paging): every page costs the same however deep it is, unlike an offset.
 pub async fn browse(
     db: &impl ConnectionTrait,
+    reach: &Reach,
     filter: Option<&Filter>,
     order: &Order,
     limit: u64,
 ) -> Result<Browse> {
     use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect, sea_query::Order as Dir};
-    let mut query = matching(db, filter);
+    let mut query = matching(db, reach, filter);
     let total = query.clone().count(db).await?;
     let column = order.by.column();
     // Reading backwards (the page before a position) walks the order in reverse.

@@ -9,6 +9,7 @@ use axum::http::HeaderMap;
 use identity::delegation::Authority;
 use identity::entities::user;
 use identity::oauth::{claims::AccessClaims, grants, scope};
+use identity::organizations::Reach;
 
 /// An authenticated caller of an API.
 pub struct Caller {
@@ -37,6 +38,29 @@ impl Caller {
         };
         authority.map_err(|error| {
             tracing::error!("reading the caller's authority: {error}");
+            AuthError::Internal
+        })
+    }
+}
+
+impl Caller {
+    /// Where the caller's `scope` reaches ([`Reach`]): for a user, the organizations of the
+    /// organization roles granting it, and below; for an application's own token, its
+    /// organization and below.
+    pub async fn reach(&self, state: &AppState, scope: &str) -> Result<Reach, AuthError> {
+        let reach = match (&self.user, &self.token) {
+            (Some(user), _) => Reach::of_user(&state.db, user.id, scope).await,
+            (None, Some(token)) => {
+                let app = identity::oauth::clients::find(&state.db, &token.client_id)
+                    .await
+                    .map_err(|_| AuthError::Internal)?
+                    .ok_or(AuthError::Unauthenticated)?;
+                Reach::of(&state.db, &[app.organization_id]).await
+            }
+            (None, None) => return Err(AuthError::Internal),
+        };
+        reach.map_err(|error| {
+            tracing::error!("reading the caller's reach: {error}");
             AuthError::Internal
         })
     }

@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod impersonation;
 mod interop;
+mod isolation;
 mod lockout;
 mod oauth;
 mod scim;

@@ -58,9 +58,10 @@ async fn audience_label(
 #[server]
 pub async fn list_roles() -> Result<RolesPage, ServerFnError> {
     use crate::ssr::{context, internal, require_console_scope};
-    require_console_scope("internal_role_mgt_view").await?;
+    let me = require_console_scope("internal_role_mgt_view").await?;
     let db = context()?.db;
-    let (_, views) = identity::roles::list(&db, None, None, 0, 500)
+    let reach = crate::ssr::reach(&me, "internal_role_mgt_view").await?;
+    let (_, views) = identity::roles::list(&db, &reach, None, None, 0, 500)
         .await
         .map_err(internal)?;
     let mut roles = Vec::new();
@@ -223,13 +224,15 @@ pub struct RoleDetails {
 #[server]
 pub async fn get_role(id: String) -> Result<RoleDetails, ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
-    require_console_scope("internal_role_mgt_view").await?;
+    let me = require_console_scope("internal_role_mgt_view").await?;
+    let reach = crate::ssr::reach(&me, "internal_role_mgt_view").await?;
     let db = context()?.db;
     let not_found = || invalid("There is no role with this id.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
     let view = identity::roles::find(&db, id)
         .await
         .map_err(internal)?
+        .filter(|view| reach.contains(identity::roles::organization_of(&view.role)))
         .ok_or_else(not_found)?;
     let allowed =
         identity::roles::allowed_scopes(&db, (view.role.audience_type, view.role.audience_id))
@@ -273,6 +276,7 @@ pub async fn change_role(id: String, change: String, value: String) -> Result<()
     use crate::ssr::{authority, context, internal, invalid, require_console_scope};
     let me = require_console_scope("internal_role_mgt_update").await?;
     let by = authority(&me).await?;
+    let reach = crate::ssr::reach(&me, "internal_role_mgt_update").await?;
     let db = context()?.db;
     let not_found = || invalid("There is no role with this id.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
@@ -280,6 +284,7 @@ pub async fn change_role(id: String, change: String, value: String) -> Result<()
     let view = identity::roles::find(&txn, id)
         .await
         .map_err(internal)?
+        .filter(|view| reach.contains(identity::roles::organization_of(&view.role)))
         .ok_or_else(not_found)?;
     let mut edit = identity::roles::RoleChange::default();
     match change.as_str() {

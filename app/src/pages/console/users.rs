@@ -71,7 +71,7 @@ impl ListQuery {
 pub async fn list_users(query: ListQuery) -> Result<UsersPage, ServerFnError> {
     use crate::ssr::{context, internal, require_console_user};
     use identity::users::{Attr, Cursor, Filter, Op, Order, Position, SortBy};
-    require_console_user().await?;
+    let me = require_console_user().await?;
     let db = context()?.db;
     let search = query.search.trim();
     let filter = (!search.is_empty()).then(|| {
@@ -104,7 +104,8 @@ pub async fn list_users(query: ListQuery) -> Result<UsersPage, ServerFnError> {
         descending: query.dir == "desc",
         cursor,
     };
-    let page = identity::users::browse(&db, filter.as_ref(), &order, PAGE_SIZE)
+    let reach = crate::ssr::reach(&me, "internal_user_mgt_view").await?;
+    let page = identity::users::browse(&db, &reach, filter.as_ref(), &order, PAGE_SIZE)
         .await
         .map_err(internal)?;
     let position = |u: &identity::entities::user::Model| (by.key(u), u.username.clone());
@@ -310,9 +311,11 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
     let db = context()?.db;
     let not_found = || invalid("There is no user with this id.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let reach = crate::ssr::reach(&me, "internal_user_mgt_view").await?;
     let user = identity::users::find(&db, id)
         .await
         .map_err(internal)?
+        .filter(|user| reach.contains(user.organization_id))
         .ok_or_else(not_found)?;
     let roles = identity::roles::of_user(&db, user.id)
         .await
@@ -709,6 +712,7 @@ async fn change_user(
 ) -> Result<(), ServerFnError> {
     use crate::ssr::{authority, context, internal, invalid, refused_change};
     let by = authority(me).await?;
+    let reach = crate::ssr::reach(me, "internal_user_mgt_update").await?;
     let not_found = || invalid("There is no user with this id.");
     let id = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
     let db = context()?.db;
@@ -716,6 +720,7 @@ async fn change_user(
     let user = identity::users::find(&txn, id)
         .await
         .map_err(internal)?
+        .filter(|user| reach.contains(user.organization_id))
         .ok_or_else(not_found)?;
     match identity::users::update(&txn, &by, user, changes)
         .await
@@ -769,12 +774,20 @@ pub async fn delete_user(id: String) -> Result<(), ServerFnError> {
     };
     let current = require_console_scope("internal_user_mgt_delete").await?;
     let by = authority(&current).await?;
+    let reach = crate::ssr::reach(&current, "internal_user_mgt_delete").await?;
     let me = current.user;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("There is no user with this id."))?;
+    let db = context()?.db;
+    let within = identity::users::find(&db, id)
+        .await
+        .map_err(internal)?
+        .is_some_and(|user| reach.contains(user.organization_id));
+    if !within {
+        return Err(invalid("There is no user with this id."));
+    }
     if id == me.id {
         return Err(invalid("You cannot delete your own account."));
     }
-    let db = context()?.db;
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     match identity::users::delete(&txn, &by, id)
         .await

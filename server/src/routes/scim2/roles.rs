@@ -5,7 +5,7 @@
 
 use super::error::ScimError;
 use super::{LIST_SCHEMA, PATCH_SCHEMA, filter, parse_body, scim};
-use crate::routes::api_auth::authorize;
+use crate::routes::api_auth::{Caller, authorize};
 use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
@@ -174,7 +174,7 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ScimError> {
-    authorize(&state, &headers, Some("internal_role_mgt_view")).await?;
+    let caller = authorize(&state, &headers, Some("internal_role_mgt_view")).await?;
     let mut name = None;
     let mut audience = None;
     if let Some(text) = &query.filter {
@@ -210,8 +210,10 @@ async fn list(
     }
     let start = query.start_index.unwrap_or(1).max(1);
     let count = query.count.unwrap_or(100).clamp(0, 500);
+    let reach = caller.reach(&state, "internal_role_mgt_view").await?;
     let (total, page) = roles::list(
         &state.db,
+        &reach,
         name.as_deref(),
         audience,
         (start - 1) as u64,
@@ -230,12 +232,22 @@ async fn list(
     ))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<RoleView, ScimError> {
-    let id = Uuid::parse_str(id)
-        .map_err(|_| ScimError::new(StatusCode::NOT_FOUND, None, "No role with this id."))?;
+/// The role `id` if the caller's `scope` reaches its organization: a role beyond it (the
+/// root's Administrator, for a sub-organization's administrator) is as unknown as one that
+/// does not exist.
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    scope: &str,
+    id: &str,
+) -> Result<RoleView, ScimError> {
+    let not_found = || ScimError::new(StatusCode::NOT_FOUND, None, "No role with this id.");
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?;
+    let reach = caller.reach(state, scope).await?;
     roles::find(&state.db, id)
         .await?
-        .ok_or_else(|| ScimError::new(StatusCode::NOT_FOUND, None, "No role with this id."))
+        .filter(|view| reach.contains(identity::roles::organization_of(&view.role)))
+        .ok_or_else(not_found)
 }
 
 /// `GET /scim2/v2/Roles/{id}`. Scope: `internal_role_mgt_view`.
@@ -244,10 +256,13 @@ async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
-    authorize(&state, &headers, Some("internal_role_mgt_view")).await?;
+    let caller = authorize(&state, &headers, Some("internal_role_mgt_view")).await?;
     Ok(scim(
         StatusCode::OK,
-        resource(&state, &load(&state, &id).await?),
+        resource(
+            &state,
+            &load(&state, &caller, "internal_role_mgt_view", &id).await?,
+        ),
     ))
 }
 
@@ -292,7 +307,7 @@ async fn patch(
 ) -> Result<Response, ScimError> {
     let caller = authorize(&state, &headers, Some("internal_role_mgt_update")).await?;
     let by = caller.authority(&state).await?;
-    let view = load(&state, &id).await?;
+    let view = load(&state, &caller, "internal_role_mgt_update", &id).await?;
     let request: PatchRequest = parse_body(&body)?;
     if !request.schemas.iter().any(|s| s == PATCH_SCHEMA) {
         return Err(ScimError::invalid_value(format!(
@@ -359,7 +374,7 @@ async fn remove(
 ) -> Result<StatusCode, ScimError> {
     let caller = authorize(&state, &headers, Some("internal_role_mgt_delete")).await?;
     let by = caller.authority(&state).await?;
-    let view = load(&state, &id).await?;
+    let view = load(&state, &caller, "internal_role_mgt_delete", &id).await?;
     let write = begin(&state.db).await?;
     roles::delete(&*write, &by, &view.role)
         .await?

@@ -122,10 +122,19 @@ fn user_error(error: UserError) -> ScimError {
     }
 }
 
-async fn load(state: &AppState, id: &str) -> Result<user::Model, ScimError> {
+/// The user `id` if the caller's `scope` reaches its organization; a user beyond it is as
+/// unknown as one that does not exist.
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    scope: &str,
+    id: &str,
+) -> Result<user::Model, ScimError> {
     let id = Uuid::parse_str(id).map_err(|_| ScimError::not_found())?;
+    let reach = caller.reach(state, scope).await?;
     users::find(&state.db, id)
         .await?
+        .filter(|user| reach.contains(user.organization_id))
         .ok_or_else(ScimError::not_found)
 }
 
@@ -211,7 +220,8 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ScimError> {
-    authorize(&state, &headers, Some("internal_user_mgt_list")).await?;
+    let caller = authorize(&state, &headers, Some("internal_user_mgt_list")).await?;
+    let reach = caller.reach(&state, "internal_user_mgt_list").await?;
     let filter = match query.filter.as_deref() {
         Some(text) => Some(filter::parse(text).map_err(|reason| {
             ScimError::invalid_filter(format!("The filter is not valid: {reason}."))
@@ -221,8 +231,14 @@ async fn list(
     // RFC 7644 §3.4.2.4: startIndex below 1 means 1; a negative count means 0.
     let start = query.start_index.unwrap_or(1).max(1);
     let count = query.count.unwrap_or(100).clamp(0, MAX_COUNT);
-    let (total, page) =
-        users::search(&state.db, filter.as_ref(), (start - 1) as u64, count as u64).await?;
+    let (total, page) = users::search(
+        &state.db,
+        &reach,
+        filter.as_ref(),
+        (start - 1) as u64,
+        count as u64,
+    )
+    .await?;
     Ok(scim(
         StatusCode::OK,
         json!({
@@ -241,8 +257,8 @@ async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
-    authorize(&state, &headers, Some("internal_user_mgt_view")).await?;
-    let user = load(&state, &id).await?;
+    let caller = authorize(&state, &headers, Some("internal_user_mgt_view")).await?;
+    let user = load(&state, &caller, "internal_user_mgt_view", &id).await?;
     Ok(scim(StatusCode::OK, resource(&state, &user)))
 }
 
@@ -289,7 +305,7 @@ async fn replace(
 ) -> Result<Response, ScimError> {
     let caller = authorize(&state, &headers, Some("internal_user_mgt_update")).await?;
     let by = caller.authority(&state).await?;
-    let user = load(&state, &id).await?;
+    let user = load(&state, &caller, "internal_user_mgt_update", &id).await?;
     let changes = changes_from(parse_body(&body)?, true)?;
     let write = begin(&state.db).await?;
     let updated = users::update(&*write, &by, user, changes)
@@ -419,7 +435,7 @@ async fn patch(
 ) -> Result<Response, ScimError> {
     let caller = authorize(&state, &headers, Some("internal_user_mgt_update")).await?;
     let by = caller.authority(&state).await?;
-    let user = load(&state, &id).await?;
+    let user = load(&state, &caller, "internal_user_mgt_update", &id).await?;
     let changes = changes_from_patch(parse_body(&body)?, true)?;
     let write = begin(&state.db).await?;
     let updated = users::update(&*write, &by, user, changes)
@@ -437,7 +453,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ScimError> {
     let caller = authorize(&state, &headers, Some("internal_user_mgt_delete")).await?;
-    let user = load(&state, &id).await?;
+    let user = load(&state, &caller, "internal_user_mgt_delete", &id).await?;
     if caller.user.as_ref().is_some_and(|c| c.id == user.id) {
         return Err(ScimError::new(
             StatusCode::BAD_REQUEST,

@@ -1,0 +1,185 @@
+//! Organization isolation (issue 18): a role whose audience is a sub-organization grants
+//! management rights there and below only. Its holder lists, reads and changes the users
+//! and roles of that subtree; the root's (`admin`, Administrator) are as unknown to it as
+//! ones that do not exist, and nothing there changes.
+
+use crate::helpers::{TestApp, admin, spawn_app};
+use identity::entities::user;
+use reqwest::Method;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+use serde_json::{Value, json};
+
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const BRANCH_ADMIN_PASSWORD: &str = "branch-Admin-password-1";
+
+async fn as_admin(app: &TestApp, method: Method, path: &str, body: Value) -> Value {
+    let (user, pass) = admin();
+    let response = app
+        .client
+        .request(method, app.at(path))
+        .basic_auth(user, Some(pass))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap_or(Value::Null)
+}
+
+async fn as_branch_admin(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(method, app.at(path))
+        .basic_auth("branch-admin", Some(BRANCH_ADMIN_PASSWORD));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Moves a user's home to `organization` (users are created in their creator's).
+async fn move_to(app: &TestApp, user_id: &str, organization: &str) {
+    let found = user::Entity::find_by_id(uuid::Uuid::parse_str(user_id).unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut moved = found.into_active_model();
+    moved.organization_id = Set(uuid::Uuid::parse_str(organization).unwrap());
+    moved.update(&app.db).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root() {
+    let app = spawn_app().await;
+    let branch = as_admin(
+        &app,
+        Method::POST,
+        "/api/server/v1/organizations",
+        json!({ "name": "Branch" }),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let branch_admin = app.create_user("branch-admin", BRANCH_ADMIN_PASSWORD).await;
+    let clerk = app
+        .create_user("branch-clerk", "branch-clerk-password-1")
+        .await;
+    let root_user = app.create_user("root-user", "root-user-password-1").await;
+    move_to(&app, &branch_admin, &branch).await;
+    move_to(&app, &clerk, &branch).await;
+    as_admin(
+        &app,
+        Method::POST,
+        "/scim2/v2/Roles",
+        json!({ "displayName": "Branch administrators",
+            "audience": { "type": "organization", "value": branch },
+            "permissions": identity::scopes::MANAGEMENT.iter().map(|s| json!({ "value": s })).collect::<Vec<_>>(),
+            "users": [{ "value": branch_admin }] }),
+    )
+    .await;
+    let admin_id = app.get_as_admin(app.at("/scim2/Me")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let administrator = app
+        .get_as_admin(app.at("/scim2/v2/Roles?filter=displayName%20eq%20%22Administrator%22"))
+        .await["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Lists hold the branch only.
+    let (status, listed) = as_branch_admin(&app, Method::GET, "/scim2/Users", None).await;
+    assert_eq!(status, 200);
+    let mut names: Vec<&str> = listed["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["branch-admin", "branch-clerk"]);
+    let (_, roles) = as_branch_admin(&app, Method::GET, "/scim2/v2/Roles", None).await;
+    let role_names: Vec<&str> = roles["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(role_names, ["Branch administrators"], "{roles}");
+
+    // The root's users and roles are not there to read or change.
+    let before = app
+        .get_as_admin(app.at(&format!("/scim2/Users/{admin_id}")))
+        .await;
+    for (method, path, body) in [
+        (Method::GET, format!("/scim2/Users/{admin_id}"), None),
+        (Method::GET, format!("/scim2/Users/{root_user}"), None),
+        (
+            Method::PATCH,
+            format!("/scim2/Users/{admin_id}"),
+            Some(
+                json!({ "schemas": [PATCH], "Operations": [{ "op": "replace", "path": "active", "value": false }] }),
+            ),
+        ),
+        (Method::DELETE, format!("/scim2/Users/{root_user}"), None),
+        (
+            Method::GET,
+            format!("/scim2/v2/Roles/{administrator}"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/scim2/v2/Roles/{administrator}"),
+            Some(
+                json!({ "schemas": [PATCH], "Operations": [{ "op": "add", "path": "users", "value": [{ "value": branch_admin }] }] }),
+            ),
+        ),
+    ] {
+        let (status, body) = as_branch_admin(&app, method.clone(), &path, body).await;
+        assert_eq!(status, 404, "{method} {path}: {body}");
+    }
+    assert_eq!(
+        app.get_as_admin(app.at(&format!("/scim2/Users/{admin_id}")))
+            .await,
+        before
+    );
+    let members = app
+        .get_as_admin(app.at(&format!("/scim2/v2/Roles/{administrator}")))
+        .await["users"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(members, 1, "Administrator still has admin alone");
+    let root_user_now = app
+        .get_as_admin(app.at(&format!("/scim2/Users/{root_user}")))
+        .await;
+    assert_eq!(root_user_now["userName"], "root-user");
+
+    // Within the branch, the branch administrator works as usual.
+    let (status, _) = as_branch_admin(
+        &app,
+        Method::PATCH,
+        &format!("/scim2/Users/{clerk}"),
+        Some(json!({ "schemas": [PATCH], "Operations": [{ "op": "replace", "path": "active", "value": false }] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // The root's administrator sees everyone.
+    let all = app.get_as_admin(app.at("/scim2/Users")).await;
+    assert_eq!(all["totalResults"], 4);
+}
