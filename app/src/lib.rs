@@ -14,8 +14,8 @@ use leptos_router::{
     path,
 };
 
-/// The pages' Content-Security-Policy: scripts only from this server and the hydration
-/// script carrying this response's `nonce`, WebAssembly compiled from our own files, no
+/// The pages' Content-Security-Policy (the server puts it on every page it renders):
+/// scripts only from this server and the hydration script carrying this response's `nonce`, WebAssembly compiled from our own files, no
 /// inline styles, no plugins, and no framing by any site (clickjacking).
 pub fn content_security_policy(nonce: &str) -> String {
     format!(
@@ -25,24 +25,8 @@ pub fn content_security_policy(nonce: &str) -> String {
     )
 }
 
-/// Puts the Content-Security-Policy for this render's nonce on the response.
-#[cfg(feature = "ssr")]
-fn set_content_security_policy() {
-    let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
-        return;
-    };
-    if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce)) {
-        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
-    }
-}
-
 /// The HTML document around every page: head, stylesheet, hydration scripts.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -3,6 +3,7 @@
 //! Every state-changing request here must come from our own origin.
 
 mod consent;
+mod content_policy;
 mod guard;
 mod impersonate;
 mod origin;
@@ -17,7 +18,10 @@ use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_ro
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let context = state.app_context();
-    let provide = move || leptos::prelude::provide_context(context.clone());
+    let provide = move || {
+        leptos::prelude::provide_context(context.clone());
+        content_policy::provide_nonce_of_request();
+    };
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         // Browsers ask for /favicon.ico on pages without an icon link (JSON, errors).
@@ -37,6 +41,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             app::shell,
         ));
     pages
+        .layer(middleware::from_fn(content_policy::content_security_policy))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard::require_session,
