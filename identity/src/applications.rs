@@ -391,11 +391,16 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<applicat
 /// A page of applications, by name, optionally only those whose name equals `name`.
 pub async fn list(
     db: &impl ConnectionTrait,
+    reach: &crate::organizations::Reach,
     name: Option<&str>,
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<application::Model>)> {
     let mut query = application::Entity::find().order_by_asc(application::Column::Name);
+    if let crate::organizations::Reach::Within(organizations) = reach {
+        query =
+            query.filter(application::Column::OrganizationId.is_in(organizations.iter().copied()));
+    }
     if let Some(name) = name {
         query = query.filter(application::Column::Name.eq(name));
     }

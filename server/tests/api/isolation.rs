@@ -179,6 +179,66 @@ async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root()
     .await;
     assert_eq!(status, 200);
 
+    // The root's applications (the Console among them) and organizations are not there.
+    let console = app
+        .get_as_admin(app.at("/api/server/v1/applications?filter=name%20eq%20Console"))
+        .await["applications"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, apps) =
+        as_branch_admin(&app, Method::GET, "/api/server/v1/applications", None).await;
+    assert_eq!(
+        (status, apps["totalResults"].as_u64()),
+        (200, Some(0)),
+        "{apps}"
+    );
+    for (method, path, body) in [
+        (
+            Method::GET,
+            format!("/api/server/v1/applications/{console}"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/server/v1/applications/{console}"),
+            Some(json!({ "name": "Taken over" })),
+        ),
+        (
+            Method::GET,
+            format!("/api/server/v1/applications/{console}/authorized-apis"),
+            None,
+        ),
+    ] {
+        let (status, body) = as_branch_admin(&app, method.clone(), &path, body).await;
+        assert_eq!(status, 404, "{method} {path}: {body}");
+    }
+    let (_, organizations) =
+        as_branch_admin(&app, Method::GET, "/api/server/v1/organizations", None).await;
+    let names: Vec<&str> = organizations["organizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Branch"]);
+    let (status, _) = as_branch_admin(
+        &app,
+        Method::POST,
+        "/api/server/v1/organizations",
+        Some(json!({ "name": "Beside the branch" })),
+    )
+    .await;
+    assert_eq!(status, 400, "no sub-organization of the root");
+    let (status, _) = as_branch_admin(
+        &app,
+        Method::POST,
+        "/api/server/v1/organizations",
+        Some(json!({ "name": "Below the branch", "parentId": branch })),
+    )
+    .await;
+    assert_eq!(status, 201, "a sub-organization of the branch");
+
     // The root's administrator sees everyone.
     let all = app.get_as_admin(app.at("/scim2/Users")).await;
     assert_eq!(all["totalResults"], 4);

@@ -21,8 +21,9 @@ pub struct AppRow {
 #[server]
 pub async fn list_applications() -> Result<Vec<AppRow>, ServerFnError> {
     use crate::ssr::{context, internal, require_console_scope};
-    require_console_scope("internal_application_mgt_view").await?;
-    let (_, apps) = identity::applications::list(&context()?.db, None, 0, 500)
+    let me = require_console_scope("internal_application_mgt_view").await?;
+    let reach = crate::ssr::reach(&me, "internal_application_mgt_view").await?;
+    let (_, apps) = identity::applications::list(&context()?.db, &reach, None, 0, 500)
         .await
         .map_err(internal)?;
     Ok(apps
@@ -232,13 +233,15 @@ const GRANTS: &[(&str, &str, &str)] = &[
 #[server]
 pub async fn get_application(id: String) -> Result<AppDetails, ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
-    require_console_scope("internal_application_mgt_view").await?;
+    let me = require_console_scope("internal_application_mgt_view").await?;
+    let reach = crate::ssr::reach(&me, "internal_application_mgt_view").await?;
     let db = context()?.db;
     let not_found = || invalid("There is no application with this id.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
     let app = identity::applications::find(&db, id)
         .await
         .map_err(internal)?
+        .filter(|app| reach.contains(app.organization_id))
         .ok_or_else(not_found)?;
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     let secret = identity::applications::reveal_secret(&txn, &app)
@@ -354,6 +357,7 @@ pub async fn save_application(form: AppForm) -> Result<(), ServerFnError> {
     use identity::applications::AppError;
     let me = require_console_scope("internal_application_mgt_update").await?;
     let by = authority(&me).await?;
+    let reach = crate::ssr::reach(&me, "internal_application_mgt_update").await?;
     let db = context()?.db;
     let not_found = || invalid("There is no application with this id.");
     let id = uuid::Uuid::parse_str(&form.id).map_err(|_| not_found())?;
@@ -366,6 +370,7 @@ pub async fn save_application(form: AppForm) -> Result<(), ServerFnError> {
     let app = identity::applications::find(&txn, id)
         .await
         .map_err(internal)?
+        .filter(|app| reach.contains(app.organization_id))
         .ok_or_else(not_found)?;
     let mut settings = identity::applications::Settings::of(&app);
     let ticked = [
@@ -416,7 +421,8 @@ pub async fn save_application(form: AppForm) -> Result<(), ServerFnError> {
 #[server]
 pub async fn regenerate_secret(id: String) -> Result<String, ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
-    require_console_scope("internal_application_mgt_update").await?;
+    let me = require_console_scope("internal_application_mgt_update").await?;
+    let reach = crate::ssr::reach(&me, "internal_application_mgt_update").await?;
     let db = context()?.db;
     let not_found = || invalid("There is no application with this id.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
@@ -424,6 +430,7 @@ pub async fn regenerate_secret(id: String) -> Result<String, ServerFnError> {
     let app = identity::applications::find(&txn, id)
         .await
         .map_err(internal)?
+        .filter(|app| reach.contains(app.organization_id))
         .ok_or_else(not_found)?;
     let secret = identity::applications::regenerate_secret(&txn, &app)
         .await
@@ -447,6 +454,7 @@ pub async fn set_api_authorization(
     use identity::api_resources::AuthorizeError;
     let me = require_console_scope("internal_application_mgt_update").await?;
     let by = authority(&me).await?;
+    let reach = crate::ssr::reach(&me, "internal_application_mgt_update").await?;
     let db = context()?.db;
     let app_id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("Unknown application."))?;
     let api_id = uuid::Uuid::parse_str(&api).map_err(|_| invalid("Choose an API."))?;
@@ -454,6 +462,7 @@ pub async fn set_api_authorization(
     let app = identity::applications::find(&txn, app_id)
         .await
         .map_err(internal)?
+        .filter(|app| reach.contains(app.organization_id))
         .ok_or_else(|| invalid("Unknown application."))?;
     let resource = identity::api_resources::find(&txn, api_id)
         .await

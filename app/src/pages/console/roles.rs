@@ -75,7 +75,7 @@ pub async fn list_roles() -> Result<RolesPage, ServerFnError> {
             builtin: v.role.builtin,
         });
     }
-    let (_, apps) = identity::applications::list(&db, None, 0, 500)
+    let (_, apps) = identity::applications::list(&db, &reach, None, 0, 500)
         .await
         .map_err(internal)?;
     let mut audiences = vec![AudienceChoice {

@@ -124,24 +124,15 @@ async fn read(
     Ok(Json(detail(&load(&state, &id).await?)))
 }
 
-async fn application(
-    state: &AppState,
-    id: &str,
-) -> Result<identity::entities::application::Model, ApiError> {
-    let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("application"))?;
-    identity::applications::find(&state.db, id)
-        .await?
-        .ok_or(ApiError::NotFound("application"))
-}
-
 /// `GET …/applications/{id}/authorized-apis`. Scope: `internal_application_mgt_view`.
 async fn list_authorized(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_application_mgt_view")).await?;
-    let app = application(&state, &id).await?;
+    let caller = authorize(&state, &headers, Some("internal_application_mgt_view")).await?;
+    let app =
+        super::applications::load(&state, &caller, "internal_application_mgt_view", &id).await?;
     let authorized = api_resources::authorized(&state.db, app.id).await?;
     Ok(Json(json!(authorized
         .iter()
@@ -175,7 +166,8 @@ async fn authorize_api(
 ) -> Result<StatusCode, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
     let by = caller.authority(&state).await?;
-    let app = application(&state, &id).await?;
+    let app =
+        super::applications::load(&state, &caller, "internal_application_mgt_update", &id).await?;
     let input: AuthorizeInput = serde_json::from_str(&body).map_err(ApiError::bad_body)?;
     if input
         .policy_identifier
@@ -216,7 +208,8 @@ async fn deauthorize(
 ) -> Result<StatusCode, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
     let by = caller.authority(&state).await?;
-    let app = application(&state, &id).await?;
+    let app =
+        super::applications::load(&state, &caller, "internal_application_mgt_update", &id).await?;
     let resource = load(&state, &api_id).await?;
     let write = begin(&state.db).await?;
     if api_resources::deauthorize(&*write, &by, &app, resource.resource.id).await?? {

@@ -4,7 +4,7 @@
 //! creation (as WSO2 scripts expect), or in the answer to a regeneration.
 
 use super::error::ApiError;
-use crate::routes::api_auth::authorize;
+use crate::routes::api_auth::{Caller, authorize};
 use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
@@ -270,10 +270,19 @@ fn app_error(error: AppError) -> ApiError {
     }
 }
 
-async fn load(state: &AppState, id: &str) -> Result<application::Model, ApiError> {
+/// The application `id` if the caller's `scope` reaches its organization; one beyond it
+/// (the root's, for a sub-organization's administrator) is as unknown as none.
+pub(super) async fn load(
+    state: &AppState,
+    caller: &Caller,
+    scope: &str,
+    id: &str,
+) -> Result<application::Model, ApiError> {
     let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("application"))?;
+    let reach = caller.reach(state, scope).await?;
     applications::find(&state.db, id)
         .await?
+        .filter(|app| reach.contains(app.organization_id))
         .ok_or(ApiError::NotFound("application"))
 }
 
@@ -330,7 +339,10 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_application_mgt_view")).await?;
+    let caller = authorize(&state, &headers, Some("internal_application_mgt_view")).await?;
+    let reach = caller
+        .reach(&state, "internal_application_mgt_view")
+        .await?;
     let name = match &query.filter {
         None => None,
         Some(filter) => {
@@ -342,7 +354,8 @@ async fn list(
     };
     let limit = query.limit.unwrap_or(30).clamp(1, 100);
     let offset = query.offset.unwrap_or(0);
-    let (total, page) = applications::list(&state.db, name.as_deref(), offset, limit).await?;
+    let (total, page) =
+        applications::list(&state.db, &reach, name.as_deref(), offset, limit).await?;
     Ok(Json(json!({
         "totalResults": total,
         "startIndex": offset + 1,
@@ -357,8 +370,8 @@ async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_application_mgt_view")).await?;
-    let app = load(&state, &id).await?;
+    let caller = authorize(&state, &headers, Some("internal_application_mgt_view")).await?;
+    let app = load(&state, &caller, "internal_application_mgt_view", &id).await?;
     Ok(Json(detail(&state, &app)))
 }
 
@@ -372,7 +385,7 @@ async fn patch(
 ) -> Result<StatusCode, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
     let by = caller.authority(&state).await?;
-    let app = load(&state, &id).await?;
+    let app = load(&state, &caller, "internal_application_mgt_update", &id).await?;
     let input: ApplicationInput = parse_body(&body)?;
     if input.inbound_protocol_configuration.is_some() {
         return Err(ApiError::BadRequest(
@@ -395,8 +408,8 @@ async fn remove(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &headers, Some("internal_application_mgt_delete")).await?;
-    let app = load(&state, &id).await?;
+    let caller = authorize(&state, &headers, Some("internal_application_mgt_delete")).await?;
+    let app = load(&state, &caller, "internal_application_mgt_delete", &id).await?;
     let write = begin(&state.db).await?;
     applications::delete(&*write, &app)
         .await?
@@ -413,8 +426,8 @@ async fn read_oidc(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_application_mgt_view")).await?;
-    let app = load(&state, &id).await?;
+    let caller = authorize(&state, &headers, Some("internal_application_mgt_view")).await?;
+    let app = load(&state, &caller, "internal_application_mgt_view", &id).await?;
     let write = begin(&state.db).await?;
     let secret = applications::reveal_secret(&*write, &app).await?;
     write.commit().await?;
@@ -431,7 +444,7 @@ async fn replace_oidc(
 ) -> Result<Json<Value>, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
     let by = caller.authority(&state).await?;
-    let app = load(&state, &id).await?;
+    let app = load(&state, &caller, "internal_application_mgt_update", &id).await?;
     let input: OidcInput = parse_body(&body)?;
     let mut settings = Settings::of(&app);
     apply_oidc(&mut settings, input)?;
@@ -451,8 +464,8 @@ async fn regenerate_secret(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
-    let app = load(&state, &id).await?;
+    let caller = authorize(&state, &headers, Some("internal_application_mgt_update")).await?;
+    let app = load(&state, &caller, "internal_application_mgt_update", &id).await?;
     let write = begin(&state.db).await?;
     let secret = applications::regenerate_secret(&*write, &app)
         .await?

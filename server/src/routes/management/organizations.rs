@@ -3,7 +3,7 @@
 //! Scopes: `internal_organization_create`, `…_view`, `…_update`.
 
 use super::error::ApiError;
-use crate::routes::api_auth::authorize;
+use crate::routes::api_auth::{Caller, authorize};
 use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
@@ -57,12 +57,17 @@ async fn create(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Some("internal_organization_create")).await?;
+    let caller = authorize(&state, &headers, Some("internal_organization_create")).await?;
+    let reach = caller.reach(&state, "internal_organization_create").await?;
     let input: NewOrganization = serde_json::from_str(&body).map_err(ApiError::bad_body)?;
     let parent = match input.parent_id {
         Some(id) => id,
         None => identity::seed::root_organization_id(&state.db).await?,
     };
+    // A parent beyond the caller's reach is refused as an unknown one.
+    if !reach.contains(parent) {
+        return Err(org_error(OrgError::UnknownParent));
+    }
     let write = begin(&state.db).await?;
     let created = organizations::create(&*write, parent, &input.name)
         .await?
@@ -78,17 +83,28 @@ async fn create(
 }
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_organization_view")).await?;
-    let all = organizations::list(&state.db).await?;
+    let caller = authorize(&state, &headers, Some("internal_organization_view")).await?;
+    let reach = caller.reach(&state, "internal_organization_view").await?;
+    let mut all = organizations::list(&state.db).await?;
+    all.retain(|org| reach.contains(org.id));
     Ok(Json(
         json!({ "organizations": all.iter().map(view).collect::<Vec<_>>() }),
     ))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<organization::Model, ApiError> {
+/// The organization `id` if the caller's `scope` reaches it; one beyond is as unknown as
+/// none.
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    scope: &str,
+    id: &str,
+) -> Result<organization::Model, ApiError> {
     let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("organization"))?;
+    let reach = caller.reach(state, scope).await?;
     organizations::find(&state.db, id)
         .await?
+        .filter(|org| reach.contains(org.id))
         .ok_or(ApiError::NotFound("organization"))
 }
 
@@ -97,8 +113,10 @@ async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_organization_view")).await?;
-    Ok(Json(view(&load(&state, &id).await?)))
+    let caller = authorize(&state, &headers, Some("internal_organization_view")).await?;
+    Ok(Json(view(
+        &load(&state, &caller, "internal_organization_view", &id).await?,
+    )))
 }
 
 async fn members(
@@ -106,8 +124,8 @@ async fn members(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_organization_view")).await?;
-    let org = load(&state, &id).await?;
+    let caller = authorize(&state, &headers, Some("internal_organization_view")).await?;
+    let org = load(&state, &caller, "internal_organization_view", &id).await?;
     let members = organizations::members(&state.db, org.id).await?;
     Ok(Json(json!({
         "members": members.iter().map(|u| json!({ "userId": u.id, "userName": u.username })).collect::<Vec<_>>(),
@@ -126,8 +144,8 @@ async fn invite(
     Path(id): Path<String>,
     body: String,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &headers, Some("internal_organization_update")).await?;
-    let org = load(&state, &id).await?;
+    let caller = authorize(&state, &headers, Some("internal_organization_update")).await?;
+    let org = load(&state, &caller, "internal_organization_update", &id).await?;
     let input: Invite = serde_json::from_str(&body).map_err(ApiError::bad_body)?;
     let user = identity::users::find(&state.db, input.user_id)
         .await?
