@@ -264,3 +264,37 @@ async fn a_flood_of_refused_anonymous_requests_costs_a_bounded_number_of_audit_r
     let dropped = ready["rejections_not_recorded"].as_u64().unwrap();
     assert_eq!(dropped as usize, flood - recorded, "{ready}");
 }
+
+#[tokio::test]
+async fn a_flood_of_failed_sign_ins_costs_a_bounded_number_of_audit_rows() {
+    let app = spawn_app().await;
+    let flood = 130;
+    for n in 0..flood {
+        let refused = app
+            .sign_in_with(
+                &crate::helpers::client(),
+                &format!("ghost-{n}"),
+                "guess-1",
+                "/console",
+            )
+            .await;
+        assert!(crate::helpers::location(&refused).starts_with("/login?error="));
+    }
+    let recorded = events(&app, "sign-in-failed").await.len();
+    // 60 a minute from one address; the flood may straddle the turn of a minute.
+    assert!((60..=120).contains(&recorded), "{recorded} records");
+    let ready: Value = app
+        .client
+        .get(app.at("/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["rejections_not_recorded"].as_u64().unwrap() as usize,
+        flood - recorded,
+        "{ready}"
+    );
+}

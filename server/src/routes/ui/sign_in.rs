@@ -34,6 +34,7 @@ struct SignInForm {
 /// `return_to`, otherwise back to the form with one message for every kind of failure.
 async fn sign_in(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, HttpError> {
@@ -65,17 +66,28 @@ async fn sign_in(
         }
         Err(identity::Error::InvalidCredentials) => {
             tracing::info!("sign-in refused: invalid credentials");
-            let known = identity::users::find_by_username(&state.db, &form.username).await?;
-            identity::audit::record(
-                &state.db,
-                identity::audit::Event {
-                    action: identity::audit::action::SIGN_IN_FAILED,
-                    target_id: known.map(|u| u.id.to_string()),
-                    reason: "wrong credentials, or a locked or disabled account".into(),
-                    ..identity::audit::Event::default()
-                },
-            )
-            .await?;
+            // Like refusals of anonymous requests, at most so many records a minute per
+            // source address; the rest are counted (`/health/ready`).
+            let address = extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip());
+            let recorded = state.rejections.admit(address, identity::clock::now());
+            let known = match recorded {
+                true => identity::users::find_by_username(&state.db, &form.username).await?,
+                false => None,
+            };
+            if recorded {
+                identity::audit::record(
+                    &state.db,
+                    identity::audit::Event {
+                        action: identity::audit::action::SIGN_IN_FAILED,
+                        target_id: known.map(|u| u.id.to_string()),
+                        reason: "wrong credentials, or a locked or disabled account".into(),
+                        ..identity::audit::Event::default()
+                    },
+                )
+                .await?;
+            }
             let query: String = form_urlencoded::Serializer::new(String::new())
                 .append_pair("error", "invalid_credentials")
                 .append_pair("return_to", &return_to)
