@@ -140,6 +140,10 @@ pub struct Query {
     pub action: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// Only events whose actor, impersonator or target is a user of an organization the
+    /// caller's rights reach (`None`: no limit). Events naming no such user (anonymous
+    /// refusals, applications) are beyond any sub-organization's reach.
+    pub within: Option<crate::organizations::Reach>,
 }
 
 /// A page of events, newest first, and the total.
@@ -151,6 +155,23 @@ pub async fn search(
 ) -> Result<(u64, Vec<audit_event::Model>)> {
     use sea_orm::Condition;
     let mut query = audit_event::Entity::find().order_by_desc(audit_event::Column::Id);
+    if let Some(crate::organizations::Reach::Within(organizations)) = &q.within {
+        use crate::entities::user;
+        let ids: Vec<Uuid> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::OrganizationId.is_in(organizations.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        query = query.filter(
+            Condition::any()
+                .add(audit_event::Column::ActorId.is_in(ids.clone()))
+                .add(audit_event::Column::ImpersonatorId.is_in(ids.clone()))
+                .add(audit_event::Column::TargetId.is_in(ids)),
+        );
+    }
     if let Some(actor) = &q.actor {
         query = query.filter(
             Condition::any()

@@ -390,6 +390,8 @@ pub struct SessionQuery {
     pub target: Option<Uuid>,
     /// `Some(true)`: running only; `Some(false)`: ended only.
     pub active: Option<bool>,
+    /// Only sessions of organizations the caller's rights reach (`None`: no limit).
+    pub within: Option<crate::organizations::Reach>,
 }
 
 /// A page of sessions, newest first, and the total.
@@ -408,6 +410,11 @@ pub async fn list(
     }
     if let Some(id) = q.target {
         query = query.filter(impersonation_session::Column::TargetId.eq(id));
+    }
+    if let Some(crate::organizations::Reach::Within(organizations)) = &q.within {
+        query = query.filter(
+            impersonation_session::Column::OrganizationId.is_in(organizations.iter().copied()),
+        );
     }
     match q.active {
         Some(true) => {

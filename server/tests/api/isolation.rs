@@ -239,6 +239,89 @@ async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root()
     .await;
     assert_eq!(status, 201, "a sub-organization of the branch");
 
+    // A root impersonation session (admin impersonating root-user) is not there either.
+    let my_account = app
+        .get_as_admin(app.at("/api/server/v1/applications?filter=name%20eq%20My%20Account"))
+        .await["applications"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = identity::clock::now();
+    let session = uuid::Uuid::new_v4();
+    identity::entities::impersonation_session::ActiveModel {
+        id: Set(session),
+        organization_id: Set(identity::seed::root_organization_id(&app.db).await.unwrap()),
+        impersonator_id: Set(uuid::Uuid::parse_str(&admin_id).unwrap()),
+        target_id: Set(uuid::Uuid::parse_str(&root_user).unwrap()),
+        application_id: Set(uuid::Uuid::parse_str(&my_account).unwrap()),
+        idp_session_id: Set(None),
+        reason: Set("root business".into()),
+        started_at: Set(now),
+        expires_at: Set(now + 600),
+        ended_at: Set(None),
+        ended_by: Set(None),
+        end_reason: Set(None),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let (_, sessions) = as_branch_admin(
+        &app,
+        Method::GET,
+        "/api/server/v1/impersonation-sessions",
+        None,
+    )
+    .await;
+    assert_eq!(sessions["totalResults"], 0, "{sessions}");
+    let (status, _) = as_branch_admin(
+        &app,
+        Method::DELETE,
+        &format!("/api/server/v1/impersonation-sessions/{session}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let all = app
+        .get_as_admin(app.at("/api/server/v1/impersonation-sessions"))
+        .await;
+    assert_eq!(all["totalResults"], 1, "the root's administrator sees it");
+
+    // The audit log shows what concerns the branch's users only (a failed sign-in of the
+    // clerk, not the root's sign-ins and refusals).
+    app.sign_in_with(
+        &crate::helpers::client(),
+        "branch-clerk",
+        "wrong-password",
+        "/console",
+    )
+    .await;
+    app.sign_in_with(
+        &crate::helpers::client(),
+        "root-user",
+        "wrong-password",
+        "/console",
+    )
+    .await;
+    let (status, events) = as_branch_admin(
+        &app,
+        Method::GET,
+        "/api/server/v1/audit-events?limit=500",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let events = events["events"].as_array().unwrap().clone();
+    assert!(!events.is_empty(), "the clerk's failed sign-in is there");
+    let branch_people = [branch_admin.as_str(), clerk.as_str()];
+    for event in &events {
+        let named = ["actor", "target", "impersonator"].iter().any(|k| {
+            event[*k]
+                .as_str()
+                .is_some_and(|id| branch_people.contains(&id))
+        });
+        assert!(named, "{event}");
+    }
+
     // The root's administrator sees everyone.
     let all = app.get_as_admin(app.at("/scim2/Users")).await;
     assert_eq!(all["totalResults"], 4);

@@ -52,7 +52,7 @@ pub struct AuditPage {
 #[server]
 pub async fn list_audit(filter: AuditFilter, page: u64) -> Result<AuditPage, ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
-    require_console_scope("internal_audit_view").await?;
+    let me = require_console_scope("internal_audit_view").await?;
     let db = context()?.db;
     // Records name users by id; the filters accept usernames too.
     let user_id = async |name: &str| -> Result<Option<String>, ServerFnError> {
@@ -86,6 +86,7 @@ pub async fn list_audit(filter: AuditFilter, page: u64) -> Result<AuditPage, Ser
         action: Some(filter.action.trim().to_owned()).filter(|a| !a.is_empty()),
         since: day(&filter.from, false)?,
         until: day(&filter.to, true)?,
+        within: Some(crate::ssr::reach(&me, "internal_audit_view").await?),
     };
     let page = page.max(1);
     let (total, events) = identity::audit::search(&db, &query, (page - 1) * PAGE_SIZE, PAGE_SIZE)

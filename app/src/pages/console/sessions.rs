@@ -37,11 +37,13 @@ pub struct SessionsPage {
 pub async fn list_sessions(page: u64) -> Result<SessionsPage, ServerFnError> {
     use crate::ssr::{context, internal, require_console_scope};
     use identity::impersonation::{self, SessionQuery};
-    require_console_scope("internal_impersonation_session_view").await?;
+    let me = require_console_scope("internal_impersonation_session_view").await?;
+    let reach = crate::ssr::reach(&me, "internal_impersonation_session_view").await?;
     let db = context()?.db;
     let rows = async |active: bool, offset: u64, limit: u64| {
         let query = SessionQuery {
             active: Some(active),
+            within: Some(reach.clone()),
             ..SessionQuery::default()
         };
         let (total, sessions) = impersonation::list(&db, &query, offset, limit)
@@ -92,15 +94,16 @@ pub async fn list_sessions(page: u64) -> Result<SessionsPage, ServerFnError> {
 pub async fn end_session(id: String) -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
     use identity::impersonation;
-    let me = require_console_scope("internal_impersonation_session_delete")
-        .await?
-        .user;
+    let current = require_console_scope("internal_impersonation_session_delete").await?;
+    let reach = crate::ssr::reach(&current, "internal_impersonation_session_delete").await?;
+    let me = current.user;
     let db = context()?.db;
     let not_found = || invalid("There is no such impersonation session.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
     let session = impersonation::find(&db, id)
         .await
         .map_err(internal)?
+        .filter(|session| reach.contains(session.organization_id))
         .ok_or_else(not_found)?;
     let reason = impersonation::end_reason::ENDED_BY_ADMINISTRATOR;
     let ended = impersonation::end_now(&db, &session, Some(me.id), reason)

@@ -35,13 +35,15 @@ async fn list(
     headers: HeaderMap,
     Query(p): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_audit_view")).await?;
+    let caller = authorize(&state, &headers, Some("internal_audit_view")).await?;
+    let reach = caller.reach(&state, "internal_audit_view").await?;
     let query = audit::Query {
         actor: p.actor,
         target: p.target,
         action: p.action,
         since: p.since,
         until: p.until,
+        within: Some(reach),
     };
     let limit = p.limit.unwrap_or(50).clamp(1, 500);
     let offset = p.offset.unwrap_or(0);

@@ -9,7 +9,7 @@
 //! token itself proves the session).
 
 use super::error::ApiError;
-use crate::routes::api_auth::authorize;
+use crate::routes::api_auth::{Caller, authorize};
 use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
@@ -66,16 +66,20 @@ async fn list(
     headers: HeaderMap,
     Query(p): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(
+    let caller = authorize(
         &state,
         &headers,
         Some("internal_impersonation_session_view"),
     )
     .await?;
+    let reach = caller
+        .reach(&state, "internal_impersonation_session_view")
+        .await?;
     let query = impersonation::SessionQuery {
         impersonator: p.impersonator,
         target: p.target,
         active: p.active,
+        within: Some(reach),
     };
     let offset = p.offset.unwrap_or(0);
     let (total, page) = impersonation::list(
@@ -92,10 +96,19 @@ async fn list(
     })))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<impersonation_session::Model, ApiError> {
+/// The session `id` if the caller's `scope` reaches its organization; one beyond is as
+/// unknown as none.
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    scope: &str,
+    id: &str,
+) -> Result<impersonation_session::Model, ApiError> {
     let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("impersonation session"))?;
+    let reach = caller.reach(state, scope).await?;
     impersonation::find(&state.db, id)
         .await?
+        .filter(|session| reach.contains(session.organization_id))
         .ok_or(ApiError::NotFound("impersonation session"))
 }
 
@@ -104,13 +117,14 @@ async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(
+    let caller = authorize(
         &state,
         &headers,
         Some("internal_impersonation_session_view"),
     )
     .await?;
-    Ok(Json(view(&load(&state, &id).await?)))
+    let session = load(&state, &caller, "internal_impersonation_session_view", &id).await?;
+    Ok(Json(view(&session)))
 }
 
 /// Ends the session: every code, access token and refresh token derived from it stops
@@ -126,7 +140,13 @@ async fn end(
         Some("internal_impersonation_session_delete"),
     )
     .await?;
-    let session = load(&state, &id).await?;
+    let session = load(
+        &state,
+        &caller,
+        "internal_impersonation_session_delete",
+        &id,
+    )
+    .await?;
     let by = caller.user.as_ref().map(|u| u.id);
     let txn = begin(&state.db).await?;
     let reason = impersonation::end_reason::ENDED_BY_ADMINISTRATOR;
