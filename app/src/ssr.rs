@@ -127,6 +127,28 @@ pub async fn reach(
         .map_err(internal)
 }
 
+/// The organization whose settings the Console user edits: their own, when their `scope`
+/// reaches it; 403 (audited) for someone who holds `scope` only for a sub-organization.
+pub async fn own_organization(
+    user: &identity::entities::user::Model,
+    scope: &str,
+) -> Result<uuid::Uuid, ServerFnError> {
+    let reach = identity::organizations::Reach::of_user(&context()?.db, user.id, scope)
+        .await
+        .map_err(internal)?;
+    if reach.contains(user.organization_id) {
+        return Ok(user.organization_id);
+    }
+    record_refusal(
+        Some(user.id),
+        format!("403 forbidden: {scope} does not reach the user's own organization"),
+    )
+    .await;
+    Err(failure(&format!(
+        "Your roles do not allow this here (it needs {scope} for your organization)."
+    )))
+}
+
 /// A change the delegation rule refused: 403, an audit record naming the caller and what
 /// was refused, and the reason for the person. `txn` (the change's transaction) is
 /// rolled back first, so that the record does not wait for its write lock.

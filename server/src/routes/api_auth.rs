@@ -66,6 +66,29 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// The organization whose settings the caller's calls act on: the user's own (the
+    /// root for an application's token), when the caller's `scope` reaches it; a caller
+    /// holding `scope` only for a sub-organization is refused (403) at its home's settings.
+    pub async fn own_organization(
+        &self,
+        state: &AppState,
+        scope: &'static str,
+    ) -> Result<uuid::Uuid, AuthError> {
+        let organization = match &self.user {
+            Some(user) => user.organization_id,
+            None => identity::seed::root_organization_id(&state.db)
+                .await
+                .map_err(|_| AuthError::Internal)?,
+        };
+        if self.reach(state, scope).await?.contains(organization) {
+            Ok(organization)
+        } else {
+            Err(AuthError::Forbidden(scope))
+        }
+    }
+}
+
 /// Why a call was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AuthError {

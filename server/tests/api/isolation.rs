@@ -322,7 +322,29 @@ async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root()
         assert!(named, "{event}");
     }
 
+    // Rights held for the branch do not reach the settings of one's own (root) home.
+    let configurer = app.create_user("configurer", "configurer-password-1").await;
+    as_admin(
+        &app,
+        Method::POST,
+        "/scim2/v2/Roles",
+        json!({ "displayName": "Branch configurers",
+            "audience": { "type": "organization", "value": branch },
+            "permissions": [{ "value": "internal_config_view" }, { "value": "internal_config_update" }],
+            "users": [{ "value": configurer }] }),
+    )
+    .await;
+    let settings = app
+        .client
+        .patch(app.at("/api/server/v1/configs/impersonation"))
+        .basic_auth("configurer", Some("configurer-password-1"))
+        .json(&json!([{ "operation": "REPLACE", "path": "/enableEmailNotification", "value": false }]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status(), 403);
+
     // The root's administrator sees everyone.
     let all = app.get_as_admin(app.at("/scim2/Users")).await;
-    assert_eq!(all["totalResults"], 4);
+    assert_eq!(all["totalResults"], 5);
 }

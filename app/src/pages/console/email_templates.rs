@@ -61,9 +61,10 @@ pub async fn get_template() -> Result<EditableTemplate, ServerFnError> {
     let me = require_console_scope("internal_email_template_view")
         .await?
         .user;
+    let organization = crate::ssr::own_organization(&me, "internal_email_template_view").await?;
     let t = mail::template(
         &context()?.db,
-        me.organization_id,
+        organization,
         mail::IMPERSONATION_NOTIFICATION,
         mail::DEFAULT_LOCALE,
     )
@@ -108,6 +109,7 @@ pub async fn save_template(
     let me = require_console_scope("internal_email_template_update")
         .await?
         .user;
+    let organization = crate::ssr::own_organization(&me, "internal_email_template_update").await?;
     if subject.trim().is_empty() || (html.trim().is_empty() && text.trim().is_empty()) {
         return Err(invalid("A template needs a subject and a body."));
     }
@@ -115,7 +117,7 @@ pub async fn save_template(
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     mail::set_template(
         &txn,
-        me.organization_id,
+        organization,
         mail::IMPERSONATION_NOTIFICATION,
         mail::DEFAULT_LOCALE,
         &organization_template(subject, html, text),
@@ -135,11 +137,12 @@ pub async fn reset_template() -> Result<(), ServerFnError> {
     let me = require_console_scope("internal_email_template_update")
         .await?
         .user;
+    let organization = crate::ssr::own_organization(&me, "internal_email_template_update").await?;
     let db = context()?.db;
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     mail::reset_template(
         &txn,
-        me.organization_id,
+        organization,
         mail::IMPERSONATION_NOTIFICATION,
         mail::DEFAULT_LOCALE,
     )

@@ -20,7 +20,8 @@ pub struct ImpersonationSettings {
 pub async fn get_impersonation_settings() -> Result<ImpersonationSettings, ServerFnError> {
     use crate::ssr::{context, internal, require_console_scope};
     let me = require_console_scope("internal_config_view").await?.user;
-    let s = identity::settings::impersonation(&context()?.db, me.organization_id)
+    let organization = crate::ssr::own_organization(&me, "internal_config_view").await?;
+    let s = identity::settings::impersonation(&context()?.db, organization)
         .await
         .map_err(internal)?;
     Ok(ImpersonationSettings {
@@ -41,6 +42,7 @@ pub async fn save_impersonation_settings(
 ) -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
     let me = require_console_scope("internal_config_update").await?.user;
+    let organization = crate::ssr::own_organization(&me, "internal_config_update").await?;
     let limit = identity::settings::MAX_DURATION_MINUTES;
     let minutes = max_session_duration_minutes
         .trim()
@@ -56,7 +58,7 @@ pub async fn save_impersonation_settings(
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     identity::settings::set_impersonation(
         &txn,
-        me.organization_id,
+        organization,
         identity::settings::Impersonation {
             enable_email_notification: enable_email_notification.is_some(),
             require_reason: require_reason.is_some(),

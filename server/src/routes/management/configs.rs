@@ -4,7 +4,7 @@
 //! Scopes: `internal_config_view` / `internal_config_update`.
 
 use super::error::ApiError;
-use crate::routes::api_auth::{Caller, authorize};
+use crate::routes::api_auth::authorize;
 use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
@@ -16,7 +16,6 @@ use axum::{
 use identity::settings::{self, Impersonation, MAX_DURATION_MINUTES};
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(
@@ -25,19 +24,14 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-async fn organization(state: &AppState, caller: &Caller) -> Result<Uuid, ApiError> {
-    Ok(match &caller.user {
-        Some(user) => user.organization_id,
-        None => identity::seed::root_organization_id(&state.db).await?,
-    })
-}
-
 async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Impersonation>, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_config_view")).await?;
-    let org = organization(&state, &caller).await?;
+    let org = caller
+        .own_organization(&state, "internal_config_view")
+        .await?;
     Ok(Json(settings::impersonation(&state.db, org).await?))
 }
 
@@ -54,7 +48,9 @@ async fn patch(
     body: String,
 ) -> Result<Json<Impersonation>, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_config_update")).await?;
-    let org = organization(&state, &caller).await?;
+    let org = caller
+        .own_organization(&state, "internal_config_update")
+        .await?;
     let operations: Vec<Operation> = serde_json::from_str(&body)
         .map_err(|e| ApiError::BadRequest(format!("Expected a list of operations: {e}")))?;
     let mut value = settings::impersonation(&state.db, org).await?;
@@ -99,7 +95,9 @@ async fn patch(
 
 async fn reset(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_config_update")).await?;
-    let org = organization(&state, &caller).await?;
+    let org = caller
+        .own_organization(&state, "internal_config_update")
+        .await?;
     let write = begin(&state.db).await?;
     settings::reset_impersonation(&*write, org).await?;
     write.commit().await?;

@@ -6,7 +6,7 @@
 //! `internal_email_template_view` / `internal_email_template_update`.
 
 use super::error::ApiError;
-use crate::routes::api_auth::{Caller, authorize};
+use crate::routes::api_auth::authorize;
 use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
@@ -18,7 +18,6 @@ use axum::{
 use identity::mail::{self, IMPERSONATION_NOTIFICATION, Template};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 const BASE: &str = "/api/server/v1/email/template-types";
 
@@ -27,13 +26,6 @@ pub fn router() -> Router<AppState> {
         &format!("{BASE}/{{kind}}/templates/{{locale}}"),
         get(read).put(write).delete(reset),
     )
-}
-
-async fn organization(state: &AppState, caller: &Caller) -> Result<Uuid, ApiError> {
-    Ok(match &caller.user {
-        Some(user) => user.organization_id,
-        None => identity::seed::root_organization_id(&state.db).await?,
-    })
 }
 
 fn known(kind: &str, locale: &str) -> Result<(), ApiError> {
@@ -80,7 +72,9 @@ async fn read(
 ) -> Result<Json<Value>, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_email_template_view")).await?;
     known(&kind, &locale)?;
-    let org = organization(&state, &caller).await?;
+    let org = caller
+        .own_organization(&state, "internal_email_template_view")
+        .await?;
     Ok(Json(view(
         &locale,
         &mail::template(&state.db, org, &kind, &locale).await?,
@@ -115,7 +109,9 @@ async fn write(
         subject: input.subject,
         html: input.body,
     };
-    let org = organization(&state, &caller).await?;
+    let org = caller
+        .own_organization(&state, "internal_email_template_update")
+        .await?;
     let write = begin(&state.db).await?;
     mail::set_template(&*write, org, &kind, &locale, &template).await?;
     write.commit().await?;
@@ -129,7 +125,9 @@ async fn reset(
 ) -> Result<StatusCode, ApiError> {
     let caller = authorize(&state, &headers, Some("internal_email_template_update")).await?;
     known(&kind, &locale)?;
-    let org = organization(&state, &caller).await?;
+    let org = caller
+        .own_organization(&state, "internal_email_template_update")
+        .await?;
     let write = begin(&state.db).await?;
     mail::reset_template(&*write, org, &kind, &locale).await?;
     write.commit().await?;
