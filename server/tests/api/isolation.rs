@@ -344,6 +344,28 @@ async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root()
         .unwrap();
     assert_eq!(settings.status(), 403);
 
+    // The Console's organization tree starts at the branch.
+    {
+        use leptos::server_fn::ServerFn;
+        let browser = app.browser_for("branch-admin", BRANCH_ADMIN_PASSWORD).await;
+        let tree = browser
+            .post(app.at(app::pages::console::organizations::ListOrganizations::PATH))
+            .header("Origin", &app.url)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tree.status(), 200);
+        let tree: Value = tree.json().await.unwrap();
+        let names: Vec<(&str, u64)> = tree
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["name"].as_str().unwrap(), n["depth"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(names, [("Branch", 0), ("Below the branch", 1)]);
+    }
+
     // The root's administrator sees everyone.
     let all = app.get_as_admin(app.at("/scim2/Users")).await;
     assert_eq!(all["totalResults"], 5);

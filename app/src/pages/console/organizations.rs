@@ -18,14 +18,17 @@ pub struct OrgNode {
 #[server]
 pub async fn list_organizations() -> Result<Vec<OrgNode>, ServerFnError> {
     use crate::ssr::{context, internal, require_console_scope};
-    require_console_scope("internal_organization_view").await?;
+    let me = require_console_scope("internal_organization_view").await?;
+    let reach = crate::ssr::reach(&me, "internal_organization_view").await?;
     let db = context()?.db;
-    let all = identity::organizations::list(&db).await.map_err(internal)?;
+    let mut all = identity::organizations::list(&db).await.map_err(internal)?;
+    all.retain(|o| reach.contains(o.id));
     let mut nodes = Vec::new();
-    // Depth first from the roots; children by name (the list is ordered by name).
+    // Depth first from the tops of the caller's reach; children by name (the list is
+    // ordered by name).
     let mut stack: Vec<(identity::entities::organization::Model, usize)> = all
         .iter()
-        .filter(|o| o.parent_id.is_none())
+        .filter(|o| o.parent_id.is_none_or(|parent| !reach.contains(parent)))
         .rev()
         .map(|o| (o.clone(), 0))
         .collect();
@@ -57,8 +60,12 @@ pub async fn list_organizations() -> Result<Vec<OrgNode>, ServerFnError> {
 #[server]
 pub async fn create_organization(parent: String, name: String) -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
-    require_console_scope("internal_organization_create").await?;
-    let parent = uuid::Uuid::parse_str(&parent).map_err(|_| invalid("Choose a parent."))?;
+    let me = require_console_scope("internal_organization_create").await?;
+    let reach = crate::ssr::reach(&me, "internal_organization_create").await?;
+    let parent = uuid::Uuid::parse_str(&parent)
+        .ok()
+        .filter(|parent| reach.contains(*parent))
+        .ok_or_else(|| invalid("Choose a parent."))?;
     let db = context()?.db;
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     identity::organizations::create(&txn, parent, &name)
@@ -74,9 +81,12 @@ pub async fn create_organization(parent: String, name: String) -> Result<(), Ser
 #[server]
 pub async fn invite_member(organization: String, username: String) -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
-    require_console_scope("internal_organization_update").await?;
-    let organization =
-        uuid::Uuid::parse_str(&organization).map_err(|_| invalid("Choose an organization."))?;
+    let me = require_console_scope("internal_organization_update").await?;
+    let reach = crate::ssr::reach(&me, "internal_organization_update").await?;
+    let organization = uuid::Uuid::parse_str(&organization)
+        .ok()
+        .filter(|organization| reach.contains(*organization))
+        .ok_or_else(|| invalid("Choose an organization."))?;
     let db = context()?.db;
     let txn = identity::db::begin_write(&db).await.map_err(internal)?;
     let user = identity::users::find_by_username(&txn, username.trim())
