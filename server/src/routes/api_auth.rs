@@ -84,7 +84,10 @@ impl Caller {
         if self.reach(state, scope).await?.contains(organization) {
             Ok(organization)
         } else {
-            Err(AuthError::Forbidden(scope))
+            Err(AuthError::Forbidden(
+                scope,
+                self.user.as_ref().map(|u| u.id),
+            ))
         }
     }
 }
@@ -94,8 +97,8 @@ impl Caller {
 pub enum AuthError {
     /// No credentials, or wrong ones: 401.
     Unauthenticated,
-    /// Authenticated, without the scope: 403.
-    Forbidden(&'static str),
+    /// Authenticated, without the scope: 403, recorded naming the user refused (if any).
+    Forbidden(&'static str, Option<uuid::Uuid>),
     /// Too many password checks at once: 503 with `Retry-After`, nothing checked.
     Busy,
     /// The check itself failed: 500.
@@ -131,7 +134,7 @@ pub async fn authorize(
                 .await
                 .map_err(|_| AuthError::Internal)?;
             if !holds {
-                return Err(AuthError::Forbidden(required));
+                return Err(AuthError::Forbidden(required, Some(user.id)));
             }
         }
         return Ok(Caller {
@@ -151,7 +154,10 @@ pub async fn authorize(
             .iter()
             .any(|s| s == required)
         {
-            return Err(AuthError::Forbidden(required));
+            return Err(AuthError::Forbidden(
+                required,
+                live.user.as_ref().map(|u| u.id),
+            ));
         }
         // A user's token counts only while its application would still grant the scope:
         // a role taken away ends the token's rights at once, not when it expires.
@@ -173,7 +179,7 @@ pub async fn authorize(
                 .await
                 .map_err(|_| AuthError::Internal)?;
             if !holds {
-                return Err(AuthError::Forbidden(required));
+                return Err(AuthError::Forbidden(required, Some(user.id)));
             }
         }
     }

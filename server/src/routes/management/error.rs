@@ -13,6 +13,8 @@ use serde_json::json;
 pub enum ApiError {
     Unauthenticated,
     Forbidden(String),
+    /// The caller lacks the endpoint's scope (403, recorded naming the user refused).
+    Lacks(&'static str, Option<uuid::Uuid>),
     /// The delegation rule refused the change (403, recorded naming the caller).
     Refused(identity::delegation::Refusal),
     NotFound(&'static str),
@@ -35,9 +37,7 @@ impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::Unauthenticated => Self::Unauthenticated,
-            AuthError::Forbidden(scope) => {
-                Self::Forbidden(format!("The caller lacks the scope {scope}."))
-            }
+            AuthError::Forbidden(scope, actor) => Self::Lacks(scope, actor),
             AuthError::Busy => Self::Busy,
             AuthError::Internal => Self::Internal,
         }
@@ -61,6 +61,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let actor = match &self {
             Self::Refused(refusal) => refusal.actor,
+            Self::Lacks(_, actor) => *actor,
             _ => None,
         };
         let (status, code, message, description, fields) = match self {
@@ -72,6 +73,13 @@ impl IntoResponse for ApiError {
                 None,
             ),
             Self::Forbidden(d) => (StatusCode::FORBIDDEN, "AUT-10002", "Forbidden", d, None),
+            Self::Lacks(scope, _) => (
+                StatusCode::FORBIDDEN,
+                "AUT-10002",
+                "Forbidden",
+                format!("The caller lacks the scope {scope}."),
+                None,
+            ),
             Self::Refused(refusal) => (
                 StatusCode::FORBIDDEN,
                 "AUT-10002",

@@ -57,11 +57,15 @@ impl From<AuthError> for ScimError {
                 None,
                 "Authentication is required.",
             ),
-            AuthError::Forbidden(scope) => Self::new(
-                StatusCode::FORBIDDEN,
-                None,
-                format!("The caller lacks the scope {scope}."),
-            ),
+            AuthError::Forbidden(scope, actor) => {
+                let mut refused = Self::new(
+                    StatusCode::FORBIDDEN,
+                    None,
+                    format!("The caller lacks the scope {scope}."),
+                );
+                refused.actor = actor;
+                refused
+            }
             AuthError::Busy => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 None,
