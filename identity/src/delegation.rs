@@ -18,7 +18,7 @@
 
 use crate::entities::{
     role::{self, AudienceType},
-    role_scope, role_user,
+    role_scope,
 };
 use crate::{Result, scopes};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -175,13 +175,7 @@ impl Authority {
 /// The scopes `user_id` holds: management scopes through organization roles, every other
 /// scope through any role; an administrator's implied scopes are not listed.
 async fn held_by(db: &impl ConnectionTrait, user_id: Uuid) -> Result<BTreeSet<String>> {
-    let role_ids: Vec<Uuid> = role_user::Entity::find()
-        .select_only()
-        .column(role_user::Column::RoleId)
-        .filter(role_user::Column::UserId.eq(user_id))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let role_ids = crate::roles::ids_of_user(db, user_id).await?;
     if role_ids.is_empty() {
         return Ok(BTreeSet::new());
     }

@@ -159,15 +159,9 @@ pub enum Denied {
 
 /// Every scope a user holds through any role, whatever its audience.
 async fn all_scopes(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<String>> {
-    use crate::entities::{role_scope, role_user};
+    use crate::entities::role_scope;
     use sea_orm::QuerySelect;
-    let role_ids: Vec<Uuid> = role_user::Entity::find()
-        .select_only()
-        .column(role_user::Column::RoleId)
-        .filter(role_user::Column::UserId.eq(user_id))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let role_ids = crate::roles::ids_of_user(db, user_id).await?;
     Ok(role_scope::Entity::find()
         .select_only()
         .column(role_scope::Column::Scope)

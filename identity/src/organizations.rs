@@ -71,15 +71,9 @@ impl Reach {
     /// Where `user_id`'s `scope` reaches: the organizations of the organization roles
     /// through which the user holds it, and their descendants.
     pub async fn of_user(db: &impl ConnectionTrait, user_id: Uuid, scope: &str) -> Result<Self> {
-        use crate::entities::{role, role_scope, role_user};
+        use crate::entities::{role, role_scope};
         use sea_orm::QuerySelect;
-        let role_ids: Vec<Uuid> = role_user::Entity::find()
-            .select_only()
-            .column(role_user::Column::RoleId)
-            .filter(role_user::Column::UserId.eq(user_id))
-            .into_tuple()
-            .all(db)
-            .await?;
+        let role_ids = crate::roles::ids_of_user(db, user_id).await?;
         let granting: Vec<Uuid> = role_scope::Entity::find()
             .select_only()
             .column(role_scope::Column::RoleId)

@@ -11,19 +11,24 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+/// The ids of the roles `user_id` holds.
+pub async fn ids_of_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Uuid>> {
+    Ok(role_user::Entity::find()
+        .select_only()
+        .column(role_user::Column::RoleId)
+        .filter(role_user::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// Whether `user_id` holds `scope` through a role whose audience is an organization.
 pub async fn holds_organization_scope(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     scope: &str,
 ) -> Result<bool> {
-    let role_ids: Vec<Uuid> = role_user::Entity::find()
-        .select_only()
-        .column(role_user::Column::RoleId)
-        .filter(role_user::Column::UserId.eq(user_id))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let role_ids = ids_of_user(db, user_id).await?;
     if role_ids.is_empty() {
         return Ok(false);
     }
@@ -128,13 +133,7 @@ pub async fn view(db: &impl ConnectionTrait, role: role::Model) -> Result<RoleVi
 /// The roles `user_id` holds, by name.
 pub async fn of_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<role::Model>> {
     use sea_orm::QueryOrder;
-    let ids: Vec<Uuid> = role_user::Entity::find()
-        .select_only()
-        .column(role_user::Column::RoleId)
-        .filter(role_user::Column::UserId.eq(user_id))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let ids = ids_of_user(db, user_id).await?;
     Ok(role::Entity::find()
         .filter(role::Column::Id.is_in(ids))
         .order_by_asc(role::Column::Name)

@@ -1,7 +1,7 @@
 //! Scopes: parsing and what a request may be granted.
 
 use crate::Result;
-use crate::entities::{application, role, role_scope, role_user};
+use crate::entities::{application, role, role_scope};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -35,13 +35,7 @@ pub async fn user_scopes(
     user_id: Uuid,
     app: &application::Model,
 ) -> Result<Vec<String>> {
-    let role_ids: Vec<Uuid> = role_user::Entity::find()
-        .select_only()
-        .column(role_user::Column::RoleId)
-        .filter(role_user::Column::UserId.eq(user_id))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let role_ids = crate::roles::ids_of_user(db, user_id).await?;
     if role_ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -20,14 +20,7 @@ async fn setup(app: &TestApp) -> (crate::helpers::Registered, String, String) {
             json!({ "advancedConfigurations": { "skipLoginConsent": true } }),
         )
         .await;
-    let management = app
-        .get_as_admin(
-            app.at("/api/server/v1/api-resources?filter=identifier%20eq%20system:management"),
-        )
-        .await["apiResources"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let management = app.management_api_id().await;
     let authorized = app
         .client
         .post(app.at(&format!(

@@ -150,14 +150,7 @@ async fn a_caller_grants_assigns_authorizes_and_resets_only_within_what_it_holds
     let administrator = role_id(&app, "Administrator").await;
     let impersonator = role_id(&app, "Impersonator").await;
     let console = application_id(&app, "Console").await;
-    let management_api = app
-        .get_as_admin(
-            app.at("/api/server/v1/api-resources?filter=identifier%20eq%20system:management"),
-        )
-        .await["apiResources"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let management_api = app.management_api_id().await;
     let shop = app.register("Shop", json!({}), json!({})).await;
     // A second administrator, whom only an administrator may reset, disable or delete.
     let admin2 = app.create_user("admin2", "admin2-password-1").await;
@@ -410,14 +403,7 @@ async fn a_caller_grants_assigns_authorizes_and_resets_only_within_what_it_holds
 async fn an_application_token_grants_nothing_its_application_is_not_authorized_for() {
     let app = spawn_app().await;
     let administrator = role_id(&app, "Administrator").await;
-    let management_api = app
-        .get_as_admin(
-            app.at("/api/server/v1/api-resources?filter=identifier%20eq%20system:management"),
-        )
-        .await["apiResources"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let management_api = app.management_api_id().await;
     let robot = app
         .register(
             "Robot",

@@ -273,6 +273,30 @@ impl TestApp {
         page["events"].as_array().unwrap().clone()
     }
 
+    /// The id of the built-in management API resource (`system:management`).
+    pub async fn management_api_id(&self) -> String {
+        let listed = self
+            .get_as_admin(
+                self.at("/api/server/v1/api-resources?filter=identifier%20eq%20system:management"),
+            )
+            .await;
+        listed["apiResources"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// How many refusals went unrecorded (`/health/ready`'s `rejections_not_recorded`).
+    pub async fn rejections_not_recorded(&self) -> u64 {
+        let ready: serde_json::Value = self
+            .client
+            .get(self.at("/health/ready"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ready["rejections_not_recorded"].as_u64().unwrap()
+    }
+
     pub async fn get_as_admin(&self, url: impl reqwest::IntoUrl) -> serde_json::Value {
         let (user, pass) = admin();
         self.client
