@@ -92,6 +92,23 @@ impl Caller {
     }
 }
 
+/// Authenticates the caller for something that concerns the whole server (the signing
+/// keys): `required` must reach every organization, i.e. be held in the root's.
+pub async fn authorize_server_wide(
+    state: &AppState,
+    headers: &HeaderMap,
+    required: &'static str,
+) -> Result<Caller, AuthError> {
+    let caller = authorize(state, headers, Some(required)).await?;
+    match caller.reach(state, required).await? {
+        Reach::Everywhere => Ok(caller),
+        Reach::Within(_) => Err(AuthError::Forbidden(
+            required,
+            caller.user.as_ref().map(|u| u.id),
+        )),
+    }
+}
+
 /// Why a call was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AuthError {

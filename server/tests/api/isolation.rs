@@ -343,6 +343,15 @@ async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root()
         .await
         .unwrap();
     assert_eq!(settings.status(), 403);
+    // Nor the server's signing keys.
+    let rotate = app
+        .client
+        .post(app.at("/api/server/v1/keys/rotate"))
+        .basic_auth("configurer", Some("configurer-password-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotate.status(), 403);
 
     // The Console's organization tree starts at the branch.
     {

@@ -3,7 +3,7 @@
 //! `DELETE /api/server/v1/keys/{kid}`. Scopes: `internal_config_view` / `internal_config_update`.
 
 use super::error::ApiError;
-use crate::routes::api_auth::authorize;
+use crate::routes::api_auth::authorize_server_wide;
 use crate::state::AppState;
 use axum::{
     Json, Router,
@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_config_view")).await?;
+    authorize_server_wide(&state, &headers, "internal_config_view").await?;
     let keys = state.provider.keys.list().await?;
     Ok(Json(json!({
         "keys": keys.iter().map(|k| json!({
@@ -39,7 +39,7 @@ async fn rotate(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, Some("internal_config_update")).await?;
+    authorize_server_wide(&state, &headers, "internal_config_update").await?;
     let kid = state.provider.keys.rotate().await?;
     Ok(Json(json!({ "activeKid": kid })))
 }
@@ -49,7 +49,7 @@ async fn remove(
     headers: HeaderMap,
     Path(kid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &headers, Some("internal_config_update")).await?;
+    authorize_server_wide(&state, &headers, "internal_config_update").await?;
     if state.provider.keys.remove_retired(&kid).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
