@@ -14,17 +14,6 @@ use leptos_router::{
     path,
 };
 
-/// The pages' Content-Security-Policy (the server puts it on every page it renders):
-/// scripts only from this server and the hydration script carrying this response's `nonce`, WebAssembly compiled from our own files, no
-/// inline styles, no plugins, and no framing by any site (clickjacking).
-pub fn content_security_policy(nonce: &str) -> String {
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-         base-uri 'none'; frame-ancestors 'none'"
-    )
-}
-
 /// The HTML document around every page: head, stylesheet, hydration scripts.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

@@ -159,36 +159,24 @@ async fn record_failure(
     Ok(())
 }
 
-/// Ends a failed-password lock and its streak (`server users unlock`). Returns whether
-/// there was such a user.
+/// Ends a user's lock (`server users unlock`): a failed-password lock with its streak,
+/// and an administrator's lock; a disabled user stays disabled. The same change as an
+/// administrator's unlock ([`update`] to active), recorded once. Returns whether there was
+/// such a user.
 pub async fn unlock(db: &impl ConnectionTrait, username: &str, by: &Authority) -> Result<bool> {
     let Some(user) = find_by_username(db, username).await? else {
         return Ok(false);
     };
-    user::Entity::update_many()
-        .col_expr(user::Column::FailedLogins, Expr::value(0))
-        .col_expr(user::Column::LockCount, Expr::value(0))
-        .col_expr(user::Column::LockedUntil, Expr::value(Option::<i64>::None))
-        .col_expr(user::Column::UpdatedAt, Expr::value(crate::clock::now()))
-        .filter(user::Column::Id.eq(user.id))
-        .exec(db)
-        .await?;
-    crate::audit::record(
-        db,
-        crate::audit::Event {
-            action: crate::audit::action::ACCOUNT_UNLOCKED,
-            success: true,
-            actor_id: by.actor().map(|id| id.to_string()),
-            target_id: Some(user.id.to_string()),
-            reason: if by.is_operator() {
-                "unlocked by the operator".into()
-            } else {
-                "unlocked".into()
-            },
-            ..crate::audit::Event::default()
-        },
-    )
-    .await?;
+    if user.status == UserStatus::Disabled {
+        return Ok(true);
+    }
+    let changes = Changes {
+        status: Some(UserStatus::Active),
+        ..Changes::default()
+    };
+    update(db, by, user, changes)
+        .await?
+        .map_err(|error| anyhow::anyhow!("unlocking: {error}"))?;
     Ok(true)
 }
 
@@ -675,7 +663,11 @@ pub async fn update(
                 success: true,
                 actor_id: by.actor().map(|id| id.to_string()),
                 target_id: Some(user_id.to_string()),
-                reason: "by an administrator".into(),
+                reason: if by.is_operator() {
+                    "by the operator".into()
+                } else {
+                    "by an administrator".into()
+                },
                 ..crate::audit::Event::default()
             },
         )

@@ -152,7 +152,6 @@ impl Application {
 /// How often a running server re-reads the signing keys.
 pub const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// `server rotate-keys`: rotates the keys in the configured database.
 /// `server users unlock <username>`: ends a failed-password lock without any administrator,
 /// on the database the configuration names. `Ok(false)`: no such user.
 pub async fn unlock_user(config: &Config, username: &str) -> anyhow::Result<bool> {
@@ -161,24 +160,10 @@ pub async fn unlock_user(config: &Config, username: &str) -> anyhow::Result<bool
         .context("cannot open the database")?;
     identity::db::migrate(&db).await?;
     let operator = identity::delegation::Authority::operator();
-    let unlocked = identity::users::unlock(&db, username, &operator).await?;
-    if unlocked {
-        // An administrator's lock (the user's status) ends too.
-        if let Some(user) = identity::users::find_by_username(&db, username).await?
-            && user.status == identity::entities::user::UserStatus::Locked
-        {
-            let changes = identity::users::Changes {
-                status: Some(identity::entities::user::UserStatus::Active),
-                ..Default::default()
-            };
-            identity::users::update(&db, &operator, user, changes)
-                .await?
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-    }
-    Ok(unlocked)
+    Ok(identity::users::unlock(&db, username, &operator).await?)
 }
 
+/// `server rotate-keys`: rotates the keys in the configured database.
 pub async fn rotate_keys(config: &Config) -> anyhow::Result<String> {
     let db = identity::db::connect(&config.database_url())
         .await

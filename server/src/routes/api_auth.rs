@@ -41,9 +41,7 @@ impl Caller {
             AuthError::Internal
         })
     }
-}
 
-impl Caller {
     /// Where the caller's `scope` reaches ([`Reach`]): for a user, the organizations of the
     /// organization roles granting it, and below; for an application's own token, its
     /// organization and below.
@@ -64,9 +62,7 @@ impl Caller {
             AuthError::Internal
         })
     }
-}
 
-impl Caller {
     /// The organization whose settings the caller's calls act on: the user's own (the
     /// root for an application's token), when the caller's `scope` reaches it; a caller
     /// holding `scope` only for a sub-organization is refused (403) at its home's settings.

@@ -107,6 +107,13 @@ pub fn take(response: &mut Response) -> Option<Rejected> {
     response.extensions_mut().remove::<Rejected>()
 }
 
+/// The address a request came from (the TCP peer; unspecified when unknown).
+pub fn source_address(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
 pub async fn audit_rejections(
     State(state): State<AppState>,
     request: Request,
@@ -114,10 +121,7 @@ pub async fn audit_rejections(
 ) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
-    let source = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let source = source_address(request.extensions());
     let mut response = next.run(request).await;
     if let Some(rejected) = take(&mut response)
         && !response.status().is_server_error()

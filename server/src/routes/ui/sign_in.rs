@@ -68,15 +68,9 @@ async fn sign_in(
             tracing::info!("sign-in refused: invalid credentials");
             // Like refusals of anonymous requests, at most so many records a minute per
             // source address; the rest are counted (`/health/ready`).
-            let address = extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip());
-            let recorded = state.rejections.admit(address, identity::clock::now());
-            let known = match recorded {
-                true => identity::users::find_by_username(&state.db, &form.username).await?,
-                false => None,
-            };
-            if recorded {
+            let address = crate::routes::rejections::source_address(&extensions);
+            if state.rejections.admit(address, identity::clock::now()) {
+                let known = identity::users::find_by_username(&state.db, &form.username).await?;
                 identity::audit::record(
                     &state.db,
                     identity::audit::Event {
