@@ -152,7 +152,7 @@ pub async fn own_organization(
 /// A change the delegation rule refused: 403, an audit record naming the caller and what
 /// was refused, and the reason for the person. `txn` (the change's transaction) is
 /// rolled back first, so that the record does not wait for its write lock.
-pub async fn refused_change(txn: identity::db::WriteTxn, refusal: Refusal) -> ServerFnError {
+pub async fn refused_change(txn: identity::store::db::WriteTxn, refusal: Refusal) -> ServerFnError {
     drop(txn);
     let reason = format!("403 forbidden: {refusal}");
     record_refusal(refusal.actor, reason).await;
@@ -227,7 +227,7 @@ pub async fn my_account_user() -> Result<
         return Ok((current.user, None));
     };
     let ctx = context()?;
-    let Some(session) = identity::impersonation::live_session(&ctx.db, id)
+    let Some(session) = identity::impersonation::session::live(&ctx.db, id)
         .await
         .map_err(internal)?
     else {
@@ -248,7 +248,7 @@ pub async fn own_account() -> Result<sessions::Current, ServerFnError> {
         return Err(failure("Your session has ended. Sign in again."));
     };
     if let Some(id) = current.session.impersonation_session_id {
-        let live = identity::impersonation::live_session(&context()?.db, id)
+        let live = identity::impersonation::session::live(&context()?.db, id)
             .await
             .map_err(internal)?;
         if live.is_some() {

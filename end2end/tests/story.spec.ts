@@ -150,8 +150,28 @@ test('an administrator impersonates a user, uses a business application as them,
       'Stop your current impersonation first.',
     );
     // Going around the button: the authorization server refuses the subject token.
+    // A link never starts one.
+    const linked = await page.request.get(`/console/impersonate?user=${jordanId}&reason=again`, {
+      maxRedirects: 0,
+    });
+    expect(linked.status()).toBe(405);
+    // The form posted from our own page all the same: the authorization server refuses.
     const forced = await context.newPage();
-    await forced.goto(`/console/impersonate?user=${jordanId}&reason=again`);
+    await forced.goto(`/console/users/${jordanId}`);
+    await forced.evaluate((user) => {
+      const form = document.createElement('form');
+      form.method = 'post';
+      form.action = '/console/impersonate';
+      for (const [name, value] of [['user', user], ['reason', 'again']]) {
+        const input = document.createElement('input');
+        input.type = 'hidden';
+        input.name = name;
+        input.value = value;
+        form.append(input);
+      }
+      document.body.append(form);
+      form.submit();
+    }, jordanId);
     await expect(forced.getByRole('heading', { level: 1 })).toHaveText('Impersonation did not start');
     await forced.close();
   });

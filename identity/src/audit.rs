@@ -57,13 +57,13 @@ pub struct Event {
 
 /// Appends `event` and writes its log line.
 pub async fn record(db: &impl ConnectionTrait, event: Event) -> Result<()> {
-    let mut batch = crate::db::Batch::new(db);
+    let mut batch = crate::store::db::Batch::new(db);
     record_in(&mut batch, event);
     batch.run(db).await
 }
 
 /// [`record`] as part of a batch of writes (the log line once the batch has run).
-pub fn record_in(batch: &mut crate::db::Batch, mut event: Event) {
+pub fn record_in(batch: &mut crate::store::db::Batch, mut event: Event) {
     // Any of these may hold what a caller sent (a path, a client id, an error's text).
     for text in [
         &mut event.actor_id,

@@ -16,12 +16,8 @@
 //! application's own token holds what the application is authorized for. The operator
 //! (seeding, the command line) holds everything.
 
-use crate::entities::{
-    role::{self, AudienceType},
-    role_scope,
-};
 use crate::{Result, scopes};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::ConnectionTrait;
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
@@ -172,39 +168,11 @@ impl Authority {
     }
 }
 
-/// The scopes `user_id` holds: management scopes through organization roles, every other
-/// scope through any role; an administrator's implied scopes are not listed.
+/// The scopes `user_id` holds over the server's data; an administrator's implied scopes
+/// are not listed.
 async fn held_by(db: &impl ConnectionTrait, user_id: Uuid) -> Result<BTreeSet<String>> {
-    let role_ids = crate::roles::ids_of_user(db, user_id).await?;
-    if role_ids.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    let roles: Vec<(Uuid, AudienceType)> = role::Entity::find()
-        .select_only()
-        .column(role::Column::Id)
-        .column(role::Column::AudienceType)
-        .filter(role::Column::Id.is_in(role_ids))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let granted: Vec<(Uuid, String)> = role_scope::Entity::find()
-        .select_only()
-        .column(role_scope::Column::RoleId)
-        .column(role_scope::Column::Scope)
-        .filter(role_scope::Column::RoleId.is_in(roles.iter().map(|(id, _)| *id)))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(granted
-        .into_iter()
-        .filter(|(role_id, scope)| {
-            let organization = roles
-                .iter()
-                .any(|(id, kind)| id == role_id && *kind == AudienceType::Organization);
-            organization || !scopes::MANAGEMENT.contains(&scope.as_str())
-        })
-        .map(|(_, scope)| scope)
-        .collect())
+    let held = crate::roles::held(db, user_id).await?;
+    Ok(held.scopes(crate::roles::Audience::Administration))
 }
 
 #[cfg(test)]

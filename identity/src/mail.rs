@@ -42,6 +42,23 @@ pub fn default_impersonation_template() -> Template {
     }
 }
 
+/// [`template`], kept while nothing changes (`crate::store::cache`).
+pub async fn template_cached(
+    reads: &crate::store::cache::Reads<'_>,
+    organization_id: Uuid,
+    kind: &str,
+    locale: &str,
+) -> Result<Template> {
+    struct Templates;
+    impl crate::store::cache::Kind for Templates {
+        type Key = (Uuid, String, String);
+        type Value = Template;
+    }
+    let key = (organization_id, kind.to_owned(), locale.to_owned());
+    let load = template(reads.db(), organization_id, kind, locale);
+    reads.remembered::<Templates>(key, load).await
+}
+
 /// The template an organization uses (its own, or the built-in one).
 pub async fn template(
     db: &impl ConnectionTrait,
@@ -86,8 +103,8 @@ pub fn render(template: &Template, values: &[(&str, &str)]) -> Template {
 
 /// Puts a mail in the outbox, as part of a batch of writes (run it in the event's
 /// transaction).
-pub fn enqueue_in(batch: &mut crate::db::Batch, recipient: &str, mail: &Template) -> Uuid {
-    let id = crate::db::new_record_id();
+pub fn enqueue_in(batch: &mut crate::store::db::Batch, recipient: &str, mail: &Template) -> Uuid {
+    let id = crate::store::db::new_record_id();
     let now = clock::now();
     batch.push(&outbox_mail::Entity::insert(outbox_mail::ActiveModel {
         id: Set(id),
@@ -126,7 +143,7 @@ pub async fn claim_due(
     if due.is_empty() {
         return Ok(Vec::new());
     }
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::store::db::begin_write(db).await?;
     let mut claimed = Vec::new();
     for mail in due {
         let taken = outbox_mail::Entity::update_many()

@@ -71,26 +71,8 @@ impl Reach {
     /// Where `user_id`'s `scope` reaches: the organizations of the organization roles
     /// through which the user holds it, and their descendants.
     pub async fn of_user(db: &impl ConnectionTrait, user_id: Uuid, scope: &str) -> Result<Self> {
-        use crate::entities::{role, role_scope};
-        use sea_orm::QuerySelect;
-        let role_ids = crate::roles::ids_of_user(db, user_id).await?;
-        let granting: Vec<Uuid> = role_scope::Entity::find()
-            .select_only()
-            .column(role_scope::Column::RoleId)
-            .filter(role_scope::Column::RoleId.is_in(role_ids))
-            .filter(role_scope::Column::Scope.eq(scope))
-            .into_tuple()
-            .all(db)
-            .await?;
-        let roots: Vec<Uuid> = role::Entity::find()
-            .select_only()
-            .column(role::Column::AudienceId)
-            .filter(role::Column::Id.is_in(granting))
-            .filter(role::Column::AudienceType.eq(role::AudienceType::Organization))
-            .into_tuple()
-            .all(db)
-            .await?;
-        Self::of(db, &roots).await
+        let held = crate::roles::held(db, user_id).await?;
+        Self::of(db, &held.organizations_granting(scope)).await
     }
 }
 
@@ -107,6 +89,24 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<organization::Model>>
 /// An organization by id.
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<organization::Model>> {
     Ok(organization::Entity::find_by_id(id).one(db).await?)
+}
+
+/// An organization's name (empty when there is no such organization), kept while nothing
+/// changes (`crate::store::cache`).
+pub async fn name_cached(
+    reads: &crate::store::cache::Reads<'_>,
+    organization_id: Uuid,
+) -> Result<String> {
+    struct Names;
+    impl crate::store::cache::Kind for Names {
+        type Key = Uuid;
+        type Value = String;
+    }
+    let load = async move {
+        let found = find(reads.db(), organization_id).await?;
+        Ok(found.map(|o| o.name).unwrap_or_default())
+    };
+    reads.remembered::<Names>(organization_id, load).await
 }
 
 /// Creates a sub-organization of `parent_id`.

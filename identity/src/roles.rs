@@ -3,12 +3,14 @@
 use crate::Result;
 use crate::delegation::Authority;
 use crate::entities::{
+    application,
     role::{self, AudienceType},
     role_scope, role_user,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
+use std::collections::BTreeSet;
 use uuid::Uuid;
 
 /// The ids of the roles `user_id` holds.
@@ -22,33 +24,89 @@ pub async fn ids_of_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec
         .await?)
 }
 
+/// What a user's roles grant: each scope with the audience of the role granting it. Read
+/// by [`held`]; asked by [`Holdings::scopes`] and [`Holdings::organizations_granting`].
+#[derive(Clone, Debug, Default)]
+pub struct Holdings {
+    grants: Vec<(String, AudienceType, Uuid)>,
+}
+
+/// For what a user's scopes are asked.
+#[derive(Clone, Copy, Debug)]
+pub enum Audience<'a> {
+    /// Tokens of this application: roles of the application, and for a system
+    /// application (Console, My Account) organization roles too.
+    Application(&'a application::Model),
+    /// Rights over the server's own data (delegation): management scopes through
+    /// organization roles only, every other scope through any role.
+    Administration,
+    /// Every scope of every role, whatever its audience.
+    Anywhere,
+}
+
+/// The one answer to "which scopes does this user hold": every scope of every role of
+/// `user_id`, with each role's audience. The features ask it for their audience
+/// ([`Holdings::scopes`]) or organization ([`Holdings::organizations_granting`]).
+pub async fn held(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Holdings> {
+    use sea_orm::JoinType;
+    let role_ids = ids_of_user(db, user_id).await?;
+    if role_ids.is_empty() {
+        return Ok(Holdings::default());
+    }
+    let of_role = role_scope::Entity::belongs_to(role::Entity)
+        .from(role_scope::Column::RoleId)
+        .to(role::Column::Id)
+        .into();
+    let grants = role_scope::Entity::find()
+        .select_only()
+        .column(role_scope::Column::Scope)
+        .column(role::Column::AudienceType)
+        .column(role::Column::AudienceId)
+        .join(JoinType::InnerJoin, of_role)
+        .filter(role_scope::Column::RoleId.is_in(role_ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(Holdings { grants })
+}
+
+impl Holdings {
+    /// The scopes held for `audience`.
+    pub fn scopes(&self, audience: Audience<'_>) -> BTreeSet<String> {
+        self.grants
+            .iter()
+            .filter(|(scope, kind, audience_id)| match (audience, kind) {
+                (Audience::Application(app), AudienceType::Application) => *audience_id == app.id,
+                (Audience::Application(app), AudienceType::Organization) => app.system,
+                (Audience::Administration, AudienceType::Organization) => true,
+                (Audience::Administration, AudienceType::Application) => {
+                    !crate::scopes::MANAGEMENT.contains(&scope.as_str())
+                }
+                (Audience::Anywhere, _) => true,
+            })
+            .map(|(scope, ..)| scope.clone())
+            .collect()
+    }
+
+    /// The organizations whose roles grant `scope` (each reaches its sub-organizations
+    /// too; see `crate::organizations::Reach`).
+    pub fn organizations_granting(&self, scope: &str) -> Vec<Uuid> {
+        self.grants
+            .iter()
+            .filter(|(s, kind, _)| s == scope && *kind == AudienceType::Organization)
+            .map(|(.., organization)| *organization)
+            .collect()
+    }
+}
+
 /// Whether `user_id` holds `scope` through a role whose audience is an organization.
 pub async fn holds_organization_scope(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     scope: &str,
 ) -> Result<bool> {
-    let role_ids = ids_of_user(db, user_id).await?;
-    if role_ids.is_empty() {
-        return Ok(false);
-    }
-    let organization_roles: Vec<Uuid> = role::Entity::find()
-        .select_only()
-        .column(role::Column::Id)
-        .filter(role::Column::Id.is_in(role_ids))
-        .filter(role::Column::AudienceType.eq(AudienceType::Organization))
-        .into_tuple()
-        .all(db)
-        .await?;
-    if organization_roles.is_empty() {
-        return Ok(false);
-    }
-    let granting = role_scope::Entity::find()
-        .filter(role_scope::Column::RoleId.is_in(organization_roles))
-        .filter(role_scope::Column::Scope.eq(scope))
-        .count(db)
-        .await?;
-    Ok(granting > 0)
+    let held = held(db, user_id).await?;
+    Ok(!held.organizations_granting(scope).is_empty())
 }
 
 /// The organization a role belongs to, for who may see and change it: its audience for an

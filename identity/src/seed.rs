@@ -42,7 +42,7 @@ pub struct SeedReport {
 
 /// Creates whatever of the initial data is missing, in one transaction.
 pub async fn seed(db: &DatabaseConnection, input: SeedInput<'_>) -> Result<SeedReport> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::store::db::begin_write(db).await?;
     let root = ensure_root_organization(&txn).await?;
     let console = ensure_system_application(
         &txn,

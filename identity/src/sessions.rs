@@ -35,7 +35,7 @@ pub async fn start(
     let now = clock::now();
     let cookie_value = tokens::random_token();
     let session = idp_session::ActiveModel {
-        id: Set(crate::db::new_record_id()),
+        id: Set(crate::store::db::new_record_id()),
         token_hash: Set(tokens::hash_token(&cookie_value)),
         user_id: Set(user_id),
         auth_time: Set(now),

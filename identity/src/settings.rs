@@ -47,6 +47,20 @@ pub async fn impersonation(
         .unwrap_or_default())
 }
 
+/// [`impersonation`], kept while nothing changes (`crate::store::cache`).
+pub async fn impersonation_cached(
+    reads: &crate::store::cache::Reads<'_>,
+    organization_id: Uuid,
+) -> Result<Impersonation> {
+    struct Settings;
+    impl crate::store::cache::Kind for Settings {
+        type Key = Uuid;
+        type Value = Impersonation;
+    }
+    let load = impersonation(reads.db(), organization_id);
+    reads.remembered::<Settings>(organization_id, load).await
+}
+
 /// Stores the impersonation settings of an organization.
 pub async fn set_impersonation(
     db: &impl ConnectionTrait,

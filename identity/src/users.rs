@@ -15,6 +15,19 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::Mo
     Ok(user::Entity::find_by_id(id).one(db).await?)
 }
 
+/// [`find`], kept while nothing changes (`crate::store::cache`).
+pub async fn cached(
+    reads: &crate::store::cache::Reads<'_>,
+    id: Uuid,
+) -> Result<Option<user::Model>> {
+    struct ById;
+    impl crate::store::cache::Kind for ById {
+        type Key = Uuid;
+        type Value = Option<user::Model>;
+    }
+    reads.remembered::<ById>(id, find(reads.db(), id)).await
+}
+
 /// Finds a user by username (exact match).
 pub async fn find_by_username(
     db: &impl ConnectionTrait,

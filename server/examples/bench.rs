@@ -6,7 +6,7 @@
 //! --example bench -- [exchanges per level] [concurrency levels, default 1,4,16,64]`;
 //! one level alone is handy under a profiler).
 
-use identity::impersonation::SubjectClaims;
+use identity::impersonation::claims::SubjectClaims;
 use identity::oauth::claims::{AccessClaims, Actor, IdClaims};
 use identity::oauth::token_type;
 use server::{Application, Config, config::Secret};
@@ -107,7 +107,8 @@ async fn main() -> anyhow::Result<()> {
         None,
         Some(session.id),
     )?;
-    let subject = |jti: String| SubjectClaims {
+    // One impersonation per sign-in: each subject token names a sign-in of its own.
+    let subject = |jti: String, sign_in: &identity::entities::idp_session::Model| SubjectClaims {
         iss: provider.issuer.clone(),
         sub: target.id.to_string(),
         aud: app.client_id.clone(),
@@ -121,13 +122,17 @@ async fn main() -> anyhow::Result<()> {
         nbf: now,
         exp: now + 3600,
         jti,
-        sid: session.id.to_string(),
+        sid: sign_in.id.to_string(),
+        sid_exp: Some(sign_in.expires_at),
         reason: String::new(),
         code_challenge: None,
     };
 
     // 1. The cryptographic ceiling: verify both tokens, sign the access token.
-    let sample = keys.sign(token_type::SUBJECT, &subject(Uuid::new_v4().to_string()))?;
+    let sample = keys.sign(
+        token_type::SUBJECT,
+        &subject(Uuid::new_v4().to_string(), &session),
+    )?;
     let access = AccessClaims {
         iss: provider.issuer.clone(),
         sub: target.id.to_string(),
@@ -196,12 +201,12 @@ async fn main() -> anyhow::Result<()> {
     for &concurrency in &levels {
         // Issued as `/oauth2/authorize` issues them, and used in the order issued (the
         // queue pops from its end).
-        let mut tokens: Vec<String> = (0..per_level)
-            .map(|_| {
-                let jti = identity::db::new_record_id().to_string();
-                keys.sign(token_type::SUBJECT, &subject(jti)).unwrap()
-            })
-            .collect();
+        let mut tokens: Vec<String> = Vec::with_capacity(per_level);
+        for _ in 0..per_level {
+            let sign_in = identity::sessions::start(db, impersonator.id, 3600).await?;
+            let jti = identity::store::db::new_record_id().to_string();
+            tokens.push(keys.sign(token_type::SUBJECT, &subject(jti, &sign_in.session))?);
+        }
         tokens.reverse();
         let queue = Arc::new(std::sync::Mutex::new(tokens));
         let usage_before = Usage::now();

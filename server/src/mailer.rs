@@ -106,7 +106,7 @@ async fn record_outcome(
     sent: &Result<(), String>,
     retry_secs: i64,
 ) -> identity::Result<()> {
-    let txn = identity::db::begin_write(db).await?;
+    let txn = identity::store::db::begin_write(db).await?;
     match sent {
         Ok(()) => identity::mail::mark_sent(&txn, mail.id).await?,
         Err(error) => identity::mail::mark_failed(&txn, mail, error, retry_secs).await?,

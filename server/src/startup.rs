@@ -24,10 +24,10 @@ impl Application {
                 config.data_dir.display()
             )
         })?;
-        let db = identity::db::connect(&config.database_url())
+        let db = identity::store::db::connect(&config.database_url())
             .await
             .context("cannot open the database")?;
-        identity::db::migrate(&db).await?;
+        identity::store::db::migrate(&db).await?;
         identity::password::configure(config.password_checks);
         let listener = TcpListener::bind(config.addr)
             .await
@@ -115,7 +115,7 @@ impl Application {
                 if let Err(error) = keys.reload().await {
                     tracing::warn!("reloading the signing keys failed: {error}");
                 }
-                match identity::impersonation::expire_due(&db).await {
+                match identity::impersonation::session::expire_due(&db).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(ended = n, "impersonation sessions expired"),
                     Err(error) => {
@@ -155,20 +155,20 @@ pub const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_s
 /// `server users unlock <username>`: ends a failed-password lock without any administrator,
 /// on the database the configuration names. `Ok(false)`: no such user.
 pub async fn unlock_user(config: &Config, username: &str) -> anyhow::Result<bool> {
-    let db = identity::db::connect(&config.database_url())
+    let db = identity::store::db::connect(&config.database_url())
         .await
         .context("cannot open the database")?;
-    identity::db::migrate(&db).await?;
+    identity::store::db::migrate(&db).await?;
     let operator = identity::delegation::Authority::operator();
     Ok(identity::users::unlock(&db, username, &operator).await?)
 }
 
 /// `server rotate-keys`: rotates the keys in the configured database.
 pub async fn rotate_keys(config: &Config) -> anyhow::Result<String> {
-    let db = identity::db::connect(&config.database_url())
+    let db = identity::store::db::connect(&config.database_url())
         .await
         .context("cannot open the database")?;
-    identity::db::migrate(&db).await?;
+    identity::store::db::migrate(&db).await?;
     let keys = identity::keys::KeyStore::open(db)
         .await
         .context("cannot load the signing keys")?;

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// The database's count of changes to its read-mostly tables (one row, `id` 1), moved by
-/// triggers; see `identity::cache`.
+/// triggers; see `identity::store::cache`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "change_counter")]
 pub struct Model {

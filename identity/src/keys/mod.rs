@@ -221,7 +221,7 @@ impl KeyStore {
     /// Rotation: the next key starts signing, the active key retires (it keeps verifying),
     /// and a new next key is published. Returns the new active `kid`.
     pub async fn rotate(&self) -> Result<String> {
-        let txn = crate::db::begin_write(&self.db).await?;
+        let txn = crate::store::db::begin_write(&self.db).await?;
         let now = clock::now();
         let keys = signing_key::Entity::find().all(&txn).await?;
         let next = keys.iter().find(|k| k.status == KeyStatus::Next).cloned();
@@ -352,7 +352,7 @@ mod tests {
 
     #[tokio::test]
     async fn made_up_key_ids_read_the_keys_again_at_most_once_an_interval() {
-        let (_dir, db) = crate::db::test_database().await;
+        let (_dir, db) = crate::store::db::test_database().await;
         let keys = KeyStore::open(db).await.unwrap();
         for n in 0..200 {
             let refused = keys

@@ -55,6 +55,9 @@ pub struct IdClaims {
     /// The IdP session, for logout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// Who really acts, in the ID token of an impersonated sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
     #[serde(flatten)]
     pub profile: Profile,
 }

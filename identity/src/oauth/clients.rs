@@ -1,6 +1,7 @@
 //! Applications as OAuth clients: lookup, authentication, secrets, redirect URIs.
 
 use crate::entities::application;
+use crate::store::cache::{Kind, Reads};
 use crate::{Result, tokens};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use subtle::ConstantTimeEq;
@@ -33,17 +34,30 @@ pub async fn find(
         .await?)
 }
 
+/// [`find`], kept while nothing changes (`crate::store::cache`).
+pub async fn cached(reads: &Reads<'_>, client_id: &str) -> Result<Option<application::Model>> {
+    struct Enabled;
+    impl Kind for Enabled {
+        type Key = String;
+        type Value = Option<application::Model>;
+    }
+    let load = find(reads.db(), client_id);
+    reads
+        .remembered::<Enabled>(client_id.to_owned(), load)
+        .await
+}
+
 /// Authenticates a client. A confidential client must present its secret; a public client
 /// may only name itself. Unknown clients and wrong secrets fail alike.
 pub async fn authenticate(
-    reads: &crate::cache::Reads<'_>,
+    reads: &Reads<'_>,
     presented: &Presented,
 ) -> Result<std::result::Result<application::Model, ClientError>> {
     let (client_id, secret) = match presented {
         Presented::Secret { client_id, secret } => (client_id, Some(secret)),
         Presented::Public { client_id } => (client_id, None),
     };
-    let Some(app) = reads.client(client_id).await? else {
+    let Some(app) = cached(reads, client_id).await? else {
         return Ok(Err(ClientError::Failed));
     };
     let ok = match (secret, &app.client_secret_hash, app.public_client) {

@@ -32,7 +32,7 @@ pub async fn issue(db: &impl ConnectionTrait, new: NewCode) -> Result<String> {
     let code = tokens::random_token();
     let now = clock::now();
     authorization_code::Entity::insert(authorization_code::ActiveModel {
-        id: Set(crate::db::new_record_id()),
+        id: Set(crate::store::db::new_record_id()),
         code_hash: Set(tokens::hash_token(&code)),
         application_id: Set(new.application_id),
         user_id: Set(new.user_id),

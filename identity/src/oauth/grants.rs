@@ -2,9 +2,10 @@
 //! and revocations that keep tokens honest after they are issued.
 
 use super::Provider;
-use super::claims::{AccessClaims, Actor, IdClaims, Profile, half_hash};
+use super::claims::{AccessClaims, IdClaims, Profile, half_hash};
 use super::token_type;
 use crate::entities::{access_token, application, refresh_token, user};
+use crate::impersonation::session::Running;
 use crate::{Result, clock, tokens};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
@@ -34,10 +35,9 @@ pub struct Mint<'a> {
     pub nonce: Option<String>,
     pub idp_session_id: Option<Uuid>,
     pub code_id: Option<Uuid>,
-    /// The `act` claim: the impersonator, when impersonated.
-    pub actor: Option<Uuid>,
-    /// The impersonation session the grant belongs to.
-    pub impersonation_session_id: Option<Uuid>,
+    /// The impersonation session the grant belongs to: its impersonator goes in `act`, and
+    /// no token outlives it.
+    pub impersonation: Option<Running>,
     /// The organization the token is for (`None`: the user's, or the application's).
     pub organization_id: Option<Uuid>,
     pub id_token: bool,
@@ -76,14 +76,14 @@ pub struct Prepared {
 
 /// Records a prepared grant (pass the transaction it belongs to).
 async fn store(db: &impl ConnectionTrait, prepared: Prepared) -> Result<Minted> {
-    let mut batch = crate::db::Batch::new(db);
+    let mut batch = crate::store::db::Batch::new(db);
     let minted = store_in(&mut batch, prepared);
     batch.run(db).await?;
     Ok(minted)
 }
 
 /// [`store`] as part of a batch of writes.
-pub fn store_in(batch: &mut crate::db::Batch, prepared: Prepared) -> Minted {
+pub fn store_in(batch: &mut crate::store::db::Batch, prepared: Prepared) -> Minted {
     if let Some(refresh) = prepared.refresh {
         batch.push(&refresh_token::Entity::insert(refresh));
     }
@@ -95,10 +95,10 @@ pub fn store_in(batch: &mut crate::db::Batch, prepared: Prepared) -> Minted {
 /// name), so that the signing happens before a write transaction, not in it.
 pub async fn prepare(
     provider: &Provider,
-    reads: &crate::cache::Reads<'_>,
+    reads: &crate::store::cache::Reads<'_>,
     m: Mint<'_>,
 ) -> Result<Prepared> {
-    let org_name = reads.organization_name(m.organization()).await?;
+    let org_name = crate::organizations::name_cached(reads, m.organization()).await?;
     sign(provider, m, org_name)
 }
 
@@ -116,8 +116,18 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
     let now = clock::now();
     let org_id = m.organization();
     let scope = super::scope::join(&m.scopes);
-    let lifetime = i64::from(m.app.access_token_lifetime_secs);
-    let jti = crate::db::new_record_id().to_string();
+    // Every token of an impersonation session expires with it at the latest, also for
+    // those who check JWTs without asking us.
+    let ends_by = |lifetime: i32| {
+        let exp = now + i64::from(lifetime);
+        m.impersonation.map_or(exp, |s| exp.min(s.expires_at))
+    };
+    let exp = ends_by(m.app.access_token_lifetime_secs);
+    let act = m
+        .impersonation
+        .map(|s| crate::impersonation::claims::actor(s.impersonator_id));
+    let impersonation_session_id = m.impersonation.map(|s| s.id);
+    let jti = crate::store::db::new_record_id().to_string();
     let sub = match m.user {
         Some(user) => user.id.to_string(),
         None => m.app.client_id.clone(),
@@ -131,7 +141,7 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
         scope: scope.clone(),
         iat: now,
         nbf: now,
-        exp: now + lifetime,
+        exp,
         jti: jti.clone(),
         auth_time: m.auth_time,
         aut: if m.user.is_some() {
@@ -142,8 +152,8 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
         .to_owned(),
         org_id: org_id.to_string(),
         org_name,
-        act: m.actor.map(|a| Actor { sub: a.to_string() }),
-        impersonation_session_id: m.impersonation_session_id.map(|s| s.to_string()),
+        act: act.clone(),
+        impersonation_session_id: impersonation_session_id.map(|s| s.to_string()),
     };
     let access_token = provider.keys.sign(token_type::ACCESS, &claims)?;
 
@@ -153,14 +163,14 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
     if let (Some(user), plan) = (m.user, m.refresh) {
         let family = match plan {
             RefreshPlan::None => None,
-            RefreshPlan::NewFamily => Some(crate::db::new_record_id()),
+            RefreshPlan::NewFamily => Some(crate::store::db::new_record_id()),
             RefreshPlan::Family(f) => Some(f),
         };
         if let Some(family) = family {
             let value = tokens::random_token();
             let grant_scope = m.grant_scopes.as_ref().unwrap_or(&m.scopes);
             refresh_row = Some(refresh_token::ActiveModel {
-                id: Set(crate::db::new_record_id()),
+                id: Set(crate::store::db::new_record_id()),
                 token_hash: Set(tokens::hash_token(&value)),
                 family_id: Set(family),
                 application_id: Set(m.app.id),
@@ -170,10 +180,10 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
                 scope: Set(super::scope::join(grant_scope)),
                 auth_time: Set(m.auth_time.unwrap_or(now)),
                 created_at: Set(now),
-                expires_at: Set(now + i64::from(m.app.refresh_token_lifetime_secs)),
+                expires_at: Set(ends_by(m.app.refresh_token_lifetime_secs)),
                 used_at: Set(None),
                 revoked_at: Set(None),
-                impersonation_session_id: Set(m.impersonation_session_id),
+                impersonation_session_id: Set(impersonation_session_id),
             });
             family_id = Some(family);
             refresh = Some(value);
@@ -189,9 +199,9 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
         family_id: Set(family_id),
         scope: Set(scope.clone()),
         created_at: Set(now),
-        expires_at: Set(now + lifetime),
+        expires_at: Set(exp),
         revoked_at: Set(None),
-        impersonation_session_id: Set(m.impersonation_session_id),
+        impersonation_session_id: Set(impersonation_session_id),
     };
 
     let id_token = match m.user {
@@ -202,13 +212,14 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
                 aud: m.app.client_id.clone(),
                 azp: m.app.client_id.clone(),
                 iat: now,
-                exp: now + i64::from(m.app.id_token_lifetime_secs),
+                exp: ends_by(m.app.id_token_lifetime_secs),
                 auth_time: m.auth_time.unwrap_or(now),
-                jti: crate::db::new_record_id().to_string(),
+                jti: crate::store::db::new_record_id().to_string(),
                 nonce: m.nonce.clone(),
                 at_hash: Some(half_hash(&access_token)),
                 c_hash: None,
                 sid: m.idp_session_id.map(|s| s.to_string()),
+                act,
                 profile: Profile::of(user, &m.scopes),
             };
             Some(provider.keys.sign(token_type::ID, &claims)?)
@@ -219,7 +230,7 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
         minted: Minted {
             access_token,
             jti,
-            expires_in: lifetime,
+            expires_in: exp - now,
             scope,
             id_token,
             refresh_token: refresh,
@@ -304,9 +315,9 @@ pub async fn refresh(
     }
     // An impersonated grant lives only as long as its impersonation session, and `act`
     // survives the refresh.
-    let actor = match found.impersonation_session_id {
-        Some(session_id) => match crate::impersonation::live_session(db, session_id).await? {
-            Some(session) => Some(session.impersonator_id),
+    let impersonation = match found.impersonation_session_id {
+        Some(session_id) => match crate::impersonation::session::live(db, session_id).await? {
+            Some(session) => Some(Running::from(&session)),
             None => {
                 revoke_family(db, found.family_id).await?;
                 return Ok(Err(RefreshError::Unknown));
@@ -338,8 +349,7 @@ pub async fn refresh(
             nonce: None,
             idp_session_id: found.idp_session_id,
             code_id: found.code_id,
-            actor,
-            impersonation_session_id: found.impersonation_session_id,
+            impersonation,
             organization_id: None,
             refresh: RefreshPlan::Family(found.family_id),
         },
@@ -394,7 +404,7 @@ pub async fn live_access(provider: &Provider, token: &str) -> Result<Option<Live
     }
     // An impersonated token dies with its session, also when the session merely expired.
     if let Some(session) = record.impersonation_session_id
-        && crate::impersonation::live_session(&provider.db, session)
+        && crate::impersonation::session::live(&provider.db, session)
             .await?
             .is_none()
     {
@@ -492,11 +502,12 @@ pub fn id_token(
         iat: now,
         exp: now + i64::from(app.id_token_lifetime_secs),
         auth_time,
-        jti: crate::db::new_record_id().to_string(),
+        jti: crate::store::db::new_record_id().to_string(),
         nonce,
         at_hash: None,
         c_hash: None,
         sid: sid.map(|s| s.to_string()),
+        act: None,
         profile: Profile::of(user, scopes),
     };
     provider.keys.sign(token_type::ID, &claims)

@@ -21,16 +21,16 @@ pub struct Provider {
     /// `<public url>/oauth2/token`, as WSO2 names its issuer.
     pub issuer: String,
     /// Applications, users, roles and settings as of the last change (shared by clones).
-    pub cache: Arc<crate::cache::ReadCache>,
+    pub cache: Arc<crate::store::cache::ReadCache>,
     /// Uses single-use tokens up together with what depends on them (shared by clones).
-    pub single_use: Arc<crate::single_use::Committer>,
+    pub single_use: Arc<crate::store::group_commit::Committer>,
 }
 
 impl Provider {
     /// Starts the provider's background work on the current Tokio runtime.
     pub fn new(db: DatabaseConnection, keys: Arc<KeyStore>, public_url: &str) -> Self {
         Self {
-            single_use: Arc::new(crate::single_use::Committer::start(db.clone())),
+            single_use: Arc::new(crate::store::group_commit::Committer::start(db.clone())),
             db,
             keys,
             issuer: format!("{public_url}/oauth2/token"),
@@ -39,7 +39,7 @@ impl Provider {
     }
 
     /// Read-mostly lookups as of now (one read of the change counter).
-    pub async fn reads(&self) -> crate::Result<crate::cache::Reads<'_>> {
+    pub async fn reads(&self) -> crate::Result<crate::store::cache::Reads<'_>> {
         self.cache.reads(&self.db).await
     }
 }

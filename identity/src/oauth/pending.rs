@@ -36,7 +36,7 @@ pub async fn create(
     let handle = tokens::random_token();
     let now = clock::now();
     authorization_request::Entity::insert(authorization_request::ActiveModel {
-        id: Set(crate::db::new_record_id()),
+        id: Set(crate::store::db::new_record_id()),
         handle_hash: Set(tokens::hash_token(&handle)),
         user_id: Set(user_id),
         idp_session_id: Set(idp_session_id),

@@ -1,8 +1,8 @@
 //! Scopes: parsing and what a request may be granted.
 
 use crate::Result;
-use crate::entities::{application, role, role_scope};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use crate::entities::application;
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 /// OpenID Connect scopes that any application may ask any user for.
@@ -28,42 +28,6 @@ pub fn join(scopes: &[String]) -> String {
     scopes.join(" ")
 }
 
-/// The scopes `user_id` holds for `app`: through roles whose audience is the application,
-/// and, for the system applications (Console, My Account), through organization roles.
-pub async fn user_scopes(
-    db: &impl ConnectionTrait,
-    user_id: Uuid,
-    app: &application::Model,
-) -> Result<Vec<String>> {
-    let role_ids = crate::roles::ids_of_user(db, user_id).await?;
-    if role_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let roles = role::Entity::find()
-        .filter(role::Column::Id.is_in(role_ids))
-        .all(db)
-        .await?;
-    let relevant: Vec<Uuid> = roles
-        .iter()
-        .filter(|r| match r.audience_type {
-            role::AudienceType::Application => r.audience_id == app.id,
-            role::AudienceType::Organization => app.system,
-        })
-        .map(|r| r.id)
-        .collect();
-    if relevant.is_empty() {
-        return Ok(Vec::new());
-    }
-    let scopes: Vec<String> = role_scope::Entity::find()
-        .select_only()
-        .column(role_scope::Column::Scope)
-        .filter(role_scope::Column::RoleId.is_in(relevant))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(scopes)
-}
-
 /// What a user's authorization request is granted: the requested scopes that are OpenID
 /// scopes, or API scopes that the application is authorized for *and* the user holds for
 /// it through a role. Order follows the request.
@@ -73,15 +37,41 @@ pub async fn grantable(
     app: &application::Model,
     requested: &[String],
 ) -> Result<Vec<String>> {
-    let held = user_scopes(db, user_id, app).await?;
+    let held = crate::roles::held(db, user_id).await?;
+    let held = held.scopes(crate::roles::Audience::Application(app));
     let authorized = crate::api_resources::authorized_scopes(db, app.id).await?;
     Ok(requested
         .iter()
         .filter(|s| {
-            OPENID_SCOPES.contains(&s.as_str()) || (held.contains(s) && authorized.contains(s))
+            OPENID_SCOPES.contains(&s.as_str())
+                || (held.contains(s.as_str()) && authorized.contains(s))
         })
         .cloned()
         .collect())
+}
+
+/// Whether `app` would grant `scope` to the user now ([`grantable`] for one scope), kept
+/// while nothing changes (`crate::store::cache`).
+pub async fn grantable_cached(
+    reads: &crate::store::cache::Reads<'_>,
+    user_id: Uuid,
+    app: &application::Model,
+    scope: &str,
+) -> Result<bool> {
+    struct Grantable;
+    impl crate::store::cache::Kind for Grantable {
+        type Key = (Uuid, Uuid, String);
+        type Value = bool;
+    }
+    let load = async move {
+        let wanted = [scope.to_owned()];
+        Ok(!grantable(reads.db(), user_id, app, &wanted)
+            .await?
+            .is_empty())
+    };
+    reads
+        .remembered::<Grantable>((user_id, app.id, scope.to_owned()), load)
+        .await
 }
 
 #[cfg(test)]

@@ -182,13 +182,11 @@ pub async fn authorize(
                 .reads()
                 .await
                 .map_err(|_| AuthError::Internal)?;
-            let app = reads
-                .client(&live.claims.client_id)
+            let app = identity::oauth::clients::cached(&reads, &live.claims.client_id)
                 .await
                 .map_err(|_| AuthError::Internal)?
                 .ok_or(AuthError::Unauthenticated)?;
-            let holds = reads
-                .grantable(user.id, &app, required)
+            let holds = identity::oauth::scope::grantable_cached(&reads, user.id, &app, required)
                 .await
                 .map_err(|_| AuthError::Internal)?;
             if !holds {

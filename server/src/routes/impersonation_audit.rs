@@ -102,11 +102,11 @@ async fn impersonated_event(
 }
 
 /// A write transaction of an API handler; see the module documentation.
-pub struct AuditedWrite(identity::db::WriteTxn);
+pub struct AuditedWrite(identity::store::db::WriteTxn);
 
 /// Begins the transaction a handler makes its change in.
 pub async fn begin(db: &DatabaseConnection) -> identity::Result<AuditedWrite> {
-    Ok(AuditedWrite(identity::db::begin_write(db).await?))
+    Ok(AuditedWrite(identity::store::db::begin_write(db).await?))
 }
 
 impl std::ops::Deref for AuditedWrite {

@@ -483,7 +483,7 @@ async fn an_impersonating_session_cannot_start_another_and_ending_revokes_its_to
     };
     assert_eq!(sessions.len(), 1);
     assert!(
-        identity::impersonation::end(&s.app.db, &sessions[0], None, "stopped")
+        identity::impersonation::session::end(&s.app.db, &sessions[0], None, "stopped")
             .await
             .unwrap()
     );
@@ -681,13 +681,13 @@ async fn an_impersonated_token_dies_at_the_sessions_hard_limit() {
         "the token stops at the limit"
     );
     assert_eq!(
-        identity::impersonation::expire_due(&s.app.db)
+        identity::impersonation::session::expire_due(&s.app.db)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        identity::impersonation::expire_due(&s.app.db)
+        identity::impersonation::session::expire_due(&s.app.db)
             .await
             .unwrap(),
         0

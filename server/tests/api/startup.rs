@@ -184,7 +184,7 @@ async fn a_database_written_by_a_newer_version_is_refused_and_left_untouched() {
     );
     assert!(error.contains("newer version"), "{error}");
 
-    let db = identity::db::connect(&format!(
+    let db = identity::store::db::connect(&format!(
         "sqlite://{}?mode=rw",
         data.path().join("idp.sqlite").display()
     ))

@@ -77,7 +77,9 @@ pub async fn create_application(name: String, callback_url: String) -> Result<()
         ..identity::applications::Settings::default()
     };
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     let created = identity::applications::create(&txn, me.organization_id, settings)
         .await
         .map_err(internal)?
@@ -243,7 +245,9 @@ pub async fn get_application(id: String) -> Result<AppDetails, ServerFnError> {
         .map_err(internal)?
         .filter(|app| reach.contains(app.organization_id))
         .ok_or_else(not_found)?;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     let secret = identity::applications::reveal_secret(&txn, &app)
         .await
         .map_err(internal)?;
@@ -273,14 +277,14 @@ pub async fn get_application(id: String) -> Result<AppDetails, ServerFnError> {
             scopes: Vec::new(),
         })
         .collect();
-    let readiness = identity::readiness::check(&db, &app)
+    let readiness = identity::impersonation::readiness::check(&db, &app)
         .await
         .map_err(internal)?
         .into_iter()
         .map(|c| Prerequisite {
             part: match c.part {
-                identity::readiness::Part::From => "from".into(),
-                identity::readiness::Part::While => "while".into(),
+                identity::impersonation::readiness::Part::From => "from".into(),
+                identity::impersonation::readiness::Part::While => "while".into(),
             },
             label: c.label.into(),
             met: c.met,
@@ -366,7 +370,9 @@ pub async fn save_application(form: AppForm) -> Result<(), ServerFnError> {
             .parse::<i32>()
             .map_err(|_| invalid(&format!("{field}: Give a whole number of seconds.")))
     };
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     let app = identity::applications::find(&txn, id)
         .await
         .map_err(internal)?
@@ -426,7 +432,9 @@ pub async fn regenerate_secret(id: String) -> Result<String, ServerFnError> {
     let db = context()?.db;
     let not_found = || invalid("There is no application with this id.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     let app = identity::applications::find(&txn, id)
         .await
         .map_err(internal)?
@@ -458,7 +466,9 @@ pub async fn set_api_authorization(
     let db = context()?.db;
     let app_id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("Unknown application."))?;
     let api_id = uuid::Uuid::parse_str(&api).map_err(|_| invalid("Choose an API."))?;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     let app = identity::applications::find(&txn, app_id)
         .await
         .map_err(internal)?

@@ -114,7 +114,9 @@ pub async fn save_template(
         return Err(invalid("A template needs a subject and a body."));
     }
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     mail::set_template(
         &txn,
         organization,
@@ -139,7 +141,9 @@ pub async fn reset_template() -> Result<(), ServerFnError> {
         .user;
     let organization = crate::ssr::own_organization(&me, "internal_email_template_update").await?;
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     mail::reset_template(
         &txn,
         organization,

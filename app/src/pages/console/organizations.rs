@@ -67,7 +67,9 @@ pub async fn create_organization(parent: String, name: String) -> Result<(), Ser
         .filter(|parent| reach.contains(*parent))
         .ok_or_else(|| invalid("Choose a parent."))?;
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     identity::organizations::create(&txn, parent, &name)
         .await
         .map_err(internal)?
@@ -88,7 +90,9 @@ pub async fn invite_member(organization: String, username: String) -> Result<(),
         .filter(|organization| reach.contains(*organization))
         .ok_or_else(|| invalid("Choose an organization."))?;
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     let user = identity::users::find_by_username(&txn, username.trim())
         .await
         .map_err(internal)?

@@ -93,7 +93,7 @@ pub async fn list_roles() -> Result<RolesPage, ServerFnError> {
 /// audit record (after `txn` is rolled back).
 #[cfg(feature = "ssr")]
 async fn role_failure(
-    txn: identity::db::WriteTxn,
+    txn: identity::store::db::WriteTxn,
     error: identity::roles::RoleError,
 ) -> ServerFnError {
     match error {
@@ -122,7 +122,9 @@ pub async fn create_role(name: String, audience: String) -> Result<(), ServerFnE
         _ => return Err(invalid("Choose an audience.")),
     };
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     let view =
         match identity::roles::create(&txn, &by, me.organization_id, &name, audience, &[], &[])
             .await
@@ -280,7 +282,9 @@ pub async fn change_role(id: String, change: String, value: String) -> Result<()
     let db = context()?.db;
     let not_found = || invalid("There is no role with this id.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     let view = identity::roles::find(&txn, id)
         .await
         .map_err(internal)?

@@ -36,7 +36,7 @@ pub struct SessionsPage {
 #[server]
 pub async fn list_sessions(page: u64) -> Result<SessionsPage, ServerFnError> {
     use crate::ssr::{context, internal, require_console_scope};
-    use identity::impersonation::{self, SessionQuery};
+    use identity::impersonation::{self, session::SessionQuery};
     let me = require_console_scope("internal_impersonation_session_view").await?;
     let reach = crate::ssr::reach(&me, "internal_impersonation_session_view").await?;
     let db = context()?.db;
@@ -46,7 +46,7 @@ pub async fn list_sessions(page: u64) -> Result<SessionsPage, ServerFnError> {
             within: Some(reach.clone()),
             ..SessionQuery::default()
         };
-        let (total, sessions) = impersonation::list(&db, &query, offset, limit)
+        let (total, sessions) = impersonation::session::list(&db, &query, offset, limit)
             .await
             .map_err(internal)?;
         let mut rows = Vec::new();
@@ -100,13 +100,13 @@ pub async fn end_session(id: String) -> Result<(), ServerFnError> {
     let db = context()?.db;
     let not_found = || invalid("There is no such impersonation session.");
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let session = impersonation::find(&db, id)
+    let session = impersonation::session::find(&db, id)
         .await
         .map_err(internal)?
         .filter(|session| reach.contains(session.organization_id))
         .ok_or_else(not_found)?;
-    let reason = impersonation::end_reason::ENDED_BY_ADMINISTRATOR;
-    let ended = impersonation::end_now(&db, &session, Some(me.id), reason)
+    let reason = impersonation::session::end_reason::ENDED_BY_ADMINISTRATOR;
+    let ended = impersonation::session::end_now(&db, &session, Some(me.id), reason)
         .await
         .map_err(internal)?;
     if ended {

@@ -55,7 +55,9 @@ pub async fn save_impersonation_settings(
             ))
         })?;
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     identity::settings::set_impersonation(
         &txn,
         organization,

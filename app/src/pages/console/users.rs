@@ -306,7 +306,7 @@ pub enum Impersonation {
 #[server]
 pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_user};
-    use identity::impersonation::Availability;
+    use identity::impersonation::policy::Availability;
     let me = require_console_user().await?;
     let db = context()?.db;
     let not_found = || invalid("There is no user with this id.");
@@ -334,7 +334,7 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
         .into_iter()
         .map(|o| o.name)
         .collect();
-    let impersonation = match identity::impersonation::availability(&db, &me, &user)
+    let impersonation = match identity::impersonation::policy::availability(&db, &me, &user)
         .await
         .map_err(internal)?
     {
@@ -543,7 +543,7 @@ fn ImpersonateButton(user: UserDetails) -> impl IntoView {
                 </button>
                 <div class="dialog" role="dialog" aria-modal="true"
                     aria-labelledby="impersonate-title" data-open=move || open.get().to_string()>
-                    <form method="get" action="/console/impersonate" target="_blank" class="card"
+                    <form method="post" action="/console/impersonate" target="_blank" class="card"
                         on:submit=move |_| open.set(false)>
                         <h2 id="impersonate-title">{format!("Impersonate {}", user.username)}</h2>
                         <p>"A new tab opens My Account as this user. Your own Console stays \
@@ -612,7 +612,9 @@ pub async fn create_user(
         .await?
         .user;
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     let created = identity::users::register(
         &txn,
         identity::users::NewUser {
@@ -716,7 +718,9 @@ async fn change_user(
     let not_found = || invalid("There is no user with this id.");
     let id = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     let user = identity::users::find(&txn, id)
         .await
         .map_err(internal)?
@@ -788,7 +792,9 @@ pub async fn delete_user(id: String) -> Result<(), ServerFnError> {
     if id == me.id {
         return Err(invalid("You cannot delete your own account."));
     }
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     match identity::users::delete(&txn, &by, id)
         .await
         .map_err(internal)?

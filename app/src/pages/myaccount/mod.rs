@@ -60,10 +60,12 @@ pub async fn stop_impersonating() -> Result<(), ServerFnError> {
         .ok_or_else(|| failure("Your session has ended. Sign in again."))?;
     let db = context()?.db;
     if let Some(id) = current.session.impersonation_session_id
-        && let Some(session) = impersonation::find(&db, id).await.map_err(internal)?
+        && let Some(session) = impersonation::session::find(&db, id)
+            .await
+            .map_err(internal)?
     {
-        let reason = impersonation::end_reason::STOPPED;
-        impersonation::end_now(&db, &session, Some(current.user.id), reason)
+        let reason = impersonation::session::end_reason::STOPPED;
+        impersonation::session::end_now(&db, &session, Some(current.user.id), reason)
             .await
             .map_err(internal)?;
     }

@@ -34,7 +34,9 @@ pub async fn save_profile(
     use crate::ssr::{context, internal, invalid};
     let user = crate::ssr::own_account().await?.user;
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     identity::users::update(
         &txn,
         &identity::delegation::Authority::owner(user.id),

@@ -39,7 +39,9 @@ pub async fn sign_out_everywhere() -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal};
     let current = crate::ssr::own_account().await?;
     let db = context()?.db;
-    let txn = identity::db::begin_write(&db).await.map_err(internal)?;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
     identity::sessions::end_all_for_user(&txn, current.user.id)
         .await
         .map_err(internal)?;

@@ -75,14 +75,14 @@ async fn list(
     let reach = caller
         .reach(&state, "internal_impersonation_session_view")
         .await?;
-    let query = impersonation::SessionQuery {
+    let query = impersonation::session::SessionQuery {
         impersonator: p.impersonator,
         target: p.target,
         active: p.active,
         within: Some(reach),
     };
     let offset = p.offset.unwrap_or(0);
-    let (total, page) = impersonation::list(
+    let (total, page) = impersonation::session::list(
         &state.db,
         &query,
         offset,
@@ -106,7 +106,7 @@ async fn load(
 ) -> Result<impersonation_session::Model, ApiError> {
     let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("impersonation session"))?;
     let reach = caller.reach(state, scope).await?;
-    impersonation::find(&state.db, id)
+    impersonation::session::find(&state.db, id)
         .await?
         .filter(|session| reach.contains(session.organization_id))
         .ok_or(ApiError::NotFound("impersonation session"))
@@ -149,8 +149,8 @@ async fn end(
     .await?;
     let by = caller.user.as_ref().map(|u| u.id);
     let txn = begin(&state.db).await?;
-    let reason = impersonation::end_reason::ENDED_BY_ADMINISTRATOR;
-    if !impersonation::end(&*txn, &session, by, reason).await? {
+    let reason = impersonation::session::end_reason::ENDED_BY_ADMINISTRATOR;
+    if !impersonation::session::end(&*txn, &session, by, reason).await? {
         return Err(ApiError::Conflict(
             "This impersonation session has already ended.".into(),
         ));
@@ -169,13 +169,13 @@ async fn stop(State(state): State<AppState>, headers: HeaderMap) -> Result<Statu
     let session = identity::oauth::grants::impersonation_session_of(&state.db, &claims.jti)
         .await?
         .ok_or_else(not_impersonated)?;
-    let session = impersonation::find(&state.db, session)
+    let session = impersonation::session::find(&state.db, session)
         .await?
         .ok_or(ApiError::NotFound("impersonation session"))?;
     let impersonator = Uuid::parse_str(&act.sub).ok();
     let txn = begin(&state.db).await?;
-    let reason = impersonation::end_reason::STOPPED;
-    if !impersonation::end(&*txn, &session, impersonator, reason).await? {
+    let reason = impersonation::session::end_reason::STOPPED;
+    if !impersonation::session::end(&*txn, &session, impersonator, reason).await? {
         return Err(ApiError::Conflict(
             "This impersonation session has already ended.".into(),
         ));

@@ -412,7 +412,7 @@ async fn impersonated(
     if app.client_id == identity::scopes::CONSOLE_CLIENT_ID {
         return Ok((current, None));
     }
-    let live = identity::impersonation::live_session(&state.db, id)
+    let live = identity::impersonation::session::live(&state.db, id)
         .await
         .map_err(server_error_page)?;
     let Some(session) = live else {

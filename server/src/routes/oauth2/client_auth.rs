@@ -5,9 +5,9 @@ use super::error::OAuthError;
 use super::params::Params;
 use axum::http::{HeaderMap, header};
 use base64::{Engine, engine::general_purpose::STANDARD};
-use identity::cache::Reads;
 use identity::entities::application;
 use identity::oauth::clients::{self, Presented};
+use identity::store::cache::Reads;
 
 /// Credentials from an `Authorization: Basic` header, form-urldecoded as §2.3.1 requires.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>> {

@@ -6,6 +6,9 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use identity::impersonation::exchange::ExchangeError;
+use identity::impersonation::policy::Check;
+use identity::impersonation::subject_token::IssueError;
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -129,6 +132,50 @@ impl OAuthError {
 impl From<identity::Error> for OAuthError {
     fn from(error: identity::Error) -> Self {
         Self::server(error)
+    }
+}
+
+/// The token exchange's failures (SPEC §2.2): `invalid_target` for a subject token of
+/// another client, a server error for a fault, `invalid_request` for everything else.
+impl From<ExchangeError> for OAuthError {
+    fn from(error: ExchangeError) -> Self {
+        match error {
+            ExchangeError::Internal(error) => Self::server(error),
+            ExchangeError::OtherClient => Self::new(ErrorCode::InvalidTarget, error.to_string()),
+            other => Self::invalid_request(other.to_string()),
+        }
+    }
+}
+
+/// The subject token's failures (SPEC §2.1), as the error redirect of the authorization
+/// endpoint sends them: the code, and a description that names the failing rule only when
+/// that tells the impersonator nothing about the requested user.
+pub fn subject_token_error(error: &IssueError) -> (ErrorCode, Cow<'static, str>) {
+    let IssueError::Refused(refusal) = error else {
+        tracing::error!("subject token: {error}");
+        return (
+            ErrorCode::ServerError,
+            "The server could not complete the request.".into(),
+        );
+    };
+    match refusal.check() {
+        Check::Application => (
+            ErrorCode::UnauthorizedClient,
+            "This application is not enabled for impersonation (subject token and token exchange)."
+                .into(),
+        ),
+        Check::Pair => (
+            ErrorCode::AccessDenied,
+            "The requested user cannot be impersonated by you through this application.".into(),
+        ),
+        Check::SignIn => (
+            ErrorCode::AccessDenied,
+            format!("Impersonation refused: {refusal}.").into(),
+        ),
+        Check::Reason => (
+            ErrorCode::InvalidRequest,
+            "A reason is required to impersonate a user.".into(),
+        ),
     }
 }
 

@@ -7,6 +7,7 @@ use super::params::Params;
 use super::token::TokenResponse;
 use crate::state::AppState;
 use identity::entities::application;
+use identity::impersonation::session::Running;
 use identity::oauth::{grants, scope};
 use uuid::Uuid;
 
@@ -49,8 +50,13 @@ pub async fn switch(
         Some(requested) => requested.into_iter().filter(|s| held.contains(s)).collect(),
         None => held,
     };
-    let actor = match &live.claims.act {
-        Some(act) => Some(Uuid::parse_str(&act.sub).map_err(OAuthError::server)?),
+    // An impersonated token's session goes on, and ends the new token with it.
+    let impersonation = match live.record.impersonation_session_id {
+        Some(id) => Some(Running::from(
+            &identity::impersonation::session::live(&state.db, id)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_grant("The token is not active."))?,
+        )),
         None => None,
     };
     let minted = grants::mint(
@@ -65,8 +71,7 @@ pub async fn switch(
             nonce: None,
             idp_session_id: live.record.idp_session_id,
             code_id: None,
-            actor,
-            impersonation_session_id: live.record.impersonation_session_id,
+            impersonation,
             organization_id: Some(org.id),
             id_token: false,
             refresh: grants::RefreshPlan::None,

@@ -1,19 +1,19 @@
 //! The subject token response of `/oauth2/authorize` (SPEC §2.1, WSO2's impersonation):
 //! `response_type=subject_token` or `id_token subject_token`, `requested_subject`, the
-//! `internal_user_impersonate` scope. The checks run in order; the first failure is an
-//! error redirect and an audit record with its reason. Tokens go only in the fragment or
-//! a form post, never in a query.
+//! `internal_user_impersonate` scope. This adapter checks the request's form and answers
+//! on the wire; the rules and the token are `identity::impersonation::subject_token`'s.
+//! Tokens go only in the fragment or a form post, never in a query.
 
 use super::authorize::{Responder, ResponseMode, to_login};
-use super::error::ErrorCode;
+use super::error::{ErrorCode, subject_token_error};
 use super::params::Params;
 use crate::state::AppState;
 use axum::response::Response;
-use identity::audit::{self, Event, action};
 use identity::entities::application;
-use identity::impersonation::{self, SubjectClaims};
-use identity::oauth::{claims::Actor, clients, grant_type, grants, scope, token_type};
-use identity::{clock, scopes, sessions};
+use identity::impersonation::policy;
+use identity::impersonation::subject_token::{self, IssueError};
+use identity::oauth::scope;
+use identity::{scopes, sessions};
 use uuid::Uuid;
 
 /// Everything the impersonation branch needs from the authorization request.
@@ -86,12 +86,12 @@ pub async fn authorize(
         (None, None) => None,
     };
 
-    // Check 1: the application may do this at all.
-    if !app.subject_token_enabled || !clients::allows_grant(app, grant_type::TOKEN_EXCHANGE) {
-        return responder.error(
-            ErrorCode::UnauthorizedClient,
-            "This application is not enabled for impersonation (subject token and token exchange).",
-        );
+    // Check 1 before anything else: an application not enabled for impersonation never
+    // sends anybody to sign in.
+    if !policy::application_enabled(app) {
+        let refused = IssueError::Refused(policy::Refusal::ApplicationNotEnabled);
+        let (code, description) = subject_token_error(&refused);
+        return responder.error(code, &description);
     }
     let Some(current) = current else {
         if params.get("prompt") == Some("none") {
@@ -99,130 +99,37 @@ pub async fn authorize(
         }
         return to_login(&params.without("prompt"));
     };
-    let org = current.user.organization_id;
-    let settings = match identity::settings::impersonation(&state.db, org).await {
-        Ok(settings) => settings,
-        Err(error) => return responder.error(ErrorCode::ServerError, &fault(error)),
-    };
-    let reason = params.get("reason").unwrap_or("").trim().to_owned();
-
-    let deny = |denied: String| {
-        let event = Event {
-            action: action::IMPERSONATION_DENIED,
-            success: false,
-            actor_id: Some(current.user.id.to_string()),
-            target_id: Some(target_id.to_owned()),
-            client_id: Some(app.client_id.clone()),
-            reason: denied,
-            ..Event::default()
-        };
-        let db = state.db.clone();
-        async move {
-            if let Err(error) = audit::record(&db, event).await {
-                tracing::error!("audit: {error}");
-            }
-        }
-    };
-    // Checks 2 to 4: permission, target, privilege.
-    let target = match impersonation::check_pair(&state.db, app, &current.user, target_id).await {
-        Ok(Ok(target)) => target,
-        Ok(Err(denied)) => {
-            deny(denied.to_string()).await;
-            return responder.error(
-                ErrorCode::AccessDenied,
-                "The requested user cannot be impersonated by you through this application.",
-            );
-        }
-        Err(error) => return responder.error(ErrorCode::ServerError, &fault(error)),
-    };
-    // Check 5: no chaining, one at a time.
-    match impersonation::check_session(&state.db, &current.session).await {
-        Ok(Ok(())) => {}
-        Ok(Err(denied)) => {
-            deny(denied.to_string()).await;
-            return responder.error(
-                ErrorCode::AccessDenied,
-                &format!("Impersonation refused: {denied}."),
-            );
-        }
-        Err(error) => return responder.error(ErrorCode::ServerError, &fault(error)),
-    }
-    if settings.require_reason && reason.is_empty() {
-        deny("no reason given".into()).await;
-        return responder.error(
-            ErrorCode::InvalidRequest,
-            "A reason is required to impersonate a user.",
-        );
-    }
-    // Check 6: what the target may be granted here.
-    let wanted: Vec<String> = requested
-        .iter()
-        .filter(|s| *s != scopes::USER_IMPERSONATE)
-        .cloned()
-        .collect();
-    let granted = match scope::grantable(&state.db, target.id, app, &wanted).await {
-        Ok(granted) => granted,
-        Err(error) => return responder.error(ErrorCode::ServerError, &fault(error)),
-    };
-
-    let now = clock::now();
-    let claims = SubjectClaims {
-        iss: state.provider.issuer.clone(),
-        sub: target.id.to_string(),
-        aud: app.client_id.clone(),
-        azp: app.client_id.clone(),
-        client_id: app.client_id.clone(),
-        scope: scope::join(&granted),
-        may_act: Actor {
-            sub: current.user.id.to_string(),
-        },
-        iat: now,
-        nbf: now,
-        exp: now + i64::from(app.subject_token_expiry_secs),
-        jti: identity::db::new_record_id().to_string(),
-        sid: current.session.id.to_string(),
-        reason: reason.clone(),
-        code_challenge,
-    };
-    let subject_token = match state.provider.keys.sign(token_type::SUBJECT, &claims) {
-        Ok(token) => token,
-        Err(error) => return responder.error(ErrorCode::ServerError, &fault(error)),
-    };
-    let mut fields = Vec::new();
-    if with_id_token {
-        match grants::id_token(
-            &state.provider,
+    let issued = subject_token::issue(
+        &state.provider,
+        subject_token::Request {
             app,
-            &current.user,
-            &requested,
-            current.session.auth_time,
-            nonce,
-            Some(current.session.id),
-        ) {
-            Ok(id_token) => fields.push(("id_token", id_token)),
-            Err(error) => return responder.error(ErrorCode::ServerError, &fault(error)),
+            signed_in: &current,
+            requested_subject: target_id,
+            scopes: &requested,
+            reason: params.get("reason").unwrap_or(""),
+            code_challenge,
+            id_token_nonce: if with_id_token { nonce } else { None },
+        },
+    )
+    .await;
+    match issued {
+        Ok(issued) => {
+            let mut fields = Vec::new();
+            if let Some(id_token) = issued.id_token {
+                fields.push(("id_token", id_token));
+            }
+            fields.push(("subject_token", issued.subject_token));
+            fields.push((
+                "session_state",
+                session_state(&app.client_id, current.session.id),
+            ));
+            responder.respond(fields)
+        }
+        Err(error) => {
+            let (code, description) = subject_token_error(&error);
+            responder.error(code, &description)
         }
     }
-    fields.push(("subject_token", subject_token));
-    fields.push((
-        "session_state",
-        session_state(&app.client_id, current.session.id),
-    ));
-    let issued = Event {
-        action: action::SUBJECT_TOKEN_ISSUED,
-        success: true,
-        actor_id: Some(current.user.id.to_string()),
-        impersonator_id: Some(current.user.id.to_string()),
-        target_id: Some(target.id.to_string()),
-        client_id: Some(app.client_id.clone()),
-        scope: Some(claims.scope.clone()),
-        reason,
-        ..Event::default()
-    };
-    if let Err(error) = audit::record(&state.db, issued).await {
-        return responder.error(ErrorCode::ServerError, &fault(error));
-    }
-    responder.respond(fields)
 }
 
 /// OpenID Connect Session Management's `session_state`: opaque, derived from the client
@@ -233,9 +140,4 @@ fn session_state(client_id: &str, session: Uuid) -> String {
     let salt = identity::tokens::random_token();
     let digest = Sha256::digest(format!("{client_id} {session} {salt}").as_bytes());
     format!("{}.{}", URL_SAFE_NO_PAD.encode(digest), &salt[..16])
-}
-
-fn fault(error: impl std::fmt::Display) -> String {
-    tracing::error!("subject token: {error}");
-    "The server could not complete the request.".to_owned()
 }

@@ -12,6 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use identity::entities::{application, user};
+use identity::impersonation::session::Running;
 use identity::oauth::{
     clients, codes,
     grant_type::{
@@ -107,7 +108,7 @@ async fn authorization_code(
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
-    let txn = identity::db::begin_write(&state.db).await?;
+    let txn = identity::store::db::begin_write(&state.db).await?;
     let redeemed = codes::redeem(
         &txn,
         code,
@@ -129,15 +130,19 @@ async fn authorization_code(
         .await?
         .filter(|u| u.status == user::UserStatus::Active)
         .ok_or_else(|| OAuthError::invalid_grant("The user may no longer sign in."))?;
-    // A code issued inside an impersonation session carries its `act` while it lasts.
-    let actor = match code.impersonation_session_id {
-        Some(id) => Some(
-            identity::impersonation::live_session(&txn, id)
+    // A code issued inside an impersonation session carries its `act` while it lasts, and
+    // a refresh token only where the application allows refresh for impersonation.
+    let impersonation = match code.impersonation_session_id {
+        Some(id) => Some(Running::from(
+            &identity::impersonation::session::live(&txn, id)
                 .await?
-                .ok_or_else(|| OAuthError::invalid_grant("The impersonation session has ended."))?
-                .impersonator_id,
-        ),
+                .ok_or_else(|| OAuthError::invalid_grant("The impersonation session has ended."))?,
+        )),
         None => None,
+    };
+    let refresh = match impersonation {
+        Some(_) if !app.refresh_for_impersonation => RefreshPlan::None,
+        _ => refresh_plan(app),
     };
     let scopes = scope::parse(&code.scope);
     let minted = grants::mint(
@@ -153,10 +158,9 @@ async fn authorization_code(
             nonce: code.nonce.clone(),
             idp_session_id: code.idp_session_id,
             code_id: Some(code.id),
-            actor,
-            impersonation_session_id: code.impersonation_session_id,
+            impersonation,
             organization_id: None,
-            refresh: refresh_plan(app),
+            refresh,
         },
     )
     .await?;
@@ -172,7 +176,7 @@ async fn refresh_token(
 ) -> Result<TokenResponse, OAuthError> {
     let presented = params.require("refresh_token")?;
     let requested = params.get("scope").map(scope::parse);
-    let txn = identity::db::begin_write(&state.db).await?;
+    let txn = identity::store::db::begin_write(&state.db).await?;
     let result = grants::refresh(
         &state.provider,
         &txn,
@@ -229,8 +233,7 @@ async fn client_credentials(
             nonce: None,
             idp_session_id: None,
             code_id: None,
-            actor: None,
-            impersonation_session_id: None,
+            impersonation: None,
             organization_id: None,
             id_token: false,
             refresh: RefreshPlan::None,

@@ -1,26 +1,29 @@
 //! The Console's Impersonate User handoff, through the real protocol (SPEC §2.1, §2.2):
 //!
-//! 1. `GET /console/impersonate?user=…&reason=…` (opened in a new tab by the user's page)
-//!    keeps a fresh `state`, `nonce` and PKCE verifier in a short-lived cookie scoped to
+//! 1. `POST /console/impersonate` with `user` and `reason` (the form of the user's page,
+//!    opening a new tab; a write, so only from this server's own pages, `super::origin`:
+//!    a link or a page of another site cannot start an impersonation) keeps a fresh `state`, `nonce` and PKCE verifier in a short-lived cookie scoped to
 //!    the callback, and sends the browser to `/oauth2/authorize` for My Account with
 //!    `response_type=id_token subject_token`, `requested_subject`, `response_mode=form_post`.
 //! 2. `POST /myaccount/callback` receives the ID token and the subject token, checks
-//!    `state` and the ID token's `nonce`, and makes the token exchange as My Account (a
-//!    public client, so the PKCE verifier proves it is the one that asked). The exchange
+//!    `state` and the ID token's `nonce`, and makes the token exchange as My Account
+//!    (`identity::impersonation::exchange`, with the PKCE verifier proving that this is
+//!    the one that asked). The exchange
 //!    attaches the impersonation session to this browser's IdP session, so My Account
 //!    (and every application enabled for impersonation) now signs in as the target. The
 //!    tokens stay on the server.
 
-use crate::routes::oauth2::{exchange, pages, params::Params};
+use crate::routes::oauth2::pages;
 use crate::state::AppState;
 use axum::{
     Form, Router,
-    extract::{Query, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
+    routing::post,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use identity::impersonation::exchange::{self, ExchangeError};
 use identity::oauth::{claims::IdClaims, codes, token_type};
 use identity::scopes::MY_ACCOUNT_CLIENT_ID;
 use serde::{Deserialize, Serialize};
@@ -32,7 +35,7 @@ const HANDOFF_SECS: i64 = 600;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/console/impersonate", get(start))
+        .route("/console/impersonate", post(start))
         .route(CALLBACK, post(callback))
 }
 
@@ -51,7 +54,7 @@ struct Start {
     reason: String,
 }
 
-async fn start(State(state): State<AppState>, Query(start): Query<Start>) -> Response {
+async fn start(State(state): State<AppState>, Form(start): Form<Start>) -> Response {
     let handoff = Handoff {
         state: identity::tokens::random_token(),
         nonce: identity::tokens::random_token(),
@@ -161,32 +164,24 @@ async fn callback(
         Ok(reads) => reads,
         Err(error) => return crate::error::HttpError::from(error).into_response(),
     };
-    let my_account = match reads.client(MY_ACCOUNT_CLIENT_ID).await {
+    let my_account = match identity::oauth::clients::cached(&reads, MY_ACCOUNT_CLIENT_ID).await {
         Ok(Some(app)) => app,
         Ok(None) => return refused("My Account is disabled."),
         Err(error) => return crate::error::HttpError::from(error).into_response(),
     };
-    let params = Params::from_pairs(vec![
-        (
-            "grant_type".into(),
-            identity::oauth::grant_type::TOKEN_EXCHANGE.into(),
-        ),
-        ("subject_token".into(), subject_token),
-        ("subject_token_type".into(), exchange::JWT.into()),
-        ("actor_token".into(), id_token),
-        ("actor_token_type".into(), exchange::ID_TOKEN.into()),
-        ("code_verifier".into(), handoff.verifier),
-    ]);
-    let exchanged = match params {
-        Ok(params) => exchange::exchange(&state, &reads, &my_account, &params).await,
-        Err(error) => Err(error),
+    let request = exchange::Request {
+        app: &my_account,
+        subject_token: &subject_token,
+        actor_token: &id_token,
+        code_verifier: Some(&handoff.verifier),
     };
-    match exchanged {
+    match exchange::exchange(&state.provider, &reads, request).await {
         Ok(_) => {
             let mut response = Redirect::to("/myaccount").into_response();
             forget_handoff(&mut response);
             response
         }
-        Err(error) => refused(&error.description),
+        Err(ExchangeError::Internal(error)) => crate::error::HttpError::from(error).into_response(),
+        Err(error) => refused(&error.to_string()),
     }
 }

@@ -313,7 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn rows_written_directly_read_back_through_sea_orm_unchanged() {
-        let (_dir, db) = crate::db::test_database().await;
+        let (_dir, db) = crate::store::db::test_database().await;
         let mut direct = Connection::open(&sqlite_file(&db).unwrap()).unwrap();
         let written = audit_event::Model {
             id: 7,
@@ -324,7 +324,7 @@ mod tests {
             impersonator_id: None,
             target_id: Some(String::new()),
             client_id: None,
-            impersonation_session_id: Some(crate::db::new_record_id()),
+            impersonation_session_id: Some(crate::store::db::new_record_id()),
             scope: None,
             method: None,
             path: Some("/scim2/Me".into()),
@@ -338,7 +338,7 @@ mod tests {
         assert_eq!(read, Some(written));
 
         // And the other way: what sqlx wrote, the direct connection finds by the same value.
-        let session = crate::db::new_record_id();
+        let session = crate::store::db::new_record_id();
         audit_event::Entity::insert(audit_event::ActiveModel {
             created_at: Set(1),
             action: Set("x".into()),
@@ -360,7 +360,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_statement_is_an_error_and_the_connection_goes_on() {
-        let (_dir, db) = crate::db::test_database().await;
+        let (_dir, db) = crate::store::db::test_database().await;
         let mut direct = Connection::open(&sqlite_file(&db).unwrap()).unwrap();
         let bad = Statement::from_string(DbBackend::Sqlite, "INSERT INTO no_such_table VALUES (1)");
         let error = direct.run(&bad, |_| {}).unwrap_err();

@@ -19,8 +19,8 @@
 //! Single use holds across requests, groups and server instances: the primary key of
 //! `consumed_tokens` decides, and within one group the first request naming a token wins.
 
-use crate::db::Batch;
 use crate::entities::consumed_token;
+use crate::store::db::Batch;
 use crate::{Result, clock};
 use sea_orm::sea_query::{InsertStatement, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
@@ -38,6 +38,18 @@ pub const MAX_WAIT: Duration = Duration::from_millis(5);
 /// (a request arriving ends each look at once).
 const WAIT_STEP: Duration = Duration::from_micros(500);
 
+/// What became of a token and its writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The token was fresh: it is used up now, and the writes are made.
+    Written,
+    /// The token had been used already; nothing was written.
+    AlreadyUsed,
+    /// The token was fresh and is used up now, but the condition of the writes was not met
+    /// (`Batch::only_if`); nothing else was written.
+    Unmet,
+}
+
 /// A token to use up.
 #[derive(Clone, Debug)]
 pub struct Token {
@@ -51,7 +63,7 @@ pub struct Token {
 struct Request {
     token: Token,
     writes: Batch,
-    answer: oneshot::Sender<std::result::Result<bool, String>>,
+    answer: oneshot::Sender<std::result::Result<Outcome, String>>,
 }
 
 /// Commits single-use tokens and their writes, in groups; one per database, shared.
@@ -60,10 +72,10 @@ pub struct Committer {
 }
 
 /// How the committer commits: on an SQLite file, with a direct connection on its own
-/// thread (`crate::db::direct`: no hand-offs to sqlx's connection thread); otherwise
+/// thread (`crate::store::direct`: no hand-offs to sqlx's connection thread); otherwise
 /// through the pool, in a task on the Tokio runtime it was started on.
 enum Writer {
-    Direct(crate::db::direct::Connection),
+    Direct(crate::store::direct::Connection),
     Pool(DatabaseConnection, tokio::runtime::Handle),
 }
 
@@ -72,7 +84,7 @@ impl Committer {
     /// is dropped). Call it inside a Tokio runtime.
     pub fn start(db: DatabaseConnection) -> Self {
         let (requests, queue) = flume::unbounded();
-        let writer = match crate::db::direct::beside(&db, "committing through the pool") {
+        let writer = match crate::store::direct::beside(&db, "committing through the pool") {
             Some(connection) => Writer::Direct(connection),
             None => Writer::Pool(db, tokio::runtime::Handle::current()),
         };
@@ -86,9 +98,9 @@ impl Committer {
         Self { requests }
     }
 
-    /// Uses `token` up and, if it was fresh, makes `writes`, in one transaction. `false`:
-    /// the token had been used already, and nothing was written.
-    pub async fn use_up(&self, token: Token, writes: Batch) -> Result<bool> {
+    /// Uses `token` up and, if it was fresh and the condition of `writes` (if any) is met,
+    /// makes `writes`, in one transaction.
+    pub async fn use_up(&self, token: Token, writes: Batch) -> Result<Outcome> {
         let (answer, outcome) = oneshot::channel();
         self.requests
             .send(Request {
@@ -184,7 +196,7 @@ async fn commit_and_answer(db: DatabaseConnection, mut requests: Vec<Request>) {
 }
 
 /// Tells each request of a group its outcome: fresh or not, or the group's error.
-fn answer(requests: Vec<Request>, committed: Result<Vec<bool>>) {
+fn answer(requests: Vec<Request>, committed: Result<Vec<Outcome>>) {
     match committed {
         Ok(fresh) => {
             for (request, fresh) in requests.into_iter().zip(fresh) {
@@ -201,31 +213,37 @@ fn answer(requests: Vec<Request>, committed: Result<Vec<bool>>) {
 }
 
 /// One transaction for a group: which requests had a fresh token, in order.
-async fn commit(db: &DatabaseConnection, requests: &mut [Request]) -> Result<Vec<bool>> {
-    let txn = crate::db::begin_write(db).await?;
+async fn commit(db: &DatabaseConnection, requests: &mut [Request]) -> Result<Vec<Outcome>> {
+    let txn = crate::store::db::begin_write(db).await?;
     let mut inserted: HashSet<String> = HashSet::new();
     for row in txn.query_all(&use_up_all(requests)).await? {
         inserted.insert(row.try_get::<String>("", "jti")?);
     }
-    let fresh = first_namings(requests, inserted);
+    let mut outcomes = first_namings(requests, inserted);
     // Each request's writes in a round trip of their own: their text is one of a few, so
     // the connection keeps it prepared (the whole group's would rarely repeat).
-    for (request, fresh) in requests.iter_mut().zip(&fresh) {
-        if *fresh {
+    for (request, outcome) in requests.iter_mut().zip(&mut outcomes) {
+        if *outcome == Outcome::Written {
+            if let Some(condition) = request.writes.take_condition()
+                && txn.query_all_raw(condition).await?.is_empty()
+            {
+                *outcome = Outcome::Unmet;
+                continue;
+            }
             std::mem::replace(&mut request.writes, Batch::new(&txn))
                 .run(&txn)
                 .await?;
         }
     }
     txn.commit().await?;
-    Ok(fresh)
+    Ok(outcomes)
 }
 
 fn commit_and_answer_directly(
-    connection: &mut crate::db::direct::Connection,
+    connection: &mut crate::store::direct::Connection,
     mut requests: Vec<Request>,
 ) {
-    let _turn = crate::db::SQLITE_WRITER.blocking_lock();
+    let _turn = crate::store::db::SQLITE_WRITER.blocking_lock();
     let committed = commit_directly(connection, &mut requests);
     if committed.is_err() {
         let _ = connection.execute_plain("ROLLBACK");
@@ -234,18 +252,26 @@ fn commit_and_answer_directly(
 }
 
 fn commit_directly(
-    connection: &mut crate::db::direct::Connection,
+    connection: &mut crate::store::direct::Connection,
     requests: &mut [Request],
-) -> Result<Vec<bool>> {
+) -> Result<Vec<Outcome>> {
     connection.execute_plain("BEGIN IMMEDIATE")?;
     let mut inserted: HashSet<String> = HashSet::new();
     let use_up = DbBackend::Sqlite.build(&use_up_all(requests));
     connection.run(&use_up, |row| {
         inserted.insert(row.text(0));
     })?;
-    let fresh = first_namings(requests, inserted);
-    for (request, fresh) in requests.iter_mut().zip(&fresh) {
-        if *fresh {
+    let mut outcomes = first_namings(requests, inserted);
+    for (request, outcome) in requests.iter_mut().zip(&mut outcomes) {
+        if *outcome == Outcome::Written {
+            if let Some(condition) = request.writes.take_condition() {
+                let mut met = false;
+                connection.run(&condition, |_| met = true)?;
+                if !met {
+                    *outcome = Outcome::Unmet;
+                    continue;
+                }
+            }
             let writes =
                 std::mem::replace(&mut request.writes, Batch::for_backend(DbBackend::Sqlite));
             let (statements, after_run) = writes.into_parts();
@@ -258,7 +284,7 @@ fn commit_directly(
         }
     }
     connection.execute_plain("COMMIT")?;
-    Ok(fresh)
+    Ok(outcomes)
 }
 
 /// One statement using up every request's token: `jti` of those it inserted.
@@ -291,10 +317,13 @@ fn use_up_all(requests: &[Request]) -> InsertStatement {
 }
 
 /// The first request naming a token that was inserted now has it; any other did not.
-fn first_namings(requests: &[Request], mut inserted: HashSet<String>) -> Vec<bool> {
+fn first_namings(requests: &[Request], mut inserted: HashSet<String>) -> Vec<Outcome> {
     requests
         .iter()
-        .map(|request| inserted.remove(&request.token.jti))
+        .map(|request| match inserted.remove(&request.token.jti) {
+            true => Outcome::Written,
+            false => Outcome::AlreadyUsed,
+        })
         .collect()
 }
 
@@ -302,7 +331,7 @@ fn first_namings(requests: &[Request], mut inserted: HashSet<String>) -> Vec<boo
 mod tests {
     use super::*;
     use crate::entities::audit_event;
-    use sea_orm::{EntityTrait, PaginatorTrait};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait};
 
     fn token(jti: &str) -> Token {
         Token {
@@ -338,48 +367,56 @@ mod tests {
 
     #[tokio::test]
     async fn of_twenty_simultaneous_uses_of_one_token_exactly_one_writes() {
-        let (_dir, db) = crate::db::test_database().await;
+        let (_dir, db) = crate::store::db::test_database().await;
         let committer = Committer::start(db.clone());
         let attempts =
             (0..20).map(|i| committer.use_up(token("once"), writes(&db, &i.to_string())));
-        let outcomes: Vec<bool> = futures::future::join_all(attempts)
+        let outcomes: Vec<Outcome> = futures::future::join_all(attempts)
             .await
             .into_iter()
             .map(Result::unwrap)
             .collect();
         assert_eq!(
-            outcomes.iter().filter(|fresh| **fresh).count(),
+            outcomes.iter().filter(|o| **o == Outcome::Written).count(),
             1,
             "{outcomes:?}"
         );
-        let winner = outcomes.iter().position(|fresh| *fresh).unwrap();
+        let winner = outcomes
+            .iter()
+            .position(|o| *o == Outcome::Written)
+            .unwrap();
         assert_eq!(reasons(&db).await, vec![winner.to_string()]);
         // Later, too.
-        assert!(
-            !committer
+        assert_eq!(
+            committer
                 .use_up(token("once"), writes(&db, "late"))
                 .await
-                .unwrap()
+                .unwrap(),
+            Outcome::AlreadyUsed
         );
         assert_eq!(reasons(&db).await.len(), 1);
     }
 
     #[tokio::test]
     async fn requests_in_one_group_keep_their_own_outcomes() {
-        let (_dir, db) = crate::db::test_database().await;
+        let (_dir, db) = crate::store::db::test_database().await;
         let committer = Committer::start(db.clone());
-        assert!(
+        assert_eq!(
             committer
                 .use_up(token("used"), writes(&db, "first"))
                 .await
-                .unwrap()
+                .unwrap(),
+            Outcome::Written
         );
         let (a, b, c) = tokio::join!(
             committer.use_up(token("a"), writes(&db, "a")),
             committer.use_up(token("used"), writes(&db, "again")),
             committer.use_up(token("c"), writes(&db, "c")),
         );
-        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (true, false, true));
+        assert_eq!(
+            (a.unwrap(), b.unwrap(), c.unwrap()),
+            (Outcome::Written, Outcome::AlreadyUsed, Outcome::Written)
+        );
         assert_eq!(reasons(&db).await, ["a", "c", "first"]);
         assert_eq!(
             crate::entities::consumed_token::Entity::find()
@@ -391,15 +428,85 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn writes_whose_condition_is_unmet_are_not_made_and_others_of_the_group_are() {
+        use crate::entities::consumed_token;
+        use sea_orm::sea_query::Query;
+        let (_dir, db) = crate::store::db::test_database().await;
+        let committer = Committer::start(db.clone());
+        // A condition met while the token "gate" has not been used up (an update that
+        // returns the row it touched).
+        let unless_gate_used = || {
+            let mut batch = Batch::new(&db);
+            batch.only_if(
+                &Query::update()
+                    .table(consumed_token::Entity)
+                    .value(consumed_token::Column::Kind, "touched")
+                    .and_where(consumed_token::Column::Jti.eq("gate"))
+                    .returning_col(consumed_token::Column::Jti)
+                    .to_owned(),
+            );
+            batch
+        };
+        let mut first = unless_gate_used();
+        crate::audit::record_in(
+            &mut first,
+            crate::audit::Event {
+                action: "test",
+                reason: "never".into(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            committer.use_up(token("t1"), first).await.unwrap(),
+            Outcome::Unmet
+        );
+        assert_eq!(reasons(&db).await, Vec::<String>::new());
+        // The token is used up all the same.
+        assert_eq!(
+            committer
+                .use_up(token("t1"), writes(&db, "again"))
+                .await
+                .unwrap(),
+            Outcome::AlreadyUsed
+        );
+        assert_eq!(
+            committer
+                .use_up(token("gate"), writes(&db, "gate"))
+                .await
+                .unwrap(),
+            Outcome::Written
+        );
+        let mut met = unless_gate_used();
+        crate::audit::record_in(
+            &mut met,
+            crate::audit::Event {
+                action: "test",
+                reason: "met".into(),
+                ..Default::default()
+            },
+        );
+        let (met, other) = tokio::join!(
+            committer.use_up(token("t2"), met),
+            committer.use_up(token("t3"), writes(&db, "t3")),
+        );
+        assert_eq!(
+            (met.unwrap(), other.unwrap()),
+            (Outcome::Written, Outcome::Written)
+        );
+        assert_eq!(reasons(&db).await, ["gate", "met", "t3"]);
+    }
+
+    #[tokio::test]
     async fn a_group_that_fails_writes_nothing_and_uses_no_token_up() {
-        let (_dir, db) = crate::db::test_database().await;
+        let (_dir, db) = crate::store::db::test_database().await;
         let committer = Committer::start(db.clone());
         // A write that cannot succeed: an audit event whose id is taken.
-        assert!(
+        assert_eq!(
             committer
                 .use_up(token("x"), writes(&db, "x"))
                 .await
-                .unwrap()
+                .unwrap(),
+            Outcome::Written
         );
         let taken = audit_event::Entity::find()
             .one(&db)
@@ -424,48 +531,52 @@ mod tests {
         // "y" shared z's transaction or not: either it committed alone, or it failed with
         // z's group and its token stays fresh.
         match ok {
-            Ok(true) => assert_eq!(reasons(&db).await, ["x", "y"]),
+            Ok(Outcome::Written) => assert_eq!(reasons(&db).await, ["x", "y"]),
             Err(_) => {
                 assert_eq!(reasons(&db).await, ["x"]);
-                assert!(
+                assert_eq!(
                     committer
                         .use_up(token("y"), writes(&db, "y"))
                         .await
-                        .unwrap()
+                        .unwrap(),
+                    Outcome::Written
                 );
             }
-            Ok(false) => panic!("y was never used"),
+            Ok(other) => panic!("y was never used: {other:?}"),
         }
         // z's token was not used up: it can still be.
-        assert!(
+        assert_eq!(
             committer
                 .use_up(token("z"), writes(&db, "z"))
                 .await
-                .unwrap()
+                .unwrap(),
+            Outcome::Written
         );
     }
 
     #[tokio::test]
     async fn a_group_that_panics_abandons_its_own_requests_only() {
-        let (_dir, db) = crate::db::test_database().await;
+        let (_dir, db) = crate::store::db::test_database().await;
         let committer = Committer::start(db.clone());
         let mut panicking = writes(&db, "p");
         panicking.after_run(|| panic!("a bug after a write (expected by this test)"));
         let abandoned = committer.use_up(token("p"), panicking).await;
         assert!(format!("{:?}", abandoned.unwrap_err()).contains("abandoned"));
         // The next group commits, and nothing of the abandoned one was kept.
-        assert!(
+        assert_eq!(
             committer
                 .use_up(token("q"), writes(&db, "q"))
                 .await
-                .unwrap()
+                .unwrap(),
+            Outcome::Written
         );
         assert_eq!(reasons(&db).await, ["q"]);
-        assert!(
+        assert_eq!(
             committer
                 .use_up(token("p"), writes(&db, "p"))
                 .await
-                .unwrap()
+                .unwrap(),
+            Outcome::Written
         );
     }
 

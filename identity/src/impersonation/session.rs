@@ -1,6 +1,7 @@
-//! Impersonation sessions: started by the token exchange, ended by the impersonator
-//! (Stop), an administrator (End), or their hard limit; ending one revokes every code,
-//! access token and refresh token derived from it in one transaction.
+//! Impersonation sessions: started by the token exchange ([`start_in`]), ended by the
+//! impersonator (Stop), an administrator (End), or their hard limit ([`expire_due`]);
+//! ending one revokes every code, access token and refresh token derived from it in one
+//! transaction ([`revoke_derived`]). No token of a session outlives it ([`Running`]).
 
 use crate::entities::{
     access_token, authorization_code, idp_session, impersonation_session, refresh_token,
@@ -9,8 +10,27 @@ use crate::{Result, audit, clock};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use uuid::Uuid;
 
+/// What a grant inside a running session needs to know of it: who really acts (`act`),
+/// which session it is, and when it ends at the latest (no token lives longer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Running {
+    pub id: Uuid,
+    pub impersonator_id: Uuid,
+    pub expires_at: i64,
+}
+
+impl From<&impersonation_session::Model> for Running {
+    fn from(session: &impersonation_session::Model) -> Self {
+        Self {
+            id: session.id,
+            impersonator_id: session.impersonator_id,
+            expires_at: session.expires_at,
+        }
+    }
+}
+
 /// The session if it is still running (not ended, not past its hard limit).
-pub async fn live_session(
+pub async fn live(
     db: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<Option<impersonation_session::Model>> {
@@ -79,7 +99,7 @@ pub async fn end_now(
     ended_by: Option<Uuid>,
     reason: &str,
 ) -> Result<bool> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::store::db::begin_write(db).await?;
     let ended = end(&txn, session, ended_by, reason).await?;
     txn.commit().await?;
     Ok(ended)
@@ -135,232 +155,71 @@ pub async fn expire_due(db: &sea_orm::DatabaseConnection) -> Result<u64> {
     Ok(ended)
 }
 
-/// Why an impersonation is refused (SPEC §2.1 checks 2 to 5). The text is for the audit
-/// log; the client gets a generic description.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Denied {
-    #[error("the impersonator lacks internal_user_impersonate for this application")]
-    NoPermission,
-    #[error("the requested user does not exist")]
-    UnknownTarget,
-    #[error("the requested user is not active")]
-    InactiveTarget,
-    #[error("an impersonator cannot impersonate themselves")]
-    SelfImpersonation,
-    #[error("the requested user belongs to another organization")]
-    OtherOrganization,
-    #[error("the requested user holds privileges the impersonator lacks")]
-    MorePrivileged,
-    #[error("the session is itself impersonated (no chaining)")]
-    Chaining,
-    #[error("the session already impersonates another user")]
-    AlreadyImpersonating,
-}
-
-/// Every scope a user holds through any role, whatever its audience.
-async fn all_scopes(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<String>> {
-    use crate::entities::role_scope;
-    use sea_orm::QuerySelect;
-    let role_ids = crate::roles::ids_of_user(db, user_id).await?;
-    Ok(role_scope::Entity::find()
-        .select_only()
-        .column(role_scope::Column::Scope)
-        .filter(role_scope::Column::RoleId.is_in(role_ids))
-        .into_tuple()
-        .all(db)
-        .await?)
-}
-
-/// Checks 2 to 4 of SPEC §2.1: the impersonator's permission for this application, and
-/// the target: exists, active, not the impersonator, same organization, not more
-/// privileged. Returns the target.
-pub async fn check_pair(
-    db: &impl ConnectionTrait,
-    app: &crate::entities::application::Model,
-    impersonator: &crate::entities::user::Model,
-    target_id: &str,
-) -> Result<std::result::Result<crate::entities::user::Model, Denied>> {
-    use crate::entities::user::UserStatus;
-    let held = crate::oauth::scope::user_scopes(db, impersonator.id, app).await?;
-    let authorized = crate::api_resources::authorized_scopes(db, app.id).await?;
-    let permission = crate::scopes::USER_IMPERSONATE.to_owned();
-    if !held.contains(&permission) || !authorized.contains(&permission) {
-        return Ok(Err(Denied::NoPermission));
-    }
-    let Some(target) = (match Uuid::parse_str(target_id) {
-        Ok(id) => crate::users::find(db, id).await?,
-        Err(_) => None,
-    }) else {
-        return Ok(Err(Denied::UnknownTarget));
-    };
-    if target.id == impersonator.id {
-        return Ok(Err(Denied::SelfImpersonation));
-    }
-    if target.status != UserStatus::Active {
-        return Ok(Err(Denied::InactiveTarget));
-    }
-    if target.organization_id != impersonator.organization_id {
-        return Ok(Err(Denied::OtherOrganization));
-    }
-    let mine = all_scopes(db, impersonator.id).await?;
-    if all_scopes(db, target.id)
-        .await?
-        .iter()
-        .any(|s| !mine.contains(s))
-    {
-        return Ok(Err(Denied::MorePrivileged));
-    }
-    Ok(Ok(target))
-}
-
-/// Whether the Console offers Impersonate User to `impersonator` on `target`'s page.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Availability {
-    /// One's own page: no button.
-    Hidden,
-    /// The button, disabled, with the one-line reason.
-    Disabled(&'static str),
-    /// The button works.
-    Ready,
-}
-
-/// The Console's answer for the Impersonate User button: the checks of the subject token
-/// request (SPEC §2.1), run now against My Account (where impersonation lands) for the
-/// impersonator signed in to `console`.
-pub async fn availability(
-    db: &impl ConnectionTrait,
-    console: &crate::sessions::Current,
-    target: &crate::entities::user::Model,
-) -> Result<Availability> {
-    let impersonator = &console.user;
-    if impersonator.id == target.id {
-        return Ok(Availability::Hidden);
-    }
-    if check_session(db, &console.session).await?.is_err() {
-        return Ok(Availability::Disabled(
-            "Stop your current impersonation first.",
-        ));
-    }
-    let Some(my_account) =
-        crate::oauth::clients::find(db, crate::scopes::MY_ACCOUNT_CLIENT_ID).await?
-    else {
-        return Ok(Availability::Disabled(
-            "My Account is disabled, so there is nowhere to impersonate into.",
-        ));
-    };
-    Ok(
-        match check_pair(db, &my_account, impersonator, &target.id.to_string()).await? {
-            Ok(_) => Availability::Ready,
-            Err(Denied::NoPermission) => {
-                Availability::Disabled("You need the Impersonator role to impersonate users.")
-            }
-            Err(Denied::InactiveTarget) => {
-                Availability::Disabled("This user is locked or disabled.")
-            }
-            Err(Denied::MorePrivileged) => {
-                Availability::Disabled("This user holds privileges that you do not have.")
-            }
-            Err(Denied::OtherOrganization) => {
-                Availability::Disabled("This user belongs to another organization.")
-            }
-            Err(Denied::UnknownTarget | Denied::SelfImpersonation) => Availability::Hidden,
-            Err(Denied::Chaining | Denied::AlreadyImpersonating) => {
-                Availability::Disabled("Stop your current impersonation first.")
-            }
-        },
-    )
-}
-
-/// Check 5 of SPEC §2.1: the IdP session is not impersonated itself and does not already
-/// run an impersonation.
-pub async fn check_session(
-    db: &impl ConnectionTrait,
-    session: &crate::entities::idp_session::Model,
-) -> Result<std::result::Result<(), Denied>> {
-    if let Some(id) = session.impersonation_session_id
-        && live_session(db, id).await?.is_some()
-    {
-        return Ok(Err(Denied::Chaining));
-    }
-    let running = impersonation_session::Entity::find()
-        .filter(impersonation_session::Column::IdpSessionId.eq(session.id))
-        .filter(impersonation_session::Column::EndedAt.is_null())
-        .filter(impersonation_session::Column::ExpiresAt.gt(clock::now()))
-        .one(db)
-        .await?;
-    if running.is_some() {
-        return Ok(Err(Denied::AlreadyImpersonating));
-    }
-    Ok(Ok(()))
-}
-
-/// Claims of a subject token (SPEC §2.1): the target as `sub`, the impersonator in
-/// `may_act`, and what the exchange needs to bind itself to this request.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct SubjectClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub azp: String,
-    pub client_id: String,
-    #[serde(default)]
-    pub scope: String,
-    pub may_act: crate::oauth::claims::Actor,
-    pub iat: i64,
-    pub nbf: i64,
-    pub exp: i64,
-    pub jti: String,
-    /// The impersonator's IdP session.
-    pub sid: String,
-    /// The impersonator's reason.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub reason: String,
-    /// PKCE challenge of the authorization request, checked at the exchange.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_challenge: Option<String>,
-}
-
 /// Starts a session and attaches it to the impersonator's IdP session (so that later
-/// sign-ins of this browser in enabled applications are as the target).
-pub fn start_in(batch: &mut crate::db::Batch, new: NewSession<'_>) -> impersonation_session::Model {
+/// sign-ins of this browser in enabled applications are as the target). The writes are
+/// made only if that sign-in is still live and runs no impersonation when they commit
+/// (one impersonation per sign-in, also for exchanges racing each other, on any instance):
+/// otherwise the batch's condition is unmet and nothing of it is written.
+pub fn start_in(
+    batch: &mut crate::store::db::Batch,
+    new: NewSession<'_>,
+) -> impersonation_session::Model {
     let NewSession {
         id,
         impersonator,
         target,
         application_id,
         idp_session_id,
+        sign_in_expires_at,
         reason,
         max_minutes,
     } = new;
     let now = clock::now();
+    let expires_at = (now + max_minutes * 60).min(sign_in_expires_at);
     let session = impersonation_session::Model {
         id,
         organization_id: target.organization_id,
         impersonator_id: impersonator.id,
         target_id: target.id,
         application_id,
-        idp_session_id,
+        idp_session_id: Some(idp_session_id),
         reason: reason.to_owned(),
         started_at: now,
-        expires_at: now + max_minutes * 60,
+        expires_at,
         ended_at: None,
         ended_by: None,
         end_reason: None,
     };
+    batch.only_if(&attach(idp_session_id, session.id, now));
     batch.push(&impersonation_session::Entity::insert(
         impersonation_session::ActiveModel::from(session.clone()),
     ));
-    if let Some(idp) = idp_session_id {
-        batch.push(
-            &idp_session::Entity::update_many()
-                .col_expr(
-                    idp_session::Column::ImpersonationSessionId,
-                    Expr::value(Some(session.id)),
-                )
-                .filter(idp_session::Column::Id.eq(idp)),
-        );
-    }
     session
+}
+
+/// Attaches session `id` to the sign-in `idp_session_id` if that sign-in is live and runs
+/// no impersonation now; returns the sign-in's id when it did.
+fn attach(idp_session_id: Uuid, id: Uuid, now: i64) -> sea_orm::sea_query::UpdateStatement {
+    use sea_orm::sea_query::{Condition, Query};
+    let running = Query::select()
+        .column(impersonation_session::Column::Id)
+        .from(impersonation_session::Entity)
+        .and_where(impersonation_session::Column::EndedAt.is_null())
+        .and_where(impersonation_session::Column::ExpiresAt.gt(now))
+        .to_owned();
+    Query::update()
+        .table(idp_session::Entity)
+        .value(idp_session::Column::ImpersonationSessionId, Some(id))
+        .and_where(idp_session::Column::Id.eq(idp_session_id))
+        .and_where(idp_session::Column::EndedAt.is_null())
+        .and_where(idp_session::Column::ExpiresAt.gt(now))
+        .cond_where(
+            Condition::any()
+                .add(idp_session::Column::ImpersonationSessionId.is_null())
+                .add(idp_session::Column::ImpersonationSessionId.not_in_subquery(running)),
+        )
+        .returning_col(idp_session::Column::Id)
+        .to_owned()
 }
 
 /// What an impersonation session starts with.
@@ -371,7 +230,9 @@ pub struct NewSession<'a> {
     pub target: &'a crate::entities::user::Model,
     pub application_id: Uuid,
     /// The impersonator's IdP session, which will carry the impersonation (SPEC §2.3).
-    pub idp_session_id: Option<Uuid>,
+    pub idp_session_id: Uuid,
+    /// When that sign-in ends: the session ends then at the latest.
+    pub sign_in_expires_at: i64,
     pub reason: &'a str,
     /// The hard limit.
     pub max_minutes: i64,

@@ -7,8 +7,6 @@ use sea_orm::{
 };
 use std::time::Duration;
 
-pub mod direct;
-
 /// Connects to `url`. SQLite gets WAL, foreign keys and `synchronous=FULL` on every pooled
 /// connection, and a busy timeout so that concurrent writers wait instead of failing.
 pub async fn connect(url: &str) -> crate::Result<DatabaseConnection> {
@@ -223,6 +221,8 @@ pub(crate) type AfterRun = Box<dyn FnOnce() + Send>;
 /// first failing statement fails the whole run.
 pub struct Batch {
     backend: DbBackend,
+    /// A statement returning rows: the writes are made only if it returns one.
+    condition: Option<Statement>,
     statements: Vec<Statement>,
     /// What to do once the statements have run (log lines of what they record).
     after_run: Vec<AfterRun>,
@@ -238,6 +238,7 @@ impl Batch {
     pub fn for_backend(backend: DbBackend) -> Self {
         Self {
             backend,
+            condition: None,
             statements: Vec::new(),
             after_run: Vec::new(),
         }
@@ -246,6 +247,19 @@ impl Batch {
     /// Adds a write (an insert, update or delete built with SeaORM).
     pub fn push(&mut self, write: &impl sea_orm::QueryTrait) {
         self.statements.push(write.build(self.backend));
+    }
+
+    /// Makes the writes depend on `condition`, a write returning rows (`RETURNING`) that
+    /// runs first: if it returns none, it changed nothing and no other write is made. Only
+    /// the single-use committer honours it (`crate::store::group_commit`); [`Batch::run`]
+    /// fails on an unmet condition.
+    pub fn only_if(&mut self, condition: &impl sea_orm::StatementBuilder) {
+        self.condition = Some(self.backend.build(condition));
+    }
+
+    /// The condition set by [`Batch::only_if`], to be run first.
+    pub(crate) fn take_condition(&mut self) -> Option<Statement> {
+        self.condition.take()
     }
 
     /// Adds something to do once the writes have run (not if they fail or never run).
@@ -260,7 +274,12 @@ impl Batch {
     }
 
     /// Runs the writes, in the order they were added.
-    pub async fn run(self, db: &impl ConnectionTrait) -> crate::Result<()> {
+    pub async fn run(mut self, db: &impl ConnectionTrait) -> crate::Result<()> {
+        if let Some(condition) = self.take_condition()
+            && db.query_all_raw(condition).await?.is_empty()
+        {
+            return Err(anyhow::anyhow!("the condition of a batch of writes was not met").into());
+        }
         if self.backend != DbBackend::Sqlite {
             for statement in self.statements {
                 db.execute_raw(statement).await?;
