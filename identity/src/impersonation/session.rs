@@ -197,15 +197,22 @@ pub fn start_in(
     session
 }
 
-/// Attaches session `id` to the sign-in `idp_session_id` if that sign-in is live and runs
-/// no impersonation now; returns the sign-in's id when it did.
+/// Attaches session `id` to the sign-in `idp_session_id` if that sign-in is live and the
+/// session it carries, if any, is over; returns the sign-in's id when it did.
+///
+/// "Over" is asked of the session found in the row, never "not running" of a list: on
+/// PostgreSQL a competing exchange's update, committed meanwhile, is re-read with its new
+/// session id, which this statement's snapshot does not list among the ended ones.
 fn attach(idp_session_id: Uuid, id: Uuid, now: i64) -> sea_orm::sea_query::UpdateStatement {
     use sea_orm::sea_query::{Condition, Query};
-    let running = Query::select()
+    let over = Query::select()
         .column(impersonation_session::Column::Id)
         .from(impersonation_session::Entity)
-        .and_where(impersonation_session::Column::EndedAt.is_null())
-        .and_where(impersonation_session::Column::ExpiresAt.gt(now))
+        .cond_where(
+            Condition::any()
+                .add(impersonation_session::Column::EndedAt.is_not_null())
+                .add(impersonation_session::Column::ExpiresAt.lte(now)),
+        )
         .to_owned();
     Query::update()
         .table(idp_session::Entity)
@@ -216,7 +223,7 @@ fn attach(idp_session_id: Uuid, id: Uuid, now: i64) -> sea_orm::sea_query::Updat
         .cond_where(
             Condition::any()
                 .add(idp_session::Column::ImpersonationSessionId.is_null())
-                .add(idp_session::Column::ImpersonationSessionId.not_in_subquery(running)),
+                .add(idp_session::Column::ImpersonationSessionId.in_subquery(over)),
         )
         .returning_col(idp_session::Column::Id)
         .to_owned()

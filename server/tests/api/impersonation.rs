@@ -9,20 +9,20 @@ use futures::future::join_all;
 use reqwest::Client;
 use serde_json::{Value, json};
 
-const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// The WSO2 documentation's setup: an application enabled for the subject token and the
 /// token exchange, authorized for the User Impersonation API, an application role with
 /// the scope, an impersonator in it, and a target user.
-struct Setup {
-    app: TestApp,
-    shop: Registered,
-    role_id: String,
-    impersonator_id: String,
-    target_id: String,
+pub struct Setup {
+    pub app: TestApp,
+    pub shop: Registered,
+    pub role_id: String,
+    pub impersonator_id: String,
+    pub target_id: String,
 }
 
-async fn setup() -> Setup {
+pub async fn setup() -> Setup {
     setup_in(spawn_app().await).await
 }
 
@@ -81,7 +81,7 @@ async fn setup_in(app: TestApp) -> Setup {
 }
 
 /// Runs the subject token request and returns the redirect's `Location`.
-async fn subject_request(
+pub async fn subject_request(
     app: &TestApp,
     browser: &Client,
     shop: &Registered,
@@ -109,7 +109,7 @@ async fn subject_request(
 }
 
 /// (id_token, subject_token) of a successful request.
-async fn tokens(s: &Setup, browser: &Client) -> (String, String) {
+pub async fn tokens(s: &Setup, browser: &Client) -> (String, String) {
     let target = subject_request(&s.app, browser, &s.shop, &s.target_id, &[]).await;
     assert!(
         target.starts_with(&format!("{CALLBACK}#")),
@@ -120,7 +120,7 @@ async fn tokens(s: &Setup, browser: &Client) -> (String, String) {
     (id, subject)
 }
 
-async fn exchange(
+pub async fn exchange(
     app: &TestApp,
     shop: &Registered,
     subject: &str,
@@ -146,7 +146,7 @@ async fn exchange(
     .await
 }
 
-async fn audit_actions(app: &TestApp) -> Vec<(String, String, String)> {
+pub async fn audit_actions(app: &TestApp) -> Vec<(String, String, String)> {
     let events: Value = app
         .get_as_admin(app.at("/api/server/v1/audit-events"))
         .await;
@@ -808,7 +808,7 @@ async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them(
     );
 }
 
-async fn audit_events(app: &TestApp) -> Vec<Value> {
+pub async fn audit_events(app: &TestApp) -> Vec<Value> {
     let events: Value = app
         .get_as_admin(app.at("/api/server/v1/audit-events?limit=500"))
         .await;
@@ -1131,7 +1131,7 @@ async fn app_with_smtp(port: u16) -> (TestApp, tempfile::TempDir) {
     (app, data)
 }
 
-async fn impersonate(s: &Setup) {
+pub async fn impersonate(s: &Setup) {
     let browser = s.app.browser_for("support", "support-password-1").await;
     let (id_token, subject_token) = tokens(s, &browser).await;
     assert_eq!(

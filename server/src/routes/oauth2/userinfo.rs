@@ -1,5 +1,5 @@
 //! `GET|POST /oauth2/userinfo` (OpenID Connect Core §5.3): claims about the user of a live
-//! access token that carries the `openid` scope.
+//! access token that carries the `openid` scope, and `act` when the token is impersonated.
 
 use super::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
@@ -44,5 +44,9 @@ pub async fn userinfo(
     }
     let mut claims = serde_json::to_value(Profile::of(&user, &scopes)).unwrap_or(json!({}));
     claims["sub"] = json!(user.id.to_string());
+    // An impersonated sign-in says who really acts here too.
+    if let Some(act) = &live.claims.act {
+        claims["act"] = json!(act);
+    }
     Ok(Json(claims))
 }

@@ -1,0 +1,327 @@
+//! The rules that keep impersonation from being turned against itself (issue 13): no start
+//! from another site, one impersonation per sign-in also when exchanges race, no token
+//! outliving its session, `act` wherever the user is named, ending that ends everything.
+
+use crate::helpers::{TestApp, admin, claims, location, query_param};
+use crate::impersonation::{exchange, setup, tokens};
+use futures::future::join_all;
+use identity::entities::{access_token, idp_session, impersonation_session, refresh_token};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+use serde_json::{Value, json};
+
+async fn sessions(app: &TestApp) -> Vec<impersonation_session::Model> {
+    impersonation_session::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn settings(app: &TestApp, path: &str, value: Value) {
+    let (user, pass) = admin();
+    let response = app
+        .client
+        .patch(app.at("/api/server/v1/configs/impersonation"))
+        .basic_auth(user, Some(pass))
+        .json(&json!([{ "operation": "REPLACE", "path": path, "value": value }]))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+#[tokio::test]
+async fn a_link_or_another_site_cannot_start_an_impersonation() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let start = s.app.at("/console/impersonate");
+    let form = [
+        ("user", s.target_id.as_str()),
+        ("reason", "attacker's words"),
+    ];
+
+    // A link (a GET, from anywhere) starts nothing.
+    let linked = browser.get(&start).query(&form).send().await.unwrap();
+    assert_eq!(linked.status(), 405);
+    // A form on another site, or one that hides where it comes from, neither.
+    for origin in [Some("https://attacker.example"), None] {
+        let mut post = browser.post(&start).form(&form);
+        if let Some(origin) = origin {
+            post = post.header("Origin", origin);
+        }
+        let response = post.send().await.unwrap();
+        assert_eq!(response.status(), 403, "from {origin:?}");
+    }
+    assert!(s.app.audit_events("subject-token-issued").await.is_empty());
+    assert!(sessions(&s.app).await.is_empty());
+    let mails = identity::entities::outbox_mail::Entity::find()
+        .count(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        mails, 0,
+        "nobody was told of an impersonation that never began"
+    );
+
+    // Our own page's form starts the real authorization request for My Account.
+    let own = browser
+        .post(&start)
+        .header("Origin", &s.app.url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 303);
+    let to = location(&own);
+    assert!(to.starts_with("/oauth2/authorize?"), "{to}");
+    assert_eq!(
+        query_param(to, "requested_subject").as_deref(),
+        Some(s.target_id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn twenty_subject_tokens_of_one_sign_in_exchanged_at_once_start_one_session() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    // All fetched before any exchange: the authorization endpoint's check sees nothing
+    // running each time.
+    let mut fetched = Vec::new();
+    for _ in 0..20 {
+        fetched.push(tokens(&s, &browser).await);
+    }
+    let answers = join_all(
+        fetched
+            .iter()
+            .map(|(id_token, subject)| exchange(&s.app, &s.shop, subject, id_token)),
+    )
+    .await;
+    let mut granted = 0;
+    for answer in answers {
+        if answer.status() == 200 {
+            granted += 1;
+            continue;
+        }
+        assert_eq!(answer.status(), 400);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("already impersonates"),
+            "{body}"
+        );
+    }
+    assert_eq!(granted, 1);
+    let running = sessions(&s.app).await;
+    assert_eq!(running.len(), 1, "one session, so Stop ends everything");
+    let denied: Vec<Value> = s.app.audit_events("impersonation-denied").await;
+    assert_eq!(denied.len(), 19, "{denied:?}");
+    assert!(
+        denied
+            .iter()
+            .all(|e| e["reason"] == "the session already impersonates another user")
+    );
+    assert_eq!(s.app.audit_events("impersonation-started").await.len(), 1);
+
+    // Once it ends, the same sign-in may impersonate again.
+    identity::impersonation::session::end_now(&s.app.db, &running[0], None, "stopped")
+        .await
+        .unwrap();
+    let (id_token, subject) = tokens(&s, &browser).await;
+    assert_eq!(
+        exchange(&s.app, &s.shop, &subject, &id_token)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_exchange_after_the_impersonator_signed_out_starts_nothing() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject) = tokens(&s, &browser).await;
+    let out = browser
+        .post(s.app.at("/logout"))
+        .header("Origin", &s.app.url)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_redirection(), "{}", out.status());
+    let refused = exchange(&s.app, &s.shop, &subject, &id_token).await;
+    assert_eq!(refused.status(), 400);
+    assert!(sessions(&s.app).await.is_empty());
+}
+
+/// Tokens minted in an impersonation session: `exp` at its hard limit at the latest, for
+/// whoever checks JWTs locally.
+fn assert_within(token: &str, session: &impersonation_session::Model, what: &str) {
+    let exp = claims(token)["exp"].as_i64().unwrap();
+    assert!(
+        exp <= session.expires_at,
+        "{what}: exp {exp} after the session's end {}",
+        session.expires_at
+    );
+}
+
+#[tokio::test]
+async fn no_token_of_an_impersonation_outlives_it_nor_the_sign_in_it_came_from() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    // A one-minute limit; the application keeps its hour-long access tokens.
+    settings(&s.app, "/maxSessionDurationMinutes", json!(1)).await;
+    let enabled = s
+        .app
+        .client
+        .put(s.app.at(&format!(
+            "/api/server/v1/applications/{}/inbound-protocols/oidc",
+            s.shop.id
+        )))
+        .basic_auth(user, Some(pass))
+        .json(&json!({
+            "grantTypes": ["authorization_code", "refresh_token", crate::impersonation::EXCHANGE],
+            "refreshToken": { "enableForImpersonation": true }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+    let sso = json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } });
+    let demo = s
+        .app
+        .register(
+            "Demo",
+            json!({ "grantTypes": ["authorization_code", "refresh_token"] }),
+            sso,
+        )
+        .await;
+
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject) = tokens(&s, &browser).await;
+    let body: Value = exchange(&s.app, &s.shop, &subject, &id_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = sessions(&s.app).await.remove(0);
+    assert!(session.expires_at <= session.started_at + 60);
+    assert_within(
+        body["access_token"].as_str().unwrap(),
+        &session,
+        "exchanged",
+    );
+    assert!(body["expires_in"].as_i64().unwrap() <= 60, "{body}");
+    let refresh = refresh_token::Entity::find()
+        .filter(refresh_token::Column::ImpersonationSessionId.eq(session.id))
+        .all(&s.app.db)
+        .await
+        .unwrap();
+    assert!(!refresh.is_empty(), "the exchange gave a refresh token");
+    assert!(refresh.iter().all(|r| r.expires_at <= session.expires_at));
+
+    // Single sign-on as the user: the access token, the ID token and the refresh token.
+    let code = s.app.code_for(&browser, &demo, &[]).await;
+    let sso = s.app.redeem(&demo, &code, None).await;
+    assert_within(
+        sso["access_token"].as_str().unwrap(),
+        &session,
+        "SSO access",
+    );
+    assert_within(sso["id_token"].as_str().unwrap(), &session, "SSO ID");
+    let records = access_token::Entity::find()
+        .filter(access_token::Column::ImpersonationSessionId.eq(session.id))
+        .all(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.expires_at <= session.expires_at));
+
+    // A sign-in that ends sooner than the limit ends the impersonation with it.
+    identity::impersonation::session::end_now(&s.app.db, &session, None, "stopped")
+        .await
+        .unwrap();
+    settings(&s.app, "/maxSessionDurationMinutes", json!(60)).await;
+    let sign_in = idp_session::Entity::find()
+        .filter(idp_session::Column::EndedAt.is_null())
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let soon = identity::clock::now() + 30;
+    idp_session::Entity::update_many()
+        .col_expr(idp_session::Column::ExpiresAt, Expr::value(soon))
+        .filter(idp_session::Column::Id.eq(sign_in.id))
+        .exec(&s.app.db)
+        .await
+        .unwrap();
+    let (id_token, subject) = tokens(&s, &browser).await;
+    let body: Value = exchange(&s.app, &s.shop, &subject, &id_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = impersonation_session::Entity::find()
+        .filter(impersonation_session::Column::EndedAt.is_null())
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(second.expires_at <= soon, "{} > {soon}", second.expires_at);
+    assert_within(body["access_token"].as_str().unwrap(), &second, "exchanged");
+}
+
+#[tokio::test]
+async fn impersonated_sign_ins_say_who_really_acts_in_the_id_token_and_userinfo() {
+    let s = setup().await;
+    let sso = json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } });
+    let demo = s.app.register("Demo", json!({}), sso).await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (id_token, subject) = tokens(&s, &browser).await;
+    assert_eq!(
+        exchange(&s.app, &s.shop, &subject, &id_token)
+            .await
+            .status(),
+        200
+    );
+    let code = s.app.code_for(&browser, &demo, &[]).await;
+    let tokens = s.app.redeem(&demo, &code, None).await;
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["sub"], s.target_id);
+    assert_eq!(id["act"], json!({ "sub": s.impersonator_id }));
+    let info: Value = s
+        .app
+        .client
+        .get(s.app.at("/oauth2/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], s.target_id);
+    assert_eq!(info["act"], json!({ "sub": s.impersonator_id }));
+
+    // Not impersonated: no act anywhere.
+    let own_browser = s.app.browser_for("customer", "customer-password-1").await;
+    let code = s.app.code_for(&own_browser, &demo, &[]).await;
+    let own = s.app.redeem(&demo, &code, None).await;
+    assert!(
+        claims(own["id_token"].as_str().unwrap())
+            .get("act")
+            .is_none()
+    );
+    let info: Value = s
+        .app
+        .client
+        .get(s.app.at("/oauth2/userinfo"))
+        .bearer_auth(own["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(info.get("act").is_none(), "{info}");
+}
