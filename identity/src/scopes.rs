@@ -32,6 +32,10 @@ pub const MANAGEMENT: &[&str] = &[
     "internal_email_template_update",
 ];
 
+/// Lets a token of any application read and change its own user through `/scim2/Me`
+/// (WSO2's self-service scope). Any user may be granted it; it is asked for by name.
+pub const SELF_SERVICE: &str = "internal_login";
+
 /// Client id of the Console, WSO2's name for it.
 pub const CONSOLE_CLIENT_ID: &str = "CONSOLE";
 /// Client id of My Account, WSO2's name for it.

@@ -5,8 +5,14 @@ use crate::entities::application;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-/// OpenID Connect scopes that any application may ask any user for.
-pub const OPENID_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+/// Scopes that any application may ask any user for: OpenID Connect's, and self-service.
+pub const OPENID_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    crate::scopes::SELF_SERVICE,
+];
 
 /// Splits a scope parameter on spaces (RFC 6749 §3.3) and, as WSO2's own examples do, on
 /// commas; keeps the first occurrence of each.

@@ -703,16 +703,27 @@ async fn an_impersonated_token_dies_at_the_sessions_hard_limit() {
 }
 
 #[tokio::test]
-async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them() {
+async fn requests_made_with_an_impersonated_token_are_audited_as_wso2_names_them() {
     let s = setup().await;
     let browser = s.app.browser_for("support", "support-password-1").await;
-    let (id_token, subject_token) = tokens(&s, &browser).await;
+    // With the self-service scope, so that `/scim2/Me` answers this token at all.
+    let scope = [(
+        "scope",
+        "internal_user_impersonate openid profile internal_login",
+    )];
+    let answer = subject_request(&s.app, &browser, &s.shop, &s.target_id, &scope).await;
+    let id_token = query_param(&answer, "id_token").unwrap();
+    let subject_token = query_param(&answer, "subject_token").unwrap();
     let body: Value = exchange(&s.app, &s.shop, &subject_token, &id_token)
         .await
         .json()
         .await
         .unwrap();
     let access = body["access_token"].as_str().unwrap().to_owned();
+    assert!(body["scope"].as_str().unwrap().contains("internal_login"));
+
+    // Impersonated, the account can be read but not rewritten (as in My Account): 403,
+    // nothing changed, recorded as a modification that failed.
     let patched = s
         .app
         .client
@@ -722,9 +733,29 @@ async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them(
         .send()
         .await
         .unwrap();
-    assert_eq!(patched.status(), 200);
-    let me: Value = patched.json().await.unwrap();
-    assert_eq!(me["id"], s.target_id, "the change is the target's");
+    assert_eq!(patched.status(), 403);
+    let replaced = s
+        .app
+        .client
+        .put(s.app.at("/scim2/Me"))
+        .bearer_auth(&access)
+        .json(&json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "name": { "givenName": "Changed" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.status(), 403);
+    let read = s
+        .app
+        .client
+        .get(s.app.at("/scim2/Me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let me: Value = read.json().await.unwrap();
+    assert_eq!(me["id"], s.target_id, "the account is the target's");
+    assert_ne!(me["name"]["givenName"], "Changed");
 
     let events = s
         .app
@@ -733,14 +764,26 @@ async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them(
                 .at("/api/server/v1/audit-events?action=resource-modification-via-impersonation"),
         )
         .await;
-    assert_eq!(events["totalResults"], 1);
+    assert_eq!(events["totalResults"], 2);
     let event = &events["events"][0];
     assert_eq!(event["actor"], s.target_id);
     assert_eq!(event["impersonator"], s.impersonator_id);
     assert_eq!(event["path"], "/scim2/Me");
-    assert_eq!(event["method"], "PATCH");
-    assert_eq!(event["outcome"], "success");
+    assert_eq!(event["method"], "PUT");
+    assert_eq!(event["outcome"], "failure");
     assert!(event["impersonationSession"].is_string());
+
+    // A change that is allowed (Stop, with the impersonated token) is recorded in the
+    // transaction that makes it, as a success.
+    let stopped = s
+        .app
+        .client
+        .delete(s.app.at("/api/users/v1/me/impersonation-session"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopped.status(), 204);
     let by_actor = s
         .app
         .get_as_admin(s.app.at(&format!(
@@ -757,55 +800,87 @@ async fn changes_made_with_an_impersonated_token_are_audited_as_wso2_names_them(
         !text.contains(&access) && !text.contains(&subject_token),
         "no token in the audit trail"
     );
-
-    // A refused change is recorded as a failure and changes nothing; a read is an access.
-    let refused = s
-        .app
-        .client
-        .patch(s.app.at("/scim2/Me"))
-        .bearer_auth(&access)
-        .json(&json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "emails", "value": [{ "value": "not an address", "primary": true }] }] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 400);
-    let read = s
-        .app
-        .client
-        .get(s.app.at("/scim2/Me"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
-    let me: Value = read.json().await.unwrap();
-    assert_eq!(me["name"]["givenName"], "Changed");
-    assert_ne!(me["emails"][0]["value"], "not an address");
-    let outcomes: Vec<(String, String)> = audit_events(&s.app)
+    let outcomes: Vec<(String, String, String)> = audit_events(&s.app)
         .await
         .iter()
-        .filter(|e| e["path"] == "/scim2/Me")
+        .filter(|e| e["path"].is_string())
         .map(|e| {
             (
                 e["action"].as_str().unwrap().to_owned(),
                 e["outcome"].as_str().unwrap().to_owned(),
+                e["method"].as_str().unwrap().to_owned(),
             )
         })
         .collect();
+    let record = |action: &str, outcome: &str, method: &str| {
+        (action.to_owned(), outcome.to_owned(), method.to_owned())
+    };
     assert_eq!(
         outcomes,
         [
-            ("resource-access-via-impersonation".into(), "success".into()),
-            (
-                "resource-modification-via-impersonation".into(),
-                "failure".into()
-            ),
-            (
-                "resource-modification-via-impersonation".into(),
-                "success".into()
+            record("resource-deletion-via-impersonation", "success", "DELETE"),
+            record("resource-access-via-impersonation", "success", "GET"),
+            record("resource-modification-via-impersonation", "failure", "PUT"),
+            record(
+                "resource-modification-via-impersonation",
+                "failure",
+                "PATCH"
             ),
         ],
         "newest first, one record per request"
     );
+}
+
+#[tokio::test]
+async fn scim_me_answers_only_self_service_tokens() {
+    let s = setup().await;
+    let customer = s.app.browser_for("customer", "customer-password-1").await;
+    let me = |token: String| {
+        let app = &s.app;
+        async move {
+            app.client
+                .get(app.at("/scim2/Me"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Any relying party's token: refused.
+    let code = s.app.code_for(&customer, &s.shop, &[]).await;
+    let plain = s.app.redeem(&s.shop, &code, None).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(me(plain).await, 403);
+    let refused = s.app.audit_events("request-rejected").await;
+    assert!(
+        refused.iter().any(|e| e["actor"] == s.target_id),
+        "the refusal names the caller: {refused:?}"
+    );
+    // Asked for self-service: the user's own account, readable and writable.
+    let code = s
+        .app
+        .code_for(&customer, &s.shop, &[("scope", "openid internal_login")])
+        .await;
+    let own = s.app.redeem(&s.shop, &code, None).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(me(own.clone()).await, 200);
+    let patched = s
+        .app
+        .client
+        .patch(s.app.at("/scim2/Me"))
+        .bearer_auth(&own)
+        .json(&json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "name.givenName", "value": "Own" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let body: Value = patched.json().await.unwrap();
+    assert_eq!(body["name"]["givenName"], "Own");
 }
 
 pub async fn audit_events(app: &TestApp) -> Vec<Value> {

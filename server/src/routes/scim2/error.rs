@@ -35,6 +35,11 @@ impl ScimError {
             actor: None,
         }
     }
+    /// Names the user refused, for the `request-rejected` record.
+    pub fn by(mut self, actor: uuid::Uuid) -> Self {
+        self.actor = Some(actor);
+        self
+    }
     pub fn invalid_value(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, Some("invalidValue"), detail)
     }

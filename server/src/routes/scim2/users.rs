@@ -15,6 +15,8 @@ use axum::{
 };
 use identity::delegation::Authority;
 use identity::entities::user::{self, UserStatus};
+use identity::oauth::scope;
+use identity::scopes;
 use identity::users::{self, Changes, NewUser, UserError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -469,19 +471,46 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn own(caller: Caller) -> Result<user::Model, ScimError> {
-    caller.user.ok_or_else(|| {
-        ScimError::new(
-            StatusCode::FORBIDDEN,
-            None,
-            "/scim2/Me needs a user's credentials.",
-        )
-    })
+/// Whether a call to `/scim2/Me` reads or changes the account.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Read,
+    Write,
+}
+
+/// The caller's own user, for `/scim2/Me`: a user's password, or a token of My Account or
+/// carrying the self-service scope (not any application's token). An impersonated token
+/// (one with `act`) may read but never change the account, as in My Account; the refusal
+/// is recorded as an impersonated modification that failed.
+fn own(caller: Caller, purpose: Use) -> Result<user::Model, ScimError> {
+    let refused = |message: &'static str| ScimError::new(StatusCode::FORBIDDEN, None, message);
+    let Some(user) = caller.user else {
+        return Err(refused("/scim2/Me needs a user's credentials."));
+    };
+    if let Some(token) = &caller.token {
+        let self_service = token.client_id == scopes::MY_ACCOUNT_CLIENT_ID
+            || scope::parse(&token.scope)
+                .iter()
+                .any(|s| s == scopes::SELF_SERVICE);
+        if !self_service {
+            return Err(refused(
+                "/scim2/Me needs a token of My Account or with the internal_login scope.",
+            )
+            .by(user.id));
+        }
+        if purpose == Use::Write && token.act.is_some() {
+            return Err(refused(
+                "An impersonated token cannot change the account; stop impersonating first.",
+            )
+            .by(user.id));
+        }
+    }
+    Ok(user)
 }
 
 /// `GET /scim2/Me`: the caller's own user. Any signed-in user.
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ScimError> {
-    let user = own(authorize(&state, &headers, None).await?)?;
+    let user = own(authorize(&state, &headers, None).await?, Use::Read)?;
     Ok(scim(StatusCode::OK, resource(&state, &user)))
 }
 
@@ -491,7 +520,7 @@ async fn replace_me(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, ScimError> {
-    let user = own(authorize(&state, &headers, None).await?)?;
+    let user = own(authorize(&state, &headers, None).await?, Use::Write)?;
     let mut input: UserInput = parse_body(&body)?;
     if input.user_name.as_deref() == Some(user.username.as_str()) {
         input.user_name = None;
@@ -518,7 +547,7 @@ async fn patch_me(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, ScimError> {
-    let user = own(authorize(&state, &headers, None).await?)?;
+    let user = own(authorize(&state, &headers, None).await?, Use::Write)?;
     let changes = changes_from_patch(parse_body(&body)?, false)?;
     let write = begin(&state.db).await?;
     let updated = users::update(&*write, &Authority::owner(user.id), user, changes)
