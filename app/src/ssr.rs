@@ -21,6 +21,50 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
     }
 }
 
+/// The `Set-Cookie` value of the session cookie `name` ([`session_cookie_name`]);
+/// `max_age` 0 clears it. Over https it is `Secure` (and `__Host-` prefixed by its name).
+pub fn session_set_cookie(name: &str, value: &str, max_age: i64) -> String {
+    let secure = if name == SECURE_SESSION_COOKIE {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+/// Gives the sign-in `session` a new cookie value (when it starts or stops impersonating:
+/// a value copied before is worthless after) and returns the `Set-Cookie` value for the
+/// cookie `name`, if the sign-in is still live.
+pub async fn rotated_session_cookie(
+    db: &DatabaseConnection,
+    name: &str,
+    session: &identity::entities::idp_session::Model,
+) -> identity::Result<Option<http::HeaderValue>> {
+    let Some(value) = identity::sessions::rotate(db, session.id).await? else {
+        return Ok(None);
+    };
+    let max_age = (session.expires_at - identity::clock::now()).max(0);
+    let cookie = session_set_cookie(name, &value, max_age);
+    Ok(http::HeaderValue::from_str(&cookie).ok())
+}
+
+/// [`rotated_session_cookie`] for this browser's sign-in, set on the server function's
+/// response.
+pub async fn rotate_session_cookie(
+    session: &identity::entities::idp_session::Model,
+) -> Result<(), ServerFnError> {
+    let ctx = context()?;
+    let cookie = rotated_session_cookie(&ctx.db, ctx.session_cookie, session)
+        .await
+        .map_err(internal)?;
+    if let Some(cookie) = cookie
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    {
+        response.append_header(http::header::SET_COOKIE, cookie);
+    }
+    Ok(())
+}
+
 /// What the server provides to every page render and server function.
 #[derive(Clone)]
 pub struct AppContext {

@@ -70,7 +70,7 @@ pub async fn access_history(db: &impl ConnectionTrait, user_id: Uuid) -> Result<
             .one(db)
             .await?
             .map(|u| u.username)
-            .unwrap_or_else(|| "(a deleted user)".to_owned());
+            .unwrap_or_else(|| format!("{} (deleted since)", session.impersonator_name));
         // Where the session was used: the tokens issued in it and the sign-ins through it.
         let clients: BTreeSet<String> = audit_event::Entity::find()
             .select_only()

@@ -13,6 +13,22 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+/// Gives the live session `id` a new cookie value (when it starts or stops impersonating:
+/// a value copied before is worthless after) and returns it, once, here.
+pub async fn rotate(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<String>> {
+    let cookie_value = tokens::random_token();
+    let rotated = idp_session::Entity::update_many()
+        .col_expr(
+            idp_session::Column::TokenHash,
+            Expr::value(tokens::hash_token(&cookie_value)),
+        )
+        .filter(idp_session::Column::Id.eq(id))
+        .filter(idp_session::Column::EndedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok((rotated.rows_affected == 1).then_some(cookie_value))
+}
+
 /// A session that was just started: the cookie value is returned once, here.
 pub struct Started {
     pub cookie_value: String,
@@ -73,13 +89,13 @@ pub async fn resolve(db: &impl ConnectionTrait, cookie_value: &str) -> Result<Op
         .map(|user| Current { session, user }))
 }
 
-/// Ends the session behind `cookie_value`, if it is still live. Ending twice is harmless.
-pub async fn end(db: &impl ConnectionTrait, cookie_value: &str) -> Result<bool> {
-    Ok(end_live(db, cookie_value).await?.is_some())
-}
-
-/// Ends the session behind `cookie_value` and returns whose it was, if it was still live.
-pub async fn end_live(db: &impl ConnectionTrait, cookie_value: &str) -> Result<Option<Uuid>> {
+/// Ends the session behind `cookie_value` and returns it, if it was still live. Ending
+/// twice is harmless. Signing out is `crate::impersonation::session::sign_out`, which
+/// ends the impersonation the session runs too.
+pub async fn end(
+    db: &impl ConnectionTrait,
+    cookie_value: &str,
+) -> Result<Option<idp_session::Model>> {
     let hash = tokens::hash_token(cookie_value);
     let Some(live) = idp_session::Entity::find()
         .filter(idp_session::Column::TokenHash.eq(&hash))
@@ -95,7 +111,7 @@ pub async fn end_live(db: &impl ConnectionTrait, cookie_value: &str) -> Result<O
         .filter(idp_session::Column::EndedAt.is_null())
         .exec(db)
         .await?;
-    Ok((result.rows_affected == 1).then_some(live.user_id))
+    Ok((result.rows_affected == 1).then_some(live))
 }
 
 /// A user's live sessions, the most recently used first.
@@ -113,7 +129,8 @@ pub async fn live_for_user(
         .await?)
 }
 
-/// Ends every live session of a user (sign out everywhere). Returns how many ended.
+/// Ends every live session of a user (sign out everywhere). Returns how many ended. (The
+/// caller ends the impersonations they run, as for [`end`].)
 pub async fn end_all_for_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<u64> {
     Ok(idp_session::Entity::update_many()
         .col_expr(idp_session::Column::EndedAt, Expr::value(clock::now()))

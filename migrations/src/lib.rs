@@ -16,6 +16,7 @@ mod m20261121_000007_impersonation_sso;
 mod m20261121_000008_user_search;
 mod m20261121_000009_change_counter;
 mod m20261201_000010_lockout;
+mod m20261201_000011_impersonation_history;
 
 pub use m20261121_000009_change_counter::COUNTED_TABLES;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_user_search::Migration),
             Box::new(m20261121_000009_change_counter::Migration),
             Box::new(m20261201_000010_lockout::Migration),
+            Box::new(m20261201_000011_impersonation_history::Migration),
         ]
     }
 }

@@ -105,8 +105,9 @@ impl Application {
         let keys = self.state.provider.keys.clone();
         let db = self.state.db.clone();
         // Every 30 s: pick up keys rotated elsewhere (another instance, `server
-        // rotate-keys`), and end impersonation sessions past their hard limit, revoking
-        // what they issued (tokens already stop at the limit; this records the end).
+        // rotate-keys`), and end impersonation sessions that are over (past their hard
+        // limit, signed out, or no longer allowed), revoking what they issued (their tokens
+        // already stopped counting; this records the end).
         let reload = tokio::spawn(async move {
             let mut every = tokio::time::interval(KEY_RELOAD_INTERVAL);
             every.tick().await;
@@ -115,9 +116,9 @@ impl Application {
                 if let Err(error) = keys.reload().await {
                     tracing::warn!("reloading the signing keys failed: {error}");
                 }
-                match identity::impersonation::session::expire_due(&db).await {
+                match identity::impersonation::session::end_due(&db).await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(ended = n, "impersonation sessions expired"),
+                    Ok(n) => tracing::info!(ended = n, "impersonation sessions over"),
                     Err(error) => {
                         tracing::warn!("ending expired impersonation sessions failed: {error}")
                     }

@@ -8,7 +8,10 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub organization_id: Uuid,
+    /// Kept when the impersonator is deleted (the target's history stays readable).
     pub impersonator_id: Uuid,
+    /// The impersonator's username when the session started.
+    pub impersonator_name: String,
     pub target_id: Uuid,
     /// The application that performed the exchange.
     pub application_id: Uuid,

@@ -1,5 +1,5 @@
 //! Impersonation sessions: started by the token exchange ([`start_in`]), ended by the
-//! impersonator (Stop), an administrator (End), or their hard limit ([`expire_due`]);
+//! impersonator (Stop), an administrator (End), or their hard limit ([`end_due`]);
 //! ending one revokes every code, access token and refresh token derived from it in one
 //! transaction ([`revoke_derived`]). No token of a session outlives it ([`Running`]).
 
@@ -7,7 +7,8 @@ use crate::entities::{
     access_token, authorization_code, idp_session, impersonation_session, refresh_token,
 };
 use crate::{Result, audit, clock};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// What a grant inside a running session needs to know of it: who really acts (`act`),
@@ -29,15 +30,57 @@ impl From<&impersonation_session::Model> for Running {
     }
 }
 
-/// The session if it is still running (not ended, not past its hard limit).
+/// The session if it is still running: not ended, not past its hard limit, and not over
+/// for any other reason ([`why_over`]). A session found over here stops counting at once
+/// (every token of it is inactive); the sweep ([`end_due`]) records its end.
 pub async fn live(
     db: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<Option<impersonation_session::Model>> {
-    Ok(impersonation_session::Entity::find_by_id(id)
+    let running = impersonation_session::Entity::find_by_id(id)
         .one(db)
         .await?
-        .filter(|s| s.ended_at.is_none() && s.expires_at > clock::now()))
+        .filter(|s| s.ended_at.is_none() && s.expires_at > clock::now());
+    let Some(session) = running else {
+        return Ok(None);
+    };
+    Ok(match why_over(db, &session).await? {
+        Some(_) => None,
+        None => Some(session),
+    })
+}
+
+/// Why a running session is over before its limit, if it is: the impersonator was
+/// deleted, the sign-in it runs in ended (signed out, signed out everywhere, or expired),
+/// or the rules no longer allow it (`super::policy`: the impersonator disabled or locked
+/// or without the permission, the target disabled, the application no longer enabled).
+pub async fn why_over(
+    db: &impl ConnectionTrait,
+    session: &impersonation_session::Model,
+) -> Result<Option<String>> {
+    use super::policy::{self, Facts, SignIn};
+    let Some(impersonator) = crate::users::find(db, session.impersonator_id).await? else {
+        return Ok(Some(end_reason::IMPERSONATOR_DELETED.to_owned()));
+    };
+    if let Some(sign_in) = session.idp_session_id {
+        let now = clock::now();
+        let live = idp_session::Entity::find_by_id(sign_in)
+            .one(db)
+            .await?
+            .is_some_and(|s| s.ended_at.is_none() && s.expires_at > now);
+        if !live {
+            return Ok(Some(end_reason::SIGNED_OUT.to_owned()));
+        }
+    }
+    let Some(app) = crate::applications::find(db, session.application_id).await? else {
+        return Ok(Some(end_reason::APPLICATION_DELETED.to_owned()));
+    };
+    let target = session.target_id.to_string();
+    let pair = policy::pair(db, &app, &impersonator, &target).await?;
+    let facts = Facts::of(&app, &impersonator, &pair, SignIn::AtStart, false, "");
+    Ok(policy::decide(&facts)
+        .err()
+        .map(|refusal| format!("no longer allowed: {refusal}")))
 }
 
 /// How a session ended (kept on the session and in its audit record).
@@ -45,6 +88,9 @@ pub mod end_reason {
     pub const STOPPED: &str = "stopped by the impersonator";
     pub const ENDED_BY_ADMINISTRATOR: &str = "ended by an administrator";
     pub const EXPIRED: &str = "expired";
+    pub const SIGNED_OUT: &str = "the impersonator's sign-in ended";
+    pub const IMPERSONATOR_DELETED: &str = "the impersonator was deleted";
+    pub const APPLICATION_DELETED: &str = "the application was deleted";
 }
 
 /// Ends a session, revokes everything derived from it and records who ended it and why,
@@ -137,18 +183,61 @@ pub async fn revoke_derived(db: &impl ConnectionTrait, id: Uuid, now: i64) -> Re
     Ok(())
 }
 
-/// Ends every session past its hard limit (the expiry sweep), each in its own
-/// transaction. Returns how many ended.
-pub async fn expire_due(db: &sea_orm::DatabaseConnection) -> Result<u64> {
+/// Ends every session that is over (the sweep): past its hard limit, or over for a reason
+/// of [`why_over`], each in its own transaction with that reason. Returns how many ended.
+pub async fn end_due(db: &sea_orm::DatabaseConnection) -> Result<u64> {
     let now = clock::now();
-    let due = impersonation_session::Entity::find()
+    let running = impersonation_session::Entity::find()
         .filter(impersonation_session::Column::EndedAt.is_null())
-        .filter(impersonation_session::Column::ExpiresAt.lte(now))
         .all(db)
         .await?;
     let mut ended = 0;
-    for session in due {
-        if end_now(db, &session, None, end_reason::EXPIRED).await? {
+    for session in running {
+        let reason = match session.expires_at <= now {
+            true => Some(end_reason::EXPIRED.to_owned()),
+            false => why_over(db, &session).await?,
+        };
+        if let Some(reason) = reason
+            && end_now(db, &session, None, &reason).await?
+        {
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// Signs out: ends the sign-in behind `cookie_value` and the impersonation it runs, with
+/// everything derived from it, in one transaction. Returns the sign-in, if it was live.
+pub async fn sign_out(
+    db: &sea_orm::DatabaseConnection,
+    cookie_value: &str,
+) -> Result<Option<idp_session::Model>> {
+    let txn = crate::store::db::begin_write(db).await?;
+    let ended = crate::sessions::end(&txn, cookie_value).await?;
+    if let Some(sign_in) = &ended {
+        end_signed_out(&txn, sign_in.user_id, Some(sign_in.id)).await?;
+    }
+    txn.commit().await?;
+    Ok(ended)
+}
+
+/// Ends the sessions `impersonator` runs because they signed out: in the sign-in
+/// `sign_in`, or in every sign-in of theirs (`None`: signed out everywhere). On `db` (pass
+/// the transaction that ends the sign-in). Returns how many ended.
+pub async fn end_signed_out(
+    db: &impl ConnectionTrait,
+    impersonator: Uuid,
+    sign_in: Option<Uuid>,
+) -> Result<u64> {
+    let mut running = impersonation_session::Entity::find()
+        .filter(impersonation_session::Column::ImpersonatorId.eq(impersonator))
+        .filter(impersonation_session::Column::EndedAt.is_null());
+    if let Some(sign_in) = sign_in {
+        running = running.filter(impersonation_session::Column::IdpSessionId.eq(sign_in));
+    }
+    let mut ended = 0;
+    for session in running.all(db).await? {
+        if end(db, &session, Some(impersonator), end_reason::SIGNED_OUT).await? {
             ended += 1;
         }
     }
@@ -180,6 +269,7 @@ pub fn start_in(
         id,
         organization_id: target.organization_id,
         impersonator_id: impersonator.id,
+        impersonator_name: impersonator.username.clone(),
         target_id: target.id,
         application_id,
         idp_session_id: Some(idp_session_id),
@@ -200,14 +290,24 @@ pub fn start_in(
 /// Attaches session `id` to the sign-in `idp_session_id` if that sign-in is live and the
 /// session it carries, if any, is over; returns the sign-in's id when it did.
 ///
-/// "Over" is asked of the session found in the row, never "not running" of a list: on
-/// PostgreSQL a competing exchange's update, committed meanwhile, is re-read with its new
-/// session id, which this statement's snapshot does not list among the ended ones.
+/// "Over" is asked of the session the row names (one lookup by primary key), never "not
+/// running" of a list: on PostgreSQL a competing exchange's update, committed meanwhile,
+/// is re-read with its new session id, which this statement's snapshot cannot find over.
 fn attach(idp_session_id: Uuid, id: Uuid, now: i64) -> sea_orm::sea_query::UpdateStatement {
-    use sea_orm::sea_query::{Condition, Query};
+    use sea_orm::sea_query::{Condition, ExprTrait as _, Query};
     let over = Query::select()
-        .column(impersonation_session::Column::Id)
+        .expr(Expr::val(1))
         .from(impersonation_session::Entity)
+        .and_where(
+            Expr::col((
+                impersonation_session::Entity,
+                impersonation_session::Column::Id,
+            ))
+            .equals((
+                idp_session::Entity,
+                idp_session::Column::ImpersonationSessionId,
+            )),
+        )
         .cond_where(
             Condition::any()
                 .add(impersonation_session::Column::EndedAt.is_not_null())
@@ -223,7 +323,7 @@ fn attach(idp_session_id: Uuid, id: Uuid, now: i64) -> sea_orm::sea_query::Updat
         .cond_where(
             Condition::any()
                 .add(idp_session::Column::ImpersonationSessionId.is_null())
-                .add(idp_session::Column::ImpersonationSessionId.in_subquery(over)),
+                .add(Expr::exists(over)),
         )
         .returning_col(idp_session::Column::Id)
         .to_owned()

@@ -681,13 +681,13 @@ async fn an_impersonated_token_dies_at_the_sessions_hard_limit() {
         "the token stops at the limit"
     );
     assert_eq!(
-        identity::impersonation::session::expire_due(&s.app.db)
+        identity::impersonation::session::end_due(&s.app.db)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        identity::impersonation::session::expire_due(&s.app.db)
+        identity::impersonation::session::end_due(&s.app.db)
             .await
             .unwrap(),
         0

@@ -325,3 +325,360 @@ async fn impersonated_sign_ins_say_who_really_acts_in_the_id_token_and_userinfo(
         .unwrap();
     assert!(info.get("act").is_none(), "{info}");
 }
+
+/// An impersonation started in `browser`: the exchanged access token and the session.
+async fn impersonating(
+    s: &crate::impersonation::Setup,
+    browser: &reqwest::Client,
+) -> (String, impersonation_session::Model) {
+    let (id_token, subject) = tokens(s, browser).await;
+    let body: Value = exchange(&s.app, &s.shop, &subject, &id_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = impersonation_session::Entity::find()
+        .filter(impersonation_session::Column::EndedAt.is_null())
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .expect("a running session");
+    (body["access_token"].as_str().unwrap().to_owned(), session)
+}
+
+/// The session as stored now.
+async fn reloaded(
+    app: &TestApp,
+    session: &impersonation_session::Model,
+) -> impersonation_session::Model {
+    impersonation_session::Entity::find_by_id(session.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the session is kept")
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_impersonation_it_runs_with_its_tokens() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (access, session) = impersonating(&s, &browser).await;
+    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], true);
+    let out = browser
+        .post(s.app.at("/logout"))
+        .header("Origin", &s.app.url)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_redirection());
+    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], false);
+    let ended = reloaded(&s.app, &session).await;
+    assert!(ended.ended_at.is_some());
+    assert_eq!(
+        ended.end_reason.as_deref(),
+        Some("the impersonator's sign-in ended")
+    );
+    assert_eq!(
+        ended.ended_by.map(|u| u.to_string()),
+        Some(s.impersonator_id.clone())
+    );
+
+    // Signing out everywhere (from another browser) ends it too.
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (access, session) = impersonating(&s, &browser).await;
+    let impersonator = uuid::Uuid::parse_str(&s.impersonator_id).unwrap();
+    identity::sessions::end_all_for_user(&s.app.db, impersonator)
+        .await
+        .unwrap();
+    // At once, for whoever asks...
+    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], false);
+    // ...and recorded by the sweep when nobody does (the server function also ends it
+    // in its own transaction: `end_signed_out`).
+    assert_eq!(
+        identity::impersonation::session::end_due(&s.app.db)
+            .await
+            .unwrap(),
+        1
+    );
+    let ended = reloaded(&s.app, &session).await;
+    assert_eq!(
+        ended.end_reason.as_deref(),
+        Some("the impersonator's sign-in ended")
+    );
+}
+
+/// Sets the impersonator's status as an administrator would.
+async fn set_status(s: &crate::impersonation::Setup, status: identity::entities::user::UserStatus) {
+    let id = uuid::Uuid::parse_str(&s.impersonator_id).unwrap();
+    let found = identity::users::find(&s.app.db, id).await.unwrap().unwrap();
+    let changes = identity::users::Changes {
+        status: Some(status),
+        ..Default::default()
+    };
+    let by = identity::delegation::Authority::operator();
+    identity::users::update(&s.app.db, &by, found, changes)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Takes the impersonator out of the Shop impersonator role (`remove`) or puts them back.
+async fn role_membership(s: &crate::impersonation::Setup, remove: bool) {
+    let (user, pass) = admin();
+    let operation = match remove {
+        true => {
+            json!({ "op": "remove", "path": format!("users[value eq \"{}\"]", s.impersonator_id) })
+        }
+        false => json!({ "op": "add", "path": "users", "value": [{ "value": s.impersonator_id }] }),
+    };
+    let changed = s
+        .app
+        .client
+        .patch(s.app.at(&format!("/scim2/v2/Roles/{}", s.role_id)))
+        .basic_auth(user, Some(pass))
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [operation]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+}
+
+#[tokio::test]
+async fn an_impersonator_who_loses_the_right_loses_the_running_session_at_once() {
+    use identity::entities::user::UserStatus;
+    let s = setup().await;
+    for case in ["disabled", "locked", "role taken away"] {
+        let browser = s.app.browser_for("support", "support-password-1").await;
+        let (access, session) = impersonating(&s, &browser).await;
+        match case {
+            "disabled" => set_status(&s, UserStatus::Disabled).await,
+            "locked" => set_status(&s, UserStatus::Locked).await,
+            _ => role_membership(&s, true).await,
+        }
+        assert_eq!(
+            s.app.introspect(&s.shop, &access).await["active"],
+            false,
+            "{case}: the token stops at once"
+        );
+        assert_eq!(
+            identity::impersonation::session::end_due(&s.app.db)
+                .await
+                .unwrap(),
+            1,
+            "{case}: the sweep records the end"
+        );
+        let reason = reloaded(&s.app, &session).await.end_reason.unwrap();
+        assert!(
+            reason.starts_with("no longer allowed: "),
+            "{case}: {reason}"
+        );
+        // Put things back for the next case.
+        set_status(&s, UserStatus::Active).await;
+        role_membership(&s, false).await;
+    }
+    // With every right back, impersonation works again, and nothing ends it.
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (access, _) = impersonating(&s, &browser).await;
+    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], true);
+    assert_eq!(
+        identity::impersonation::session::end_due(&s.app.db)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_of_impersonated_single_sign_on_follow_the_applications_setting() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let sso = json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } });
+    let demo = s
+        .app
+        .register(
+            "Demo",
+            json!({ "grantTypes": ["authorization_code", "refresh_token"] }),
+            sso,
+        )
+        .await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    impersonating(&s, &browser).await;
+    let code = s.app.code_for(&browser, &demo, &[]).await;
+    let without = s.app.redeem(&demo, &code, None).await;
+    assert!(without.get("refresh_token").is_none(), "{without}");
+
+    let enabled = s
+        .app
+        .client
+        .put(s.app.at(&format!(
+            "/api/server/v1/applications/{}/inbound-protocols/oidc",
+            demo.id
+        )))
+        .basic_auth(user, Some(pass))
+        .json(&json!({
+            "grantTypes": ["authorization_code", "refresh_token"],
+            "refreshToken": { "enableForImpersonation": true }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+    let code = s.app.code_for(&browser, &demo, &[]).await;
+    let with = s.app.redeem(&demo, &code, None).await;
+    assert!(with["refresh_token"].is_string(), "{with}");
+
+    // The user's own sign-in is not impersonated: refresh as the application allows.
+    let own = s.app.browser_for("customer", "customer-password-1").await;
+    let code = s.app.code_for(&own, &demo, &[]).await;
+    assert!(s.app.redeem(&demo, &code, None).await["refresh_token"].is_string());
+}
+
+/// The value of the hidden field `name` of a form_post page.
+fn hidden_field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_sign_in_gets_a_new_cookie_when_the_console_hand_off_starts_an_impersonation() {
+    let s = crate::impersonation::setup().await;
+    // The Console's hand-off lands in My Account, which must be enabled for it: the
+    // impersonator holds the built-in Impersonator role.
+    let (user, pass) = admin();
+    let roles: Value = s
+        .app
+        .get_as_admin(
+            s.app
+                .at("/scim2/v2/Roles?filter=displayName%20eq%20%22Impersonator%22"),
+        )
+        .await;
+    let impersonator_role = roles["Resources"][0]["id"].as_str().unwrap().to_owned();
+    let assigned = s
+        .app
+        .client
+        .patch(s.app.at(&format!("/scim2/v2/Roles/{impersonator_role}")))
+        .basic_auth(user, Some(pass))
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{ "op": "add", "path": "users", "value": [{ "value": s.impersonator_id }] }]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), 200);
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let sign_in = idp_session::Entity::find()
+        .filter(idp_session::Column::EndedAt.is_null())
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let start = browser
+        .post(s.app.at("/console/impersonate"))
+        .header("Origin", &s.app.url)
+        .form(&[("user", s.target_id.as_str()), ("reason", "Ticket 7")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303);
+    let page = browser
+        .get(s.app.at(location(&start)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let answer =
+        ["id_token", "subject_token", "state"].map(|name| (name, hidden_field(&page, name)));
+    let landed = browser
+        .post(s.app.at("/myaccount/callback"))
+        .header("Origin", &s.app.url)
+        .form(&answer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&landed), "/myaccount");
+    assert!(
+        landed.headers().get_all("set-cookie").iter().any(|c| c
+            .to_str()
+            .unwrap()
+            .starts_with("idp_session=")
+            && !c.to_str().unwrap().contains("Max-Age=0")),
+        "a new session cookie"
+    );
+    let after = idp_session::Entity::find_by_id(sign_in.id)
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        after.token_hash, sign_in.token_hash,
+        "the old cookie value is worthless"
+    );
+    assert!(
+        after.impersonation_session_id.is_some(),
+        "the sign-in impersonates"
+    );
+    // The browser carries the new value: My Account opens as the target.
+    let my_account = browser.get(s.app.at("/myaccount")).send().await.unwrap();
+    assert_eq!(my_account.status(), 200);
+    assert!(
+        my_account
+            .text()
+            .await
+            .unwrap()
+            .contains("impersonated by support")
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_impersonator_keeps_the_targets_access_history() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let (access, session) = impersonating(&s, &browser).await;
+    let deleted = s
+        .app
+        .client
+        .delete(s.app.at(&format!("/scim2/Users/{}", s.impersonator_id)))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    // The running session stops at once and is recorded as ended by the sweep.
+    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], false);
+    assert_eq!(
+        identity::impersonation::session::end_due(&s.app.db)
+            .await
+            .unwrap(),
+        1
+    );
+    let kept = reloaded(&s.app, &session).await;
+    assert_eq!(kept.impersonator_name, "support");
+    assert_eq!(
+        kept.end_reason.as_deref(),
+        Some("the impersonator was deleted")
+    );
+    // What the target reads in Access history names who it was.
+    let target = uuid::Uuid::parse_str(&s.target_id).unwrap();
+    let history = identity::my_account::access_history(&s.app.db, target)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].impersonator, "support (deleted since)");
+    let listed = s
+        .app
+        .get_as_admin(s.app.at("/api/server/v1/impersonation-sessions"))
+        .await;
+    assert_eq!(listed["sessions"][0]["impersonatorName"], "support");
+}

@@ -252,6 +252,7 @@ async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root()
         id: Set(session),
         organization_id: Set(identity::seed::root_organization_id(&app.db).await.unwrap()),
         impersonator_id: Set(uuid::Uuid::parse_str(&admin_id).unwrap()),
+        impersonator_name: Set("admin".into()),
         target_id: Set(uuid::Uuid::parse_str(&root_user).unwrap()),
         application_id: Set(uuid::Uuid::parse_str(&my_account).unwrap()),
         idp_session_id: Set(None),

@@ -438,7 +438,9 @@ async fn me_shows_and_changes_the_callers_own_profile_only() {
     app.create_user("meg", "meg-password-1").await;
     let shop = app.register("Shop", json!({}), json!({})).await;
     let browser = app.browser_for("meg", "meg-password-1").await;
-    let code = app.code_for(&browser, &shop, &[]).await;
+    // A token for self-service (WSO2's internal_login): any application may ask for it.
+    let self_service = [("scope", "openid profile internal_login")];
+    let code = app.code_for(&browser, &shop, &self_service).await;
     let access = app.redeem(&shop, &code, None).await["access_token"]
         .as_str()
         .unwrap()

@@ -67,7 +67,12 @@ pub async fn list_sessions(page: u64) -> Result<SessionsPage, ServerFnError> {
             };
             rows.push(SessionRow {
                 id: s.id.to_string(),
-                impersonator: name(s.impersonator_id).await.map_err(internal)?,
+                impersonator: match name(s.impersonator_id).await.map_err(internal)? {
+                    deleted if deleted == "(deleted)" => {
+                        format!("{} (deleted)", s.impersonator_name)
+                    }
+                    found => found,
+                },
                 target: name(s.target_id).await.map_err(internal)?,
                 reason: s.reason,
                 started: identity::clock::display(s.started_at),

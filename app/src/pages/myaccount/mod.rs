@@ -68,6 +68,7 @@ pub async fn stop_impersonating() -> Result<(), ServerFnError> {
         impersonation::session::end_now(&db, &session, Some(current.user.id), reason)
             .await
             .map_err(internal)?;
+        crate::ssr::rotate_session_cookie(&current.session).await?;
     }
     leptos_axum::redirect("/console");
     Ok(())

@@ -45,6 +45,9 @@ pub async fn sign_out_everywhere() -> Result<(), ServerFnError> {
     identity::sessions::end_all_for_user(&txn, current.user.id)
         .await
         .map_err(internal)?;
+    identity::impersonation::session::end_signed_out(&txn, current.user.id, None)
+        .await
+        .map_err(internal)?;
     txn.commit().await.map_err(internal)?;
     leptos_axum::redirect("/login?return_to=%2Fmyaccount");
     Ok(())

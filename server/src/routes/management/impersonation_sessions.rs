@@ -39,6 +39,7 @@ fn view(s: &impersonation_session::Model) -> Value {
     json!({
         "id": s.id,
         "impersonator": s.impersonator_id,
+        "impersonatorName": s.impersonator_name,
         "target": s.target_id,
         "applicationId": s.application_id,
         "reason": s.reason,

@@ -115,7 +115,7 @@ async fn logout(
             return Redirect::to(&format!("/logout?{}", query.finish())).into_response();
         }
         if let Some(cookie) = &cookie
-            && let Err(error) = sessions::end(&state.db, cookie).await
+            && let Err(error) = identity::impersonation::session::sign_out(&state.db, cookie).await
         {
             tracing::error!("logout: {error}");
         }

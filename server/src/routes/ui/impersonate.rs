@@ -179,9 +179,32 @@ async fn callback(
         Ok(_) => {
             let mut response = Redirect::to("/myaccount").into_response();
             forget_handoff(&mut response);
+            // The sign-in now impersonates: a cookie value copied before is worthless.
+            if let Err(error) = rotate_session_cookie(&state, &headers, &mut response).await {
+                return crate::error::HttpError::from(error).into_response();
+            }
             response
         }
         Err(ExchangeError::Internal(error)) => crate::error::HttpError::from(error).into_response(),
         Err(error) => refused(&error.to_string()),
     }
+}
+
+/// Gives the browser's sign-in a new cookie value, set on `response`.
+async fn rotate_session_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    response: &mut Response,
+) -> identity::Result<()> {
+    let Some(cookie) = app::ssr::session_cookie_value(headers, state.session_cookie()) else {
+        return Ok(());
+    };
+    let Some(current) = identity::sessions::resolve(&state.db, &cookie).await? else {
+        return Ok(());
+    };
+    let name = state.session_cookie();
+    if let Some(set) = app::ssr::rotated_session_cookie(&state.db, name, &current.session).await? {
+        response.headers_mut().append(header::SET_COOKIE, set);
+    }
+    Ok(())
 }

@@ -92,7 +92,7 @@ async fn sign_in(
     };
     // A session id that existed before sign-in is never reused.
     if let Some(previous) = session_cookie_value(&headers, state.session_cookie()) {
-        identity::sessions::end(&state.db, &previous).await?;
+        identity::impersonation::session::sign_out(&state.db, &previous).await?;
     }
     let lifetime = state.config.session_lifetime_secs;
     let started = identity::sessions::start(&state.db, user.id, lifetime).await?;
@@ -118,8 +118,9 @@ async fn sign_out(
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
     if let Some(cookie) = session_cookie_value(&headers, state.session_cookie())
-        && let Some(user_id) = identity::sessions::end_live(&state.db, &cookie).await?
+        && let Some(ended) = identity::impersonation::session::sign_out(&state.db, &cookie).await?
     {
+        let user_id = ended.user_id;
         identity::audit::record(
             &state.db,
             identity::audit::Event {
@@ -136,12 +137,9 @@ async fn sign_out(
     Ok(with_cookie(Redirect::to("/login"), cleared))
 }
 
-/// The `Set-Cookie` value of the session cookie (`max_age` 0 clears it); over https it is
-/// `Secure` and `__Host-` prefixed.
+/// The `Set-Cookie` value of the session cookie (`max_age` 0 clears it).
 pub fn session_cookie(value: &str, max_age: i64, secure: bool) -> String {
-    let name = session_cookie_name(secure);
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+    app::ssr::session_set_cookie(session_cookie_name(secure), value, max_age)
 }
 
 fn with_cookie(redirect: Redirect, cookie: String) -> Response {
