@@ -1,8 +1,9 @@
 //! A demo business application for the identity server: a real OpenID Connect relying
 //! party (confidential client, authorization code with PKCE, over HTTP). It shows who is
 //! signed in and, when the access token carries `act`, who is really acting; and it can
-//! change the signed-in user's profile through `/scim2/Me` with its access token, which
-//! the server audits as `resource-modification-via-impersonation` when impersonated.
+//! change the signed-in user's profile through `/scim2/Me` with its access token (it asks
+//! for the self-service scope `internal_login`). Impersonated, the server refuses that
+//! change and audits it as a failed `resource-modification-via-impersonation`.
 //!
 //! `demo-app register` registers it with the server (discoverable, enabled for
 //! impersonation) and prints the variables to start it with; `demo-app` runs it.
@@ -304,6 +305,7 @@ async fn login(State(demo): Shared) -> Response {
             Nonce::new_random,
         )
         .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("internal_login".into()))
         .set_pkce_challenge(challenge)
         .url();
     demo.pending

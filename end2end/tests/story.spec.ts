@@ -103,14 +103,23 @@ test('an administrator impersonates a user, uses a business application as them,
   const taylorId = await createUser(request, 'taylor', 'taylor-Password-1', { givenName: 'Taylor' });
   const jordanId = await createUser(request, 'jordan', 'jordan-Password-1');
 
+  // The browser's sign-in cookie: a new value whenever it starts or stops impersonating.
+  const sessionCookie = async () => (await context.cookies()).find((c) => c.name === 'idp_session')?.value;
+  let signedIn: string | undefined;
   const myAccount = await test.step('1. the administrator opens the user in the Console and impersonates them, with a reason', async () => {
     await page.goto(`/console/users/${taylorId}`);
     await new LoginPage(page).signIn('alex', 'alex-Password-1');
+    signedIn = await sessionCookie();
     return impersonate(page, 'Ticket 4711: payslip missing');
   });
 
+  let impersonating: string | undefined;
   await test.step('2. the new tab is My Account as the user, under the banner, listing the demo application', async () => {
     await expect(myAccount).toHaveURL(`${idp}/myaccount`);
+    impersonating = await sessionCookie();
+    expect(signedIn).toBeTruthy();
+    expect(impersonating).toBeTruthy();
+    expect(impersonating).not.toBe(signedIn);
     await expect(myAccount.getByRole('region', { name: 'Impersonation' })).toContainText(
       'You are signed in as taylor, impersonated by alex',
     );
@@ -128,11 +137,12 @@ test('an administrator impersonates a user, uses a business application as them,
     await expect(myAccount.getByRole('status')).toHaveText(`Impersonated by ${alexId}`);
     await expect(myAccount.locator('#token-state')).toHaveText('active');
 
+    // An impersonated token may read the account but never rewrite it.
     await myAccount.getByLabel('Given name').fill('Tay');
     await myAccount.getByRole('button', { name: 'Change my name' }).click();
-    await expect(myAccount.getByRole('status')).toHaveText('Your profile was changed.');
+    await expect(myAccount.getByRole('status')).toHaveText('The identity server refused the change (403 Forbidden).');
     const taylor = await (await request.get(`/scim2/Users/${taylorId}`, { headers: adminAuth() })).json();
-    expect(taylor.name.givenName).toBe('Tay');
+    expect(taylor.name.givenName).toBe('Taylor');
   });
 
   await test.step('refused: an application not enabled for impersonation shows a clear error and gets no token', async () => {
@@ -186,7 +196,7 @@ test('an administrator impersonates a user, uses a business application as them,
     expect(mailbox()).toHaveLength(1);
   });
 
-  await test.step("5. the Console's audit log shows the start, the token issue and the modification", async () => {
+  await test.step("5. the Console's audit log shows the start, the token issue and the refused modification", async () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     const expectations: [string, RegExp][] = [
       ['impersonation-started', /^1 record$/],
@@ -202,9 +212,9 @@ test('an administrator impersonates a user, uses a business application as them,
       await expect(page.getByRole('status')).toHaveText(count);
       await expect(page.getByRole('row', { name: new RegExp(action) }).first()).toContainText('alex');
     }
-    await expect(page.getByRole('row', { name: /resource-modification-via-impersonation/ })).toContainText(
-      'taylor (impersonated by alex)',
-    );
+    const refused = page.getByRole('row', { name: /resource-modification-via-impersonation/ });
+    await expect(refused).toContainText('taylor (impersonated by alex)');
+    await expect(refused).toContainText('failure');
   });
 
   const own = await browser.newContext({ baseURL: idp });
@@ -222,6 +232,9 @@ test('an administrator impersonates a user, uses a business application as them,
     await myAccount.getByRole('button', { name: 'Stop impersonating' }).click();
     await expect(myAccount).toHaveURL(`${idp}/console`);
     await expect(myAccount.getByRole('heading', { level: 1 })).toHaveText('Welcome, Alex');
+    const stopped = await sessionCookie();
+    expect(stopped).toBeTruthy();
+    expect(stopped).not.toBe(impersonating);
 
     await myAccount.goto(`${demo}/`);
     await expect(myAccount.locator('#token-state')).toHaveText('no longer active');
