@@ -112,7 +112,7 @@ async fn rebuild(manager: &SchemaManager<'_>, shape: Shape) -> Result<(), DbErr>
                 .to_owned();
             copy.expr(Func::coalesce([
                 SimpleExpr::SubQuery(None, Box::new(name.into_sub_query_statement())),
-                Expr::val("").into(),
+                Expr::val(""),
             ]));
             columns.push(S::ImpersonatorName);
         }

@@ -5,6 +5,7 @@
 //! - [`subject_token`]: step one, the subject token from `/oauth2/authorize`.
 //! - [`exchange`]: step two, the token exchange that starts a session.
 //! - [`session`]: a session's start, end and expiry, and what ending revokes.
+//! - [`single_sign_on`]: step three, signing in to applications as the target.
 //! - [`claims`]: `may_act` and `act`, and the subject token's claims.
 //! - [`readiness`]: whether an application is set up for impersonation.
 //!
@@ -16,4 +17,5 @@ pub mod exchange;
 pub mod policy;
 pub mod readiness;
 pub mod session;
+pub mod single_sign_on;
 pub mod subject_token;

@@ -3,7 +3,7 @@
 //! outliving its session, `act` wherever the user is named, ending that ends everything.
 
 use crate::helpers::{TestApp, admin, claims, location, query_param};
-use crate::impersonation::{exchange, setup, tokens};
+use crate::impersonation::{Setup, exchange, setup, tokens};
 use futures::future::join_all;
 use identity::entities::{access_token, idp_session, impersonation_session, refresh_token};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
@@ -27,6 +27,77 @@ async fn settings(app: &TestApp, path: &str, value: Value) {
         .await
         .unwrap();
     assert!(response.status().is_success(), "{}", response.status());
+}
+
+/// An impersonation started in `browser`: the exchanged access token and the session.
+async fn impersonating(
+    s: &Setup,
+    browser: &reqwest::Client,
+) -> (String, impersonation_session::Model) {
+    let (id_token, subject) = tokens(s, browser).await;
+    let answer = exchange(&s.app, &s.shop, &subject, &id_token).await;
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    let session = impersonation_session::Entity::find()
+        .filter(impersonation_session::Column::EndedAt.is_null())
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .expect("a running session");
+    (body["access_token"].as_str().unwrap().to_owned(), session)
+}
+
+/// The session as stored now.
+async fn reloaded(
+    app: &TestApp,
+    session: &impersonation_session::Model,
+) -> impersonation_session::Model {
+    impersonation_session::Entity::find_by_id(session.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the session is kept")
+}
+
+/// A business application enabled for impersonated single sign-on, with `grant_types`.
+async fn sso_application(s: &Setup, grant_types: &[&str]) -> crate::helpers::Registered {
+    let sso = json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } });
+    s.app
+        .register("Demo", json!({ "grantTypes": grant_types }), sso)
+        .await
+}
+
+/// Lets application `id` refresh impersonated grants (with `grant_types`).
+async fn refresh_for_impersonation(s: &Setup, id: &str, grant_types: &[&str]) {
+    let (user, pass) = admin();
+    let enabled = s
+        .app
+        .client
+        .put(s.app.at(&format!(
+            "/api/server/v1/applications/{id}/inbound-protocols/oidc"
+        )))
+        .basic_auth(user, Some(pass))
+        .json(&json!({
+            "grantTypes": grant_types,
+            "refreshToken": { "enableForImpersonation": true }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+}
+
+/// What `/oauth2/userinfo` answers for `token`.
+async fn userinfo(app: &TestApp, token: &str) -> Value {
+    app.client
+        .get(app.at("/oauth2/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -168,34 +239,16 @@ fn assert_within(token: &str, session: &impersonation_session::Model, what: &str
 #[tokio::test]
 async fn no_token_of_an_impersonation_outlives_it_nor_the_sign_in_it_came_from() {
     let s = setup().await;
-    let (user, pass) = admin();
-    // A one-minute limit; the application keeps its hour-long access tokens.
+    // A one-minute limit; the applications keep their hour-long access tokens.
     settings(&s.app, "/maxSessionDurationMinutes", json!(1)).await;
-    let enabled = s
-        .app
-        .client
-        .put(s.app.at(&format!(
-            "/api/server/v1/applications/{}/inbound-protocols/oidc",
-            s.shop.id
-        )))
-        .basic_auth(user, Some(pass))
-        .json(&json!({
-            "grantTypes": ["authorization_code", "refresh_token", crate::impersonation::EXCHANGE],
-            "refreshToken": { "enableForImpersonation": true }
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(enabled.status(), 200);
-    let sso = json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } });
-    let demo = s
-        .app
-        .register(
-            "Demo",
-            json!({ "grantTypes": ["authorization_code", "refresh_token"] }),
-            sso,
-        )
-        .await;
+    let shop_grants = [
+        "authorization_code",
+        "refresh_token",
+        crate::impersonation::EXCHANGE,
+    ];
+    refresh_for_impersonation(&s, &s.shop.id, &shop_grants).await;
+    let demo = sso_application(&s, &["authorization_code", "refresh_token"]).await;
+    refresh_for_impersonation(&s, &demo.id, &["authorization_code", "refresh_token"]).await;
 
     let browser = s.app.browser_for("support", "support-password-1").await;
     let (id_token, subject) = tokens(&s, &browser).await;
@@ -274,32 +327,15 @@ async fn no_token_of_an_impersonation_outlives_it_nor_the_sign_in_it_came_from()
 #[tokio::test]
 async fn impersonated_sign_ins_say_who_really_acts_in_the_id_token_and_userinfo() {
     let s = setup().await;
-    let sso = json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } });
-    let demo = s.app.register("Demo", json!({}), sso).await;
+    let demo = sso_application(&s, &["authorization_code"]).await;
     let browser = s.app.browser_for("support", "support-password-1").await;
-    let (id_token, subject) = tokens(&s, &browser).await;
-    assert_eq!(
-        exchange(&s.app, &s.shop, &subject, &id_token)
-            .await
-            .status(),
-        200
-    );
+    impersonating(&s, &browser).await;
     let code = s.app.code_for(&browser, &demo, &[]).await;
     let tokens = s.app.redeem(&demo, &code, None).await;
     let id = claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["sub"], s.target_id);
     assert_eq!(id["act"], json!({ "sub": s.impersonator_id }));
-    let info: Value = s
-        .app
-        .client
-        .get(s.app.at("/oauth2/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = userinfo(&s.app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(info["sub"], s.target_id);
     assert_eq!(info["act"], json!({ "sub": s.impersonator_id }));
 
@@ -312,50 +348,8 @@ async fn impersonated_sign_ins_say_who_really_acts_in_the_id_token_and_userinfo(
             .get("act")
             .is_none()
     );
-    let info: Value = s
-        .app
-        .client
-        .get(s.app.at("/oauth2/userinfo"))
-        .bearer_auth(own["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = userinfo(&s.app, own["access_token"].as_str().unwrap()).await;
     assert!(info.get("act").is_none(), "{info}");
-}
-
-/// An impersonation started in `browser`: the exchanged access token and the session.
-async fn impersonating(
-    s: &crate::impersonation::Setup,
-    browser: &reqwest::Client,
-) -> (String, impersonation_session::Model) {
-    let (id_token, subject) = tokens(s, browser).await;
-    let body: Value = exchange(&s.app, &s.shop, &subject, &id_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let session = impersonation_session::Entity::find()
-        .filter(impersonation_session::Column::EndedAt.is_null())
-        .one(&s.app.db)
-        .await
-        .unwrap()
-        .expect("a running session");
-    (body["access_token"].as_str().unwrap().to_owned(), session)
-}
-
-/// The session as stored now.
-async fn reloaded(
-    app: &TestApp,
-    session: &impersonation_session::Model,
-) -> impersonation_session::Model {
-    impersonation_session::Entity::find_by_id(session.id)
-        .one(&app.db)
-        .await
-        .unwrap()
-        .expect("the session is kept")
 }
 
 #[tokio::test]
@@ -408,7 +402,7 @@ async fn signing_out_ends_the_impersonation_it_runs_with_its_tokens() {
 }
 
 /// Sets the impersonator's status as an administrator would.
-async fn set_status(s: &crate::impersonation::Setup, status: identity::entities::user::UserStatus) {
+async fn set_status(s: &Setup, status: identity::entities::user::UserStatus) {
     let id = uuid::Uuid::parse_str(&s.impersonator_id).unwrap();
     let found = identity::users::find(&s.app.db, id).await.unwrap().unwrap();
     let changes = identity::users::Changes {
@@ -423,7 +417,7 @@ async fn set_status(s: &crate::impersonation::Setup, status: identity::entities:
 }
 
 /// Takes the impersonator out of the Shop impersonator role (`remove`) or puts them back.
-async fn role_membership(s: &crate::impersonation::Setup, remove: bool) {
+async fn role_membership(s: &Setup, remove: bool) {
     let (user, pass) = admin();
     let operation = match remove {
         true => {
@@ -494,38 +488,15 @@ async fn an_impersonator_who_loses_the_right_loses_the_running_session_at_once()
 #[tokio::test]
 async fn refresh_tokens_of_impersonated_single_sign_on_follow_the_applications_setting() {
     let s = setup().await;
-    let (user, pass) = admin();
-    let sso = json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } });
-    let demo = s
-        .app
-        .register(
-            "Demo",
-            json!({ "grantTypes": ["authorization_code", "refresh_token"] }),
-            sso,
-        )
-        .await;
+    let grants = ["authorization_code", "refresh_token"];
+    let demo = sso_application(&s, &grants).await;
     let browser = s.app.browser_for("support", "support-password-1").await;
     impersonating(&s, &browser).await;
     let code = s.app.code_for(&browser, &demo, &[]).await;
     let without = s.app.redeem(&demo, &code, None).await;
     assert!(without.get("refresh_token").is_none(), "{without}");
 
-    let enabled = s
-        .app
-        .client
-        .put(s.app.at(&format!(
-            "/api/server/v1/applications/{}/inbound-protocols/oidc",
-            demo.id
-        )))
-        .basic_auth(user, Some(pass))
-        .json(&json!({
-            "grantTypes": ["authorization_code", "refresh_token"],
-            "refreshToken": { "enableForImpersonation": true }
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(enabled.status(), 200);
+    refresh_for_impersonation(&s, &demo.id, &grants).await;
     let code = s.app.code_for(&browser, &demo, &[]).await;
     let with = s.app.redeem(&demo, &code, None).await;
     assert!(with["refresh_token"].is_string(), "{with}");

@@ -398,64 +398,28 @@ pub async fn issue_code(
     }
 }
 
-/// When the browser's IdP session carries a live impersonation: the target as the user
-/// for applications enabled for impersonation (and the session's id), the error page for
-/// the others, the real user for the Console.
+/// Impersonated single sign-on (`identity::impersonation::single_sign_on`): the user the
+/// request is for, and the impersonation session when it is the target; the error page
+/// for an application that does not allow impersonation.
 async fn impersonated(
     state: &AppState,
     app: &application::Model,
     current: sessions::Current,
 ) -> Result<(sessions::Current, Option<Uuid>), Response> {
-    let Some(id) = current.session.impersonation_session_id else {
-        return Ok((current, None));
-    };
-    if app.client_id == identity::scopes::CONSOLE_CLIENT_ID {
-        return Ok((current, None));
-    }
-    let live = identity::impersonation::session::live(&state.db, id)
-        .await
-        .map_err(server_error_page)?;
-    let Some(session) = live else {
-        return Ok((current, None));
-    };
-    if !app.impersonation_enabled {
-        return Err(pages::error_page(
+    use identity::impersonation::single_sign_on::{self, Refused, SignIn};
+    match single_sign_on::sign_in(&state.db, app, current).await {
+        Ok(Ok(SignIn::Own(current))) => Ok((current, None)),
+        Ok(Ok(SignIn::AsTarget(current, running))) => Ok((current, Some(running.id))),
+        Ok(Err(refused)) => Err(pages::error_page(
             StatusCode::FORBIDDEN,
-            "Impersonation not allowed",
-            "This application does not allow impersonation; stop impersonating to use it as yourself.",
-        ));
+            match refused {
+                Refused::NotEnabled => "Impersonation not allowed",
+                Refused::TargetInactive => "Impersonation not possible",
+            },
+            &refused.to_string(),
+        )),
+        Err(error) => Err(server_error_page(error)),
     }
-    let target = identity::users::find(&state.db, session.target_id)
-        .await
-        .map_err(server_error_page)?
-        .filter(|u| u.status == identity::entities::user::UserStatus::Active)
-        .ok_or_else(|| {
-            pages::error_page(
-                StatusCode::FORBIDDEN,
-                "Impersonation not possible",
-                "The impersonated user can no longer sign in.",
-            )
-        })?;
-    let event = identity::audit::Event {
-        action: identity::audit::action::IMPERSONATED_SIGN_IN,
-        success: true,
-        actor_id: Some(target.id.to_string()),
-        impersonator_id: Some(session.impersonator_id.to_string()),
-        target_id: Some(target.id.to_string()),
-        client_id: Some(app.client_id.clone()),
-        impersonation_session_id: Some(session.id),
-        ..identity::audit::Event::default()
-    };
-    identity::audit::record(&state.db, event)
-        .await
-        .map_err(server_error_page)?;
-    Ok((
-        sessions::Current {
-            session: current.session,
-            user: target,
-        },
-        Some(session.id),
-    ))
 }
 
 /// The responder for a pending request that was validated earlier.
