@@ -1501,8 +1501,9 @@ async fn an_impersonating_browser_signs_in_as_the_target_only_where_impersonatio
 
 /// Scale-out: two instances behind one public URL on one database (PostgreSQL in the
 /// second run of this suite) share everything that matters: a subject token from one is
-/// single use across both, a session ended on one is over on the other, and keys rotated
-/// on one verify on the other at once.
+/// single use across both, a session ended on one is over on the other, keys rotated on
+/// one verify on the other at once, and one sign-in runs one impersonation however many
+/// subject tokens race on both.
 #[tokio::test]
 async fn two_instances_on_one_database_act_as_one_server() {
     let data = tempfile::TempDir::new().unwrap();
@@ -1571,5 +1572,29 @@ async fn two_instances_on_one_database_act_as_one_server() {
         false,
         "ended on the second instance, over on the first"
     );
+
+    // Twenty subject tokens of one sign-in, exchanged at once on both instances.
+    let mut fetched = Vec::new();
+    for _ in 0..20 {
+        fetched.push(tokens(&s, &browser).await);
+    }
+    let attempts = fetched.iter().enumerate().map(|(i, (id_token, subject))| {
+        let instance = if i % 2 == 0 { &s.app } else { &second };
+        exchange(instance, &s.shop, subject, id_token)
+    });
+    let statuses: Vec<u16> = join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "one impersonation per sign-in across instances: {statuses:?}"
+    );
+    let running: Value = second
+        .get_as_admin(second.at("/api/server/v1/impersonation-sessions?active=true"))
+        .await;
+    assert_eq!(running["sessions"].as_array().unwrap().len(), 1);
     second.stop().await;
 }
