@@ -1,6 +1,6 @@
 //! The database counts changes to its read-mostly tables, so that every instance can keep
 //! them in memory and know, with one read, when its copy is out of date
-//! (`identity::cache`). Triggers add one to `change_counter.value` in the transaction of
+//! (`identity::store::cache`). Triggers add one to `change_counter.value` in the transaction of
 //! every insert, update and delete on [`COUNTED_TABLES`]: the new value becomes visible
 //! exactly when the change does.
 
