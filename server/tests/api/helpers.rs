@@ -310,6 +310,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The status of `method path` called with the Bearer `token`.
+    pub async fn bearer_status(&self, method: reqwest::Method, path: &str, token: &str) -> u16 {
+        self.client
+            .request(method, self.at(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// A browser signed in as `username`.
     pub async fn browser_for(&self, username: &str, password: &str) -> Client {
         let browser = client();

@@ -838,13 +838,8 @@ async fn scim_me_answers_only_self_service_tokens() {
     let me = |token: String| {
         let app = &s.app;
         async move {
-            app.client
-                .get(app.at("/scim2/Me"))
-                .bearer_auth(token)
-                .send()
+            app.bearer_status(reqwest::Method::GET, "/scim2/Me", &token)
                 .await
-                .unwrap()
-                .status()
         }
     };
     // Any relying party's token: refused.
@@ -904,13 +899,9 @@ async fn the_impersonator_stops_with_the_impersonated_token_and_everything_deriv
     let stop = |token: String| {
         let app = &s.app;
         async move {
-            app.client
-                .delete(app.at("/api/users/v1/me/impersonation-session"))
-                .bearer_auth(token)
-                .send()
+            let mine = "/api/users/v1/me/impersonation-session";
+            app.bearer_status(reqwest::Method::DELETE, mine, &token)
                 .await
-                .unwrap()
-                .status()
         }
     };
     let customer = s.app.browser_for("customer", "customer-password-1").await;

@@ -59,6 +59,26 @@ async fn reloaded(
         .expect("the session is kept")
 }
 
+/// Asserts that the impersonation behind `access` is over: its token inactive at once,
+/// and its end recorded by the sweep; returns the session as stored then.
+async fn over_at_once(
+    s: &Setup,
+    access: &str,
+    session: &impersonation_session::Model,
+    case: &str,
+) -> impersonation_session::Model {
+    assert_eq!(
+        s.app.introspect(&s.shop, access).await["active"],
+        false,
+        "{case}: the token stops at once"
+    );
+    let ended = identity::impersonation::session::end_due(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(ended, 1, "{case}: the sweep records the end");
+    reloaded(&s.app, session).await
+}
+
 /// A business application enabled for impersonated single sign-on, with `grant_types`.
 async fn sso_application(s: &Setup, grant_types: &[&str]) -> crate::helpers::Registered {
     let sso = json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } });
@@ -384,17 +404,9 @@ async fn signing_out_ends_the_impersonation_it_runs_with_its_tokens() {
     identity::sessions::end_all_for_user(&s.app.db, impersonator)
         .await
         .unwrap();
-    // At once, for whoever asks...
-    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], false);
-    // ...and recorded by the sweep when nobody does (the server function also ends it
-    // in its own transaction: `end_signed_out`).
-    assert_eq!(
-        identity::impersonation::session::end_due(&s.app.db)
-            .await
-            .unwrap(),
-        1
-    );
-    let ended = reloaded(&s.app, &session).await;
+    // At once, for whoever asks, and recorded by the sweep when nobody does (the server
+    // function also ends it in its own transaction: `end_signed_out`).
+    let ended = over_at_once(&s, &access, &session, "signed out everywhere").await;
     assert_eq!(
         ended.end_reason.as_deref(),
         Some("the impersonator's sign-in ended")
@@ -452,19 +464,10 @@ async fn an_impersonator_who_loses_the_right_loses_the_running_session_at_once()
             "locked" => set_status(&s, UserStatus::Locked).await,
             _ => role_membership(&s, true).await,
         }
-        assert_eq!(
-            s.app.introspect(&s.shop, &access).await["active"],
-            false,
-            "{case}: the token stops at once"
-        );
-        assert_eq!(
-            identity::impersonation::session::end_due(&s.app.db)
-                .await
-                .unwrap(),
-            1,
-            "{case}: the sweep records the end"
-        );
-        let reason = reloaded(&s.app, &session).await.end_reason.unwrap();
+        let reason = over_at_once(&s, &access, &session, case)
+            .await
+            .end_reason
+            .unwrap();
         assert!(
             reason.starts_with("no longer allowed: "),
             "{case}: {reason}"
@@ -627,14 +630,7 @@ async fn deleting_the_impersonator_keeps_the_targets_access_history() {
         .unwrap();
     assert_eq!(deleted.status(), 204);
     // The running session stops at once and is recorded as ended by the sweep.
-    assert_eq!(s.app.introspect(&s.shop, &access).await["active"], false);
-    assert_eq!(
-        identity::impersonation::session::end_due(&s.app.db)
-            .await
-            .unwrap(),
-        1
-    );
-    let kept = reloaded(&s.app, &session).await;
+    let kept = over_at_once(&s, &access, &session, "impersonator deleted").await;
     assert_eq!(kept.impersonator_name, "support");
     assert_eq!(
         kept.end_reason.as_deref(),
