@@ -1,5 +1,8 @@
 //! Per-organization settings. The impersonation configuration: email notification
-//! (default on, as WSO2), whether a reason is required, and the hard time limit.
+//! (default on, as WSO2), whether a reason is required, the hard time limit, a fresh
+//! sign-in before impersonating (step-up), and a ticket beside the reason. Every setting
+//! added after the first has a default that keeps the WSO2 flow unchanged, and a stored
+//! configuration without it reads as that default.
 
 use crate::entities::setting;
 use crate::{Result, clock};
@@ -10,8 +13,8 @@ use uuid::Uuid;
 const IMPERSONATION: &str = "impersonation";
 
 /// How impersonation behaves in an organization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Impersonation {
     /// Mail the user when someone starts impersonating them.
     pub enable_email_notification: bool,
@@ -19,6 +22,13 @@ pub struct Impersonation {
     pub require_reason: bool,
     /// The hard limit of a session.
     pub max_session_duration_minutes: i64,
+    /// Starting an impersonation needs a password entered within this many minutes
+    /// (0: off).
+    pub reauthenticate_within_minutes: i64,
+    /// The impersonator must give a ticket (of the organization's help desk).
+    pub ticket_required: bool,
+    /// A regular expression a ticket must match as a whole (empty: any ticket).
+    pub ticket_pattern: String,
 }
 
 impl Default for Impersonation {
@@ -27,12 +37,102 @@ impl Default for Impersonation {
             enable_email_notification: true,
             require_reason: false,
             max_session_duration_minutes: 60,
+            reauthenticate_within_minutes: 0,
+            ticket_required: false,
+            ticket_pattern: String::new(),
         }
     }
 }
 
 /// The longest a session may be allowed to last: one day.
 pub const MAX_DURATION_MINUTES: i64 = 24 * 60;
+/// The longest a step-up may look back: an hour.
+pub const MAX_REAUTHENTICATE_MINUTES: i64 = 60;
+/// The longest ticket pattern, in bytes.
+pub const MAX_TICKET_PATTERN: usize = 200;
+/// The longest ticket, in characters.
+pub const MAX_TICKET: usize = 100;
+/// What a compiled ticket pattern may cost in memory.
+const TICKET_PATTERN_SIZE_LIMIT: usize = 64 * 1024;
+
+/// A setting refused, naming its field (as the API spells it) and saying why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Impersonation {
+    /// Every setting in its range; the ticket pattern compiles, within its size limits.
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
+        let invalid = |field: &'static str, message: String| Err(Invalid { field, message });
+        if !(1..=MAX_DURATION_MINUTES).contains(&self.max_session_duration_minutes) {
+            return invalid(
+                "maxSessionDurationMinutes",
+                format!("maxSessionDurationMinutes takes 1 to {MAX_DURATION_MINUTES}."),
+            );
+        }
+        if !(0..=MAX_REAUTHENTICATE_MINUTES).contains(&self.reauthenticate_within_minutes) {
+            return invalid(
+                "reauthenticateWithinMinutes",
+                format!(
+                    "reauthenticateWithinMinutes takes 0 (off) to {MAX_REAUTHENTICATE_MINUTES}."
+                ),
+            );
+        }
+        if self.ticket_pattern.len() > MAX_TICKET_PATTERN {
+            return invalid(
+                "ticketPattern",
+                format!("ticketPattern takes at most {MAX_TICKET_PATTERN} characters."),
+            );
+        }
+        if let Err(error) = self.ticket_matcher() {
+            let mut message =
+                format!("ticketPattern is not a regular expression we accept: {error}");
+            crate::text::bound(&mut message, crate::text::ECHO_LIMIT);
+            return invalid("ticketPattern", message);
+        }
+        Ok(())
+    }
+
+    /// The ticket pattern, compiled to match a whole ticket (`None`: any ticket).
+    fn ticket_matcher(&self) -> std::result::Result<Option<regex::Regex>, regex::Error> {
+        if self.ticket_pattern.is_empty() {
+            return Ok(None);
+        }
+        regex::RegexBuilder::new(&format!("^(?:{})$", self.ticket_pattern))
+            .size_limit(TICKET_PATTERN_SIZE_LIMIT)
+            .dfa_size_limit(TICKET_PATTERN_SIZE_LIMIT)
+            .nest_limit(16)
+            .build()
+            .map(Some)
+    }
+
+    /// Whether `ticket` is one this organization accepts: present when required, at most
+    /// [`MAX_TICKET`] characters, and matching the pattern when one is set.
+    pub fn accepts_ticket(&self, ticket: &str) -> bool {
+        let ticket = ticket.trim();
+        if ticket.is_empty() {
+            return !self.ticket_required;
+        }
+        if ticket.chars().count() > MAX_TICKET {
+            return false;
+        }
+        match self.ticket_matcher() {
+            Ok(Some(pattern)) => pattern.is_match(ticket),
+            Ok(None) => true,
+            // A stored pattern that no longer compiles accepts nothing.
+            Err(_) => false,
+        }
+    }
+
+    /// Whether a sign-in at `auth_time` is fresh enough to start an impersonation at `now`.
+    pub fn sign_in_fresh(&self, auth_time: i64, now: i64) -> bool {
+        self.reauthenticate_within_minutes == 0
+            || now - auth_time <= self.reauthenticate_within_minutes * 60
+    }
+}
 
 /// The impersonation settings of an organization (defaults when never set).
 pub async fn impersonation(
@@ -65,7 +165,7 @@ pub async fn impersonation_cached(
 pub async fn set_impersonation(
     db: &impl ConnectionTrait,
     organization_id: Uuid,
-    value: Impersonation,
+    value: &Impersonation,
 ) -> Result<()> {
     setting::Entity::insert(setting::ActiveModel {
         organization_id: Set(organization_id),
@@ -89,4 +189,88 @@ pub async fn reset_impersonation(db: &impl ConnectionTrait, organization_id: Uui
         .exec(db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_stored_before_a_setting_existed_reads_with_its_default() {
+        let stored = serde_json::json!({
+            "enableEmailNotification": false,
+            "requireReason": true,
+            "maxSessionDurationMinutes": 30
+        });
+        let read: Impersonation = serde_json::from_value(stored).unwrap();
+        assert!(!read.enable_email_notification && read.require_reason);
+        assert_eq!(read.max_session_duration_minutes, 30);
+        assert_eq!(read.reauthenticate_within_minutes, 0);
+        assert!(!read.ticket_required && read.ticket_pattern.is_empty());
+    }
+
+    #[test]
+    fn each_setting_out_of_range_is_refused_naming_its_field() {
+        let with = |change: fn(&mut Impersonation)| {
+            let mut value = Impersonation::default();
+            change(&mut value);
+            value.validate().map_err(|e| e.field)
+        };
+        assert_eq!(with(|_| {}), Ok(()));
+        assert_eq!(
+            with(|v| v.max_session_duration_minutes = 0),
+            Err("maxSessionDurationMinutes")
+        );
+        assert_eq!(
+            with(|v| v.reauthenticate_within_minutes = 61),
+            Err("reauthenticateWithinMinutes")
+        );
+        assert_eq!(
+            with(|v| v.reauthenticate_within_minutes = -1),
+            Err("reauthenticateWithinMinutes")
+        );
+        assert_eq!(
+            with(|v| v.ticket_pattern = "(".into()),
+            Err("ticketPattern")
+        );
+        assert_eq!(
+            with(|v| v.ticket_pattern = "a".repeat(MAX_TICKET_PATTERN + 1)),
+            Err("ticketPattern")
+        );
+        // Small to write, huge to compile: refused by the size limit, not built.
+        assert_eq!(
+            with(|v| v.ticket_pattern = r"\w{1000}\w{1000}\w{1000}".into()),
+            Err("ticketPattern")
+        );
+        assert_eq!(with(|v| v.ticket_pattern = "[A-Z]+-[0-9]+".into()), Ok(()));
+    }
+
+    #[test]
+    fn tickets_are_checked_whole_against_the_pattern() {
+        let mut value = Impersonation {
+            ticket_required: true,
+            ticket_pattern: "[A-Z]+-[0-9]+".into(),
+            ..Impersonation::default()
+        };
+        assert!(value.accepts_ticket("SUP-4711"));
+        assert!(value.accepts_ticket(" SUP-4711 "));
+        assert!(
+            !value.accepts_ticket("x SUP-4711"),
+            "the whole ticket matches"
+        );
+        assert!(!value.accepts_ticket(""), "required");
+        assert!(!value.accepts_ticket(&format!("A-{}", "1".repeat(MAX_TICKET))));
+        value.ticket_required = false;
+        assert!(value.accepts_ticket(""), "optional: none is fine");
+        assert!(!value.accepts_ticket("nope"), "but one given must match");
+    }
+
+    #[test]
+    fn a_step_up_asks_for_a_sign_in_within_the_minutes_set() {
+        let mut value = Impersonation::default();
+        assert!(value.sign_in_fresh(0, 1_000_000), "off by default");
+        value.reauthenticate_within_minutes = 5;
+        assert!(value.sign_in_fresh(1_000_000 - 300, 1_000_000));
+        assert!(!value.sign_in_fresh(1_000_000 - 301, 1_000_000));
+    }
 }

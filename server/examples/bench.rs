@@ -125,6 +125,7 @@ async fn main() -> anyhow::Result<()> {
         sid: sign_in.id.to_string(),
         sid_exp: Some(sign_in.expires_at),
         reason: String::new(),
+        ticket: String::new(),
         code_challenge: None,
     };
 

@@ -17,6 +17,8 @@ pub struct Model {
     pub application_id: Uuid,
     pub idp_session_id: Option<Uuid>,
     pub reason: String,
+    /// The help-desk ticket the impersonator gave (empty: none).
+    pub ticket: String,
     pub started_at: i64,
     /// The hard limit.
     pub expires_at: i64,

@@ -29,6 +29,9 @@ pub struct SubjectClaims {
     /// The impersonator's reason.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// The help-desk ticket the impersonator gave.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ticket: String,
     /// PKCE challenge of the authorization request, checked at the exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge: Option<String>,

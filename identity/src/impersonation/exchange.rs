@@ -59,10 +59,18 @@ pub enum ExchangeError {
     Internal(#[from] crate::Error),
 }
 
+/// What a client is told when the ticket is missing or not in the organization's format.
+pub const TICKET_REQUIRED: &str =
+    "A ticket in the organization's format is required to impersonate a user.";
+
 fn refusal_text(refusal: Refusal) -> String {
     match refusal {
         Refusal::ImpersonatorInactive => "The impersonator may no longer sign in.".to_owned(),
         Refusal::NoReason => "A reason is required to impersonate a user.".to_owned(),
+        Refusal::TicketRefused => TICKET_REQUIRED.to_owned(),
+        Refusal::StaleSignIn => {
+            "The impersonator must enter their password again before impersonating.".to_owned()
+        }
         other => format!("Impersonation is no longer allowed: {other}."),
     }
 }
@@ -141,13 +149,21 @@ pub async fn exchange(
         .as_ref()
         .map_or(impersonator.organization_id, |t| t.organization_id);
     let settings = crate::settings::impersonation_cached(reads, organization).await?;
+    // The organization's requirements as of now, of what was brought to the subject token
+    // request: the password entered recently enough before it, the reason, the ticket.
+    let asked = policy::Asked {
+        reason: &subject.reason,
+        ticket: &subject.ticket,
+        auth_time: actor.auth_time,
+        at: subject.iat,
+    };
     let facts = policy::Facts::of(
         app,
         &impersonator,
         &pair,
         SignIn::AtStart,
-        settings.require_reason,
-        &subject.reason,
+        Some(&settings),
+        &asked,
     );
     let target = match (policy::decide(&facts), pair.target) {
         (Ok(()), Some(target)) => target,
@@ -177,6 +193,7 @@ pub async fn exchange(
             idp_session_id: sign_in,
             sign_in_expires_at: subject.sid_exp.unwrap_or(i64::MAX),
             reason: &subject.reason,
+            ticket: &subject.ticket,
             max_minutes: settings.max_session_duration_minutes,
         },
     );

@@ -10,6 +10,7 @@ use crate::entities::{
 };
 use crate::oauth::{clients, grant_type};
 use crate::roles::{self, Audience};
+use crate::settings::Impersonation;
 use crate::store::cache::{Kind, Reads};
 use crate::{Result, audit, clock, scopes};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -39,8 +40,12 @@ pub enum Refusal {
     Chaining,
     #[error("the session already impersonates another user")]
     AlreadyImpersonating,
+    #[error("the impersonator's password was not entered recently enough")]
+    StaleSignIn,
     #[error("no reason given")]
     NoReason,
+    #[error("no ticket given, or not in the organization's format")]
+    TicketRefused,
 }
 
 /// Which of SPEC §2.1's checks a refusal belongs to.
@@ -52,8 +57,12 @@ pub enum Check {
     Pair,
     /// 5: the impersonator's sign-in (no chaining, one at a time).
     SignIn,
+    /// The organization's settings: a password entered recently (step-up).
+    StepUp,
     /// The organization's settings: a reason.
     Reason,
+    /// The organization's settings: a ticket.
+    Ticket,
 }
 
 impl Refusal {
@@ -68,7 +77,9 @@ impl Refusal {
             | Refusal::OtherOrganization
             | Refusal::MorePrivileged => Check::Pair,
             Refusal::Chaining | Refusal::AlreadyImpersonating => Check::SignIn,
+            Refusal::StaleSignIn => Check::StepUp,
             Refusal::NoReason => Check::Reason,
+            Refusal::TicketRefused => Check::Ticket,
         }
     }
 
@@ -134,9 +145,13 @@ pub struct Facts {
     pub target_holds_more: bool,
     /// Check 5.
     pub sign_in: SignIn,
+    /// The impersonator's password was entered recently enough (or no step-up is set).
+    pub sign_in_fresh: bool,
     /// The organization asks for a reason.
     pub reason_required: bool,
     pub reason_given: bool,
+    /// The ticket is one the organization accepts (or none is asked for).
+    pub ticket_accepted: bool,
 }
 
 /// The rules, in order: the first that fails refuses.
@@ -171,8 +186,14 @@ pub fn decide(facts: &Facts) -> std::result::Result<(), Refusal> {
         SignIn::Impersonating => return Err(Refusal::AlreadyImpersonating),
         SignIn::Free | SignIn::AtStart => {}
     }
+    if !facts.sign_in_fresh {
+        return Err(Refusal::StaleSignIn);
+    }
     if facts.reason_required && !facts.reason_given {
         return Err(Refusal::NoReason);
+    }
+    if !facts.ticket_accepted {
+        return Err(Refusal::TicketRefused);
     }
     Ok(())
 }
@@ -264,15 +285,28 @@ pub async fn sign_in(db: &impl ConnectionTrait, session: &idp_session::Model) ->
     })
 }
 
+/// What the impersonator brought to a request, for the organization's settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Asked<'a> {
+    pub reason: &'a str,
+    pub ticket: &'a str,
+    /// When the impersonator last entered their password.
+    pub auth_time: i64,
+    /// When the request was made.
+    pub at: i64,
+}
+
 impl Facts {
-    /// The facts of a request, from what was read.
+    /// The facts of a request, from what was read. Without `settings` (the Console's
+    /// button, a running session's re-check) the organization's requirements of a start
+    /// (step-up, reason, ticket) are not asked.
     pub fn of(
         app: &application::Model,
         impersonator: &user::Model,
         pair: &Pair,
         sign_in: SignIn,
-        reason_required: bool,
-        reason: &str,
+        settings: Option<&Impersonation>,
+        asked: &Asked<'_>,
     ) -> Self {
         Self {
             application_enabled: application_enabled(app),
@@ -281,8 +315,10 @@ impl Facts {
             target: pair.target.as_ref().map(Person::from),
             target_holds_more: pair.target_holds_more,
             sign_in,
-            reason_required,
-            reason_given: !reason.trim().is_empty(),
+            sign_in_fresh: settings.is_none_or(|s| s.sign_in_fresh(asked.auth_time, asked.at)),
+            reason_required: settings.is_some_and(|s| s.require_reason),
+            reason_given: !asked.reason.trim().is_empty(),
+            ticket_accepted: settings.is_none_or(|s| s.accepts_ticket(asked.ticket)),
         }
     }
 }
@@ -317,7 +353,14 @@ pub async fn availability(
     };
     let pair = pair(db, &my_account, impersonator, &target.id.to_string()).await?;
     let sign_in = sign_in(db, &console.session).await?;
-    let facts = Facts::of(&my_account, impersonator, &pair, sign_in, false, "");
+    let facts = Facts::of(
+        &my_account,
+        impersonator,
+        &pair,
+        sign_in,
+        None,
+        &Asked::default(),
+    );
     Ok(match decide(&facts) {
         Ok(()) => Availability::Ready,
         Err(Refusal::NoPermission) => {
@@ -340,7 +383,9 @@ pub async fn availability(
             Refusal::UnknownTarget
             | Refusal::SelfImpersonation
             | Refusal::ImpersonatorInactive
-            | Refusal::NoReason,
+            | Refusal::StaleSignIn
+            | Refusal::NoReason
+            | Refusal::TicketRefused,
         ) => Availability::Hidden,
     })
 }
@@ -371,8 +416,10 @@ mod tests {
             }),
             target_holds_more: false,
             sign_in: SignIn::Free,
+            sign_in_fresh: true,
             reason_required: true,
             reason_given: true,
+            ticket_accepted: true,
         }
     }
 
@@ -448,9 +495,19 @@ mod tests {
                 Err(Refusal::AlreadyImpersonating),
             ),
             (
+                "the password was entered too long ago",
+                Box::new(|f| f.sign_in_fresh = false),
+                Err(Refusal::StaleSignIn),
+            ),
+            (
                 "a reason is required and none given",
                 Box::new(|f| f.reason_given = false),
                 Err(Refusal::NoReason),
+            ),
+            (
+                "no ticket, or one not in the format",
+                Box::new(|f| f.ticket_accepted = false),
+                Err(Refusal::TicketRefused),
             ),
         ];
         for (case, change, expected) in cases {
@@ -474,8 +531,10 @@ mod tests {
             target: None,
             target_holds_more: true,
             sign_in: SignIn::Impersonated,
+            sign_in_fresh: false,
             reason_required: true,
             reason_given: false,
+            ticket_accepted: false,
         };
         let fixes: Vec<(Refusal, Change)> = vec![
             (
@@ -521,7 +580,12 @@ mod tests {
                 Refusal::AlreadyImpersonating,
                 Box::new(|f| f.sign_in = SignIn::Free),
             ),
+            (Refusal::StaleSignIn, Box::new(|f| f.sign_in_fresh = true)),
             (Refusal::NoReason, Box::new(|f| f.reason_given = true)),
+            (
+                Refusal::TicketRefused,
+                Box::new(|f| f.ticket_accepted = true),
+            ),
         ];
         for (expected, fix) in fixes {
             assert_eq!(decide(&facts), Err(expected));
@@ -546,6 +610,8 @@ mod tests {
         }
         assert_eq!(Refusal::Chaining.check(), Check::SignIn);
         assert_eq!(Refusal::AlreadyImpersonating.check(), Check::SignIn);
+        assert_eq!(Refusal::StaleSignIn.check(), Check::StepUp);
         assert_eq!(Refusal::NoReason.check(), Check::Reason);
+        assert_eq!(Refusal::TicketRefused.check(), Check::Ticket);
     }
 }

@@ -77,7 +77,8 @@ pub async fn why_over(
     };
     let target = session.target_id.to_string();
     let pair = policy::pair(db, &app, &impersonator, &target).await?;
-    let facts = Facts::of(&app, &impersonator, &pair, SignIn::AtStart, false, "");
+    let asked = policy::Asked::default();
+    let facts = Facts::of(&app, &impersonator, &pair, SignIn::AtStart, None, &asked);
     Ok(policy::decide(&facts)
         .err()
         .map(|refusal| format!("no longer allowed: {refusal}")))
@@ -261,6 +262,7 @@ pub fn start_in(
         idp_session_id,
         sign_in_expires_at,
         reason,
+        ticket,
         max_minutes,
     } = new;
     let now = clock::now();
@@ -274,6 +276,7 @@ pub fn start_in(
         application_id,
         idp_session_id: Some(idp_session_id),
         reason: reason.to_owned(),
+        ticket: ticket.to_owned(),
         started_at: now,
         expires_at,
         ended_at: None,
@@ -341,6 +344,8 @@ pub struct NewSession<'a> {
     /// When that sign-in ends: the session ends then at the latest.
     pub sign_in_expires_at: i64,
     pub reason: &'a str,
+    /// The help-desk ticket.
+    pub ticket: &'a str,
     /// The hard limit.
     pub max_minutes: i64,
 }

@@ -19,6 +19,8 @@ pub struct Request<'a> {
     /// The requested scopes (`internal_user_impersonate` among them).
     pub scopes: &'a [String],
     pub reason: &'a str,
+    /// The help-desk ticket.
+    pub ticket: &'a str,
     /// PKCE challenge, checked at the exchange.
     pub code_challenge: Option<String>,
     /// `Some(nonce)` when an ID token of the impersonator goes with the subject token (the
@@ -48,23 +50,24 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
         requested_subject,
         scopes: requested,
         reason,
+        ticket,
         code_challenge,
         id_token_nonce,
     } = request;
     let db = &provider.db;
     let impersonator = &signed_in.user;
-    let reason = reason.trim();
+    let (reason, ticket) = (reason.trim(), ticket.trim());
+    let now = clock::now();
     let settings = crate::settings::impersonation(db, impersonator.organization_id).await?;
     let pair = policy::pair(db, app, impersonator, requested_subject).await?;
     let sign_in = policy::sign_in(db, &signed_in.session).await?;
-    let facts = policy::Facts::of(
-        app,
-        impersonator,
-        &pair,
-        sign_in,
-        settings.require_reason,
+    let asked = policy::Asked {
         reason,
-    );
+        ticket,
+        auth_time: signed_in.session.auth_time,
+        at: now,
+    };
+    let facts = policy::Facts::of(app, impersonator, &pair, sign_in, Some(&settings), &asked);
     let target = match (policy::decide(&facts), pair.target) {
         (Ok(()), Some(target)) => target,
         (refused, _) => {
@@ -83,7 +86,6 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
         .collect();
     let granted = scope::grantable(db, target.id, app, &wanted).await?;
 
-    let now = clock::now();
     let session = &signed_in.session;
     let claims = SubjectClaims {
         iss: provider.issuer.clone(),
@@ -100,6 +102,7 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
         sid: session.id.to_string(),
         sid_exp: Some(session.expires_at),
         reason: reason.to_owned(),
+        ticket: ticket.to_owned(),
         code_challenge,
     };
     let subject_token = provider.keys.sign(token_type::SUBJECT, &claims)?;

@@ -257,6 +257,7 @@ async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root()
         application_id: Set(uuid::Uuid::parse_str(&my_account).unwrap()),
         idp_session_id: Set(None),
         reason: Set("root business".into()),
+        ticket: Set(String::new()),
         started_at: Set(now),
         expires_at: Set(now + 600),
         ended_at: Set(None),

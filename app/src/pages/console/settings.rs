@@ -1,5 +1,6 @@
 //! Login & Registration > Impersonation: the email notification toggle, whether a reason
-//! is required, and the sessions' hard limit, for the administrator's organization.
+//! is required, the sessions' hard limit, a fresh sign-in before impersonating, and a
+//! help-desk ticket, for the administrator's organization.
 
 use super::{ConsoleLayout, Failure};
 use leptos::prelude::*;
@@ -13,6 +14,9 @@ pub struct ImpersonationSettings {
     pub max_session_duration_minutes: i64,
     /// The longest a session may be allowed to last.
     pub limit_minutes: i64,
+    pub reauthenticate_within_minutes: i64,
+    pub ticket_required: bool,
+    pub ticket_pattern: String,
 }
 
 /// Permission: the Console and `internal_config_view`.
@@ -29,6 +33,9 @@ pub async fn get_impersonation_settings() -> Result<ImpersonationSettings, Serve
         require_reason: s.require_reason,
         max_session_duration_minutes: s.max_session_duration_minutes,
         limit_minutes: identity::settings::MAX_DURATION_MINUTES,
+        reauthenticate_within_minutes: s.reauthenticate_within_minutes,
+        ticket_required: s.ticket_required,
+        ticket_pattern: s.ticket_pattern,
     })
 }
 
@@ -39,36 +46,42 @@ pub async fn save_impersonation_settings(
     enable_email_notification: Option<String>,
     require_reason: Option<String>,
     max_session_duration_minutes: String,
+    reauthenticate_within_minutes: Option<String>,
+    ticket_required: Option<String>,
+    ticket_pattern: Option<String>,
 ) -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
     let me = require_console_scope("internal_config_update").await?.user;
     let organization = crate::ssr::own_organization(&me, "internal_config_update").await?;
-    let limit = identity::settings::MAX_DURATION_MINUTES;
-    let minutes = max_session_duration_minutes
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|m| (1..=limit).contains(m))
-        .ok_or_else(|| {
-            invalid(&format!(
-                "The maximum duration must be a whole number of minutes from 1 to {limit}."
-            ))
-        })?;
+    let minutes = |text: &str, label: &str| {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| invalid(&format!("{label}: a whole number of minutes.")))
+    };
+    let value = identity::settings::Impersonation {
+        enable_email_notification: enable_email_notification.is_some(),
+        require_reason: require_reason.is_some(),
+        max_session_duration_minutes: minutes(
+            &max_session_duration_minutes,
+            "Maximum session duration",
+        )?,
+        reauthenticate_within_minutes: match reauthenticate_within_minutes.as_deref() {
+            None | Some("") => 0,
+            Some(text) => minutes(text, "Ask for the password again")?,
+        },
+        ticket_required: ticket_required.is_some(),
+        ticket_pattern: ticket_pattern.unwrap_or_default().trim().to_owned(),
+    };
+    value
+        .validate()
+        .map_err(|refused| invalid(&refused.message))?;
     let db = context()?.db;
     let txn = identity::store::db::begin_write(&db)
         .await
         .map_err(internal)?;
-    identity::settings::set_impersonation(
-        &txn,
-        organization,
-        identity::settings::Impersonation {
-            enable_email_notification: enable_email_notification.is_some(),
-            require_reason: require_reason.is_some(),
-            max_session_duration_minutes: minutes,
-        },
-    )
-    .await
-    .map_err(internal)?;
+    identity::settings::set_impersonation(&txn, organization, &value)
+        .await
+        .map_err(internal)?;
     txn.commit().await.map_err(internal)?;
     Ok(())
 }
@@ -127,6 +140,24 @@ fn SettingsForm(
                 aria-describedby="s-duration-help" required/>
             <p id="s-duration-help" class="muted small">
                 {format!("A session ends by itself after this time; at most {} minutes.", settings.limit_minutes)}
+            </p>
+            <label for="s-reauthenticate">"Ask for the password again (minutes)"</label>
+            <input id="s-reauthenticate" type="number" name="reauthenticate_within_minutes"
+                min="0" max="60" value=settings.reauthenticate_within_minutes
+                aria-describedby="s-reauthenticate-help"/>
+            <p id="s-reauthenticate-help" class="muted small">
+                "Starting an impersonation needs a password entered within this many minutes; 0 turns it off."
+            </p>
+            <div class="check">
+                <input id="s-ticket" type="checkbox" name="ticket_required" value="on"
+                    checked=settings.ticket_required/>
+                <label for="s-ticket">"Require a ticket to impersonate"</label>
+            </div>
+            <label for="s-ticket-pattern">"Ticket format"</label>
+            <input id="s-ticket-pattern" type="text" name="ticket_pattern" maxlength="200"
+                value=settings.ticket_pattern aria-describedby="s-ticket-pattern-help"/>
+            <p id="s-ticket-pattern-help" class="muted small">
+                "A regular expression every ticket must match whole, such as SUP-[0-9]+; empty accepts any ticket."
             </p>
             <div class="actions"><button type="submit" class="primary">"Save"</button></div>
         </ActionForm>

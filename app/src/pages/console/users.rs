@@ -295,9 +295,12 @@ pub enum Impersonation {
     Hidden,
     /// Shown disabled, with why.
     Disabled(String),
-    /// Offered: whether a reason is required, and the sessions' hard limit.
+    /// Offered: whether a reason and a ticket are required (and the ticket's format), and
+    /// the sessions' hard limit.
     Ready {
         reason_required: bool,
+        ticket_required: bool,
+        ticket_pattern: String,
         max_minutes: i64,
     },
 }
@@ -346,6 +349,8 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
                 .map_err(internal)?;
             Impersonation::Ready {
                 reason_required: settings.require_reason,
+                ticket_required: settings.ticket_required,
+                ticket_pattern: settings.ticket_pattern,
                 max_minutes: settings.max_session_duration_minutes,
             }
         }
@@ -534,6 +539,8 @@ fn ImpersonateButton(user: UserDetails) -> impl IntoView {
         .into_any(),
         Impersonation::Ready {
             reason_required,
+            ticket_required,
+            ticket_pattern,
             max_minutes,
         } => view! {
             <div class="impersonate">
@@ -558,6 +565,18 @@ fn ImpersonateButton(user: UserDetails) -> impl IntoView {
                         </label>
                         <textarea id="impersonate-reason" name="reason" rows="3"
                             required=reason_required maxlength="500"></textarea>
+                        <label for="impersonate-ticket">
+                            {if ticket_required { "Ticket (required)" } else { "Ticket" }}
+                        </label>
+                        <input id="impersonate-ticket" type="text" name="ticket" maxlength="100"
+                            required=ticket_required aria-describedby="impersonate-ticket-help"/>
+                        <p id="impersonate-ticket-help" class="muted small">
+                            {if ticket_pattern.is_empty() {
+                                "The help-desk ticket this is for.".to_owned()
+                            } else {
+                                format!("The help-desk ticket this is for, in the form {ticket_pattern}.")
+                            }}
+                        </p>
                         <div class="actions">
                             <button type="button" on:click=move |_| open.set(false)>"Cancel"</button>
                             <button type="submit" class="primary">"Start impersonation"</button>

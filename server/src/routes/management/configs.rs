@@ -1,6 +1,9 @@
-//! `GET|PATCH|DELETE /api/server/v1/configs/impersonation`, as WSO2 has it, with two
-//! settings of ours beside `enableEmailNotification`: `requireReason` and
-//! `maxSessionDurationMinutes`. PATCH takes `[{"operation":"REPLACE","path":…,"value":…}]`.
+//! `GET|PATCH|DELETE /api/server/v1/configs/impersonation`, as WSO2 has it, with settings
+//! of ours beside `enableEmailNotification`: `requireReason`, `maxSessionDurationMinutes`,
+//! `reauthenticateWithinMinutes`, `ticketRequired` and `ticketPattern`
+//! (`identity::settings::Impersonation`, which validates them). PATCH takes
+//! `[{"operation":"REPLACE","path":…,"value":…}]`; a value out of range is a 400 naming
+//! its field, and nothing is changed.
 //! Scopes: `internal_config_view` / `internal_config_update`.
 
 use super::error::ApiError;
@@ -13,7 +16,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     routing::get,
 };
-use identity::settings::{self, Impersonation, MAX_DURATION_MINUTES};
+use identity::settings::{self, Impersonation};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -61,33 +64,50 @@ async fn patch(
                 op.operation
             )));
         }
-        let boolean = |v: &Value, field: &'static str| {
-            v.as_bool().ok_or_else(|| {
-                ApiError::Invalid(vec![(field, format!("{field} takes true or false."))])
-            })
+        let wrong = |field: &'static str, kind: &str| {
+            ApiError::Invalid(vec![(field, format!("{field} takes {kind}."))])
+        };
+        let boolean = |field| {
+            op.value
+                .as_bool()
+                .ok_or_else(|| wrong(field, "true or false"))
+        };
+        let minutes = |field| {
+            op.value
+                .as_i64()
+                .ok_or_else(|| wrong(field, "a number of minutes"))
         };
         match op.path.as_str() {
             "/enableEmailNotification" => {
-                value.enable_email_notification = boolean(&op.value, "enableEmailNotification")?
+                value.enable_email_notification = boolean("enableEmailNotification")?
             }
-            "/requireReason" => value.require_reason = boolean(&op.value, "requireReason")?,
+            "/requireReason" => value.require_reason = boolean("requireReason")?,
             "/maxSessionDurationMinutes" => {
-                value.max_session_duration_minutes = op
-                    .value
-                    .as_i64()
-                    .filter(|m| (1..=MAX_DURATION_MINUTES).contains(m))
-                    .ok_or_else(|| {
-                        ApiError::Invalid(vec![(
-                            "maxSessionDurationMinutes",
-                            format!("maxSessionDurationMinutes takes 1 to {MAX_DURATION_MINUTES}."),
-                        )])
-                    })?
+                value.max_session_duration_minutes = minutes("maxSessionDurationMinutes")?
             }
-            other => return Err(ApiError::BadRequest(format!("Unknown path {other}."))),
+            "/reauthenticateWithinMinutes" => {
+                value.reauthenticate_within_minutes = minutes("reauthenticateWithinMinutes")?
+            }
+            "/ticketRequired" => value.ticket_required = boolean("ticketRequired")?,
+            "/ticketPattern" => {
+                let pattern = op
+                    .value
+                    .as_str()
+                    .ok_or_else(|| wrong("ticketPattern", "text"))?;
+                value.ticket_pattern = pattern.to_owned();
+            }
+            other => {
+                let mut message = format!("Unknown path {other}.");
+                identity::text::bound(&mut message, identity::text::ECHO_LIMIT);
+                return Err(ApiError::BadRequest(message));
+            }
         }
     }
+    value
+        .validate()
+        .map_err(|invalid| ApiError::Invalid(vec![(invalid.field, invalid.message)]))?;
     let write = begin(&state.db).await?;
-    settings::set_impersonation(&*write, org, value).await?;
+    settings::set_impersonation(&*write, org, &value).await?;
     write.commit().await?;
     tracing::info!(?value, "impersonation settings changed");
     Ok(Json(value))

@@ -43,6 +43,7 @@ fn view(s: &impersonation_session::Model) -> Value {
         "target": s.target_id,
         "applicationId": s.application_id,
         "reason": s.reason,
+        "ticket": s.ticket,
         "active": active,
         "startedAt": clock::rfc3339(s.started_at),
         "expiresAt": clock::rfc3339(s.expires_at),

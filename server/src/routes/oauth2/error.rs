@@ -172,9 +172,17 @@ pub fn subject_token_error(error: &IssueError) -> (ErrorCode, Cow<'static, str>)
             ErrorCode::AccessDenied,
             format!("Impersonation refused: {refusal}.").into(),
         ),
+        Check::StepUp => (
+            ErrorCode::LoginRequired,
+            "The impersonator must enter their password again before impersonating.".into(),
+        ),
         Check::Reason => (
             ErrorCode::InvalidRequest,
             "A reason is required to impersonate a user.".into(),
+        ),
+        Check::Ticket => (
+            ErrorCode::InvalidRequest,
+            identity::impersonation::exchange::TICKET_REQUIRED.into(),
         ),
     }
 }

@@ -107,6 +107,7 @@ pub async fn authorize(
             requested_subject: target_id,
             scopes: &requested,
             reason: params.get("reason").unwrap_or(""),
+            ticket: params.get("ticket").unwrap_or(""),
             code_challenge,
             id_token_nonce: if with_id_token { nonce } else { None },
         },
@@ -124,6 +125,13 @@ pub async fn authorize(
                 session_state(&app.client_id, current.session.id),
             ));
             responder.respond(fields)
+        }
+        // A step-up: the impersonator signs in again, and the request goes on (as with
+        // `max_age`), unless the client asked for no prompt.
+        Err(IssueError::Refused(refusal))
+            if refusal.check() == policy::Check::StepUp && params.get("prompt") != Some("none") =>
+        {
+            to_login(&params.without("prompt"))
         }
         Err(error) => {
             let (code, description) = subject_token_error(&error);

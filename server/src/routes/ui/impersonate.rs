@@ -52,6 +52,8 @@ struct Start {
     user: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    ticket: String,
 }
 
 async fn start(State(state): State<AppState>, Form(start): Form<Start>) -> Response {
@@ -69,6 +71,7 @@ async fn start(State(state): State<AppState>, Form(start): Form<Start>) -> Respo
         .append_pair("scope", "openid internal_user_impersonate")
         .append_pair("requested_subject", &start.user)
         .append_pair("reason", start.reason.trim())
+        .append_pair("ticket", start.ticket.trim())
         .append_pair("state", &handoff.state)
         .append_pair("nonce", &handoff.nonce)
         .append_pair("code_challenge", &codes::pkce_challenge(&handoff.verifier))
