@@ -246,7 +246,8 @@ fn session_of(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// The access token's introspection (confidential client): `active`, `act`.
+/// The access token's introspection (confidential client): `active`, `act`,
+/// `impersonation_mode`.
 async fn introspect(demo: &Demo, token: &str) -> anyhow::Result<Value> {
     Ok(demo
         .http
@@ -273,19 +274,23 @@ async fn home(State(demo): Shared, headers: HeaderMap) -> Response {
     };
     let info = introspect(&demo, &token).await.unwrap_or_default();
     let active = info["active"].as_bool().unwrap_or(false);
+    // A read-only impersonation (`impersonation_mode`) may look but not change.
+    let read_only = info["impersonation_mode"] == "read-only";
     let acting = info["act"]["sub"].as_str().map(|sub| {
         format!(
-            "<p class=\"act\" role=\"status\">Impersonated by <strong>{}</strong></p>",
-            escape(sub)
+            "<p class=\"act\" role=\"status\">Impersonated by <strong>{}</strong>{}</p>",
+            escape(sub),
+            if read_only { ", read-only" } else { "" }
         )
     });
     page(&format!(
         "<p>Signed in as <strong id=\"user\">{}</strong>.</p>{}<p>Access token: <span id=\"token-state\">{}</span></p>\
          <form method=\"post\" action=\"/profile\"><label for=\"given\">Given name</label> \
-         <input id=\"given\" name=\"given_name\" required> <button type=\"submit\">Change my name</button></form>",
+         <input id=\"given\" name=\"given_name\" required{disabled}> <button type=\"submit\"{disabled}>Change my name</button></form>",
         escape(&name),
         acting.unwrap_or_default(),
         if active { "active" } else { "no longer active" },
+        disabled = if read_only { " disabled" } else { "" },
     ))
     .into_response()
 }

@@ -32,6 +32,9 @@ pub struct Settings {
     pub refresh_for_impersonation: bool,
     /// Impersonated single sign-on into this application (SPEC §2.3).
     pub impersonation_enabled: bool,
+    /// What a read-only impersonation session may be granted here, beside `openid profile
+    /// email`.
+    pub read_only_scopes: Vec<String>,
 }
 
 impl Default for Settings {
@@ -54,6 +57,7 @@ impl Default for Settings {
             refresh_token_lifetime_secs: 86400,
             refresh_for_impersonation: false,
             impersonation_enabled: false,
+            read_only_scopes: Vec::new(),
         }
     }
 }
@@ -79,6 +83,7 @@ impl Settings {
             refresh_token_lifetime_secs: app.refresh_token_lifetime_secs,
             refresh_for_impersonation: app.refresh_for_impersonation,
             impersonation_enabled: app.impersonation_enabled,
+            read_only_scopes: app.read_only_scopes.0.clone(),
         }
     }
 
@@ -271,6 +276,7 @@ fn apply(model: &mut application::ActiveModel, s: Settings) {
     model.refresh_token_lifetime_secs = Set(s.refresh_token_lifetime_secs);
     model.refresh_for_impersonation = Set(s.refresh_for_impersonation);
     model.impersonation_enabled = Set(s.impersonation_enabled);
+    model.read_only_scopes = Set(StringList(s.read_only_scopes));
 }
 
 async fn name_taken(db: &impl ConnectionTrait, name: &str, except: Option<Uuid>) -> Result<bool> {

@@ -237,6 +237,7 @@ async fn ensure_system_application(
         client_secret_reveal: Set(None),
         // My Account is where an impersonation happens: it signs in as the target.
         impersonation_enabled: Set(app.subject_token),
+        read_only_scopes: Set(StringList::default()),
         created_at: Set(now),
         updated_at: Set(now),
     }

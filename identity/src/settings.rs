@@ -12,6 +12,18 @@ use uuid::Uuid;
 
 const IMPERSONATION: &str = "impersonation";
 
+/// What an impersonation session may do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// Everything the user may do.
+    #[default]
+    Full,
+    /// Read only: the session's tokens say so, carry only the application's read-only
+    /// scopes, and every write to our own APIs is refused.
+    ReadOnly,
+}
+
 /// How impersonation behaves in an organization.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -29,6 +41,10 @@ pub struct Impersonation {
     pub ticket_required: bool,
     /// A regular expression a ticket must match as a whole (empty: any ticket).
     pub ticket_pattern: String,
+    /// The mode of a session when the impersonator asks for none.
+    pub default_mode: Mode,
+    /// Whether an impersonator may ask for a full session.
+    pub allow_full_mode: bool,
 }
 
 impl Default for Impersonation {
@@ -40,6 +56,8 @@ impl Default for Impersonation {
             reauthenticate_within_minutes: 0,
             ticket_required: false,
             ticket_pattern: String::new(),
+            default_mode: Mode::Full,
+            allow_full_mode: true,
         }
     }
 }
@@ -87,6 +105,12 @@ impl Impersonation {
                 format!("ticketPattern takes at most {MAX_TICKET_PATTERN} characters."),
             );
         }
+        if self.default_mode == Mode::Full && !self.allow_full_mode {
+            return invalid(
+                "allowFullMode",
+                "allowFullMode can be false only with defaultMode readOnly.".to_owned(),
+            );
+        }
         if let Err(error) = self.ticket_matcher() {
             let mut message =
                 format!("ticketPattern is not a regular expression we accept: {error}");
@@ -124,6 +148,15 @@ impl Impersonation {
             Ok(None) => true,
             // A stored pattern that no longer compiles accepts nothing.
             Err(_) => false,
+        }
+    }
+
+    /// The mode of a session for which `requested` was asked (`None`: the default), if
+    /// the organization allows it.
+    pub fn mode_for(&self, requested: Option<Mode>) -> Option<Mode> {
+        match requested.unwrap_or(self.default_mode) {
+            Mode::Full if !self.allow_full_mode => None,
+            mode => Some(mode),
         }
     }
 
@@ -243,6 +276,11 @@ mod tests {
             Err("ticketPattern")
         );
         assert_eq!(with(|v| v.ticket_pattern = "[A-Z]+-[0-9]+".into()), Ok(()));
+        assert_eq!(with(|v| v.allow_full_mode = false), Err("allowFullMode"));
+        assert_eq!(
+            with(|v| (v.default_mode, v.allow_full_mode) = (Mode::ReadOnly, false)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -263,6 +301,17 @@ mod tests {
         value.ticket_required = false;
         assert!(value.accepts_ticket(""), "optional: none is fine");
         assert!(!value.accepts_ticket("nope"), "but one given must match");
+    }
+
+    #[test]
+    fn the_mode_is_the_one_asked_for_or_the_default_and_full_only_where_allowed() {
+        let mut value = Impersonation::default();
+        assert_eq!(value.mode_for(None), Some(Mode::Full));
+        assert_eq!(value.mode_for(Some(Mode::ReadOnly)), Some(Mode::ReadOnly));
+        value.default_mode = Mode::ReadOnly;
+        value.allow_full_mode = false;
+        assert_eq!(value.mode_for(None), Some(Mode::ReadOnly));
+        assert_eq!(value.mode_for(Some(Mode::Full)), None);
     }
 
     #[test]

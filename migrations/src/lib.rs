@@ -17,7 +17,7 @@ mod m20261121_000008_user_search;
 mod m20261121_000009_change_counter;
 mod m20261201_000010_lockout;
 mod m20261201_000011_impersonation_history;
-mod m20261201_000012_impersonation_ticket;
+mod m20261201_000012_impersonation_requirements;
 
 pub use m20261121_000009_change_counter::COUNTED_TABLES;
 
@@ -39,7 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000009_change_counter::Migration),
             Box::new(m20261201_000010_lockout::Migration),
             Box::new(m20261201_000011_impersonation_history::Migration),
-            Box::new(m20261201_000012_impersonation_ticket::Migration),
+            Box::new(m20261201_000012_impersonation_requirements::Migration),
         ]
     }
 }

@@ -126,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
         sid_exp: Some(sign_in.expires_at),
         reason: String::new(),
         ticket: String::new(),
+        mode: identity::settings::Mode::Full,
         code_challenge: None,
     };
 
@@ -153,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
             sub: impersonator.id.to_string(),
         }),
         impersonation_session_id: Some(Uuid::new_v4().to_string()),
+        impersonation_mode: None,
     };
     let crypto_window = Duration::from_secs(3);
     let mut workers = Vec::new();

@@ -37,6 +37,10 @@ pub struct Model {
     /// A browser that impersonates signs in to this application as the impersonated user
     /// (SPEC §2.3); otherwise it gets an error page, never the impersonator's identity.
     pub impersonation_enabled: bool,
+    /// The scopes a read-only impersonation session may be granted here, beside
+    /// `openid profile email`.
+    #[sea_orm(column_type = "Json")]
+    pub read_only_scopes: StringList,
     pub created_at: i64,
     pub updated_at: i64,
 }

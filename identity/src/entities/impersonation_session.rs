@@ -19,6 +19,8 @@ pub struct Model {
     pub reason: String,
     /// The help-desk ticket the impersonator gave (empty: none).
     pub ticket: String,
+    /// A read-only session: its tokens say so and carry only read-only scopes.
+    pub read_only: bool,
     pub started_at: i64,
     /// The hard limit.
     pub expires_at: i64,

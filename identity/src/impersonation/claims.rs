@@ -32,10 +32,16 @@ pub struct SubjectClaims {
     /// The help-desk ticket the impersonator gave.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub ticket: String,
+    /// The session's mode, decided at this request.
+    #[serde(default)]
+    pub mode: crate::settings::Mode,
     /// PKCE challenge of the authorization request, checked at the exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge: Option<String>,
 }
+
+/// The `impersonation_mode` claim of a read-only session's tokens (absent otherwise).
+pub const READ_ONLY: &str = "read-only";
 
 /// The `may_act` and `act` claims naming `user_id`.
 pub fn actor(user_id: Uuid) -> Actor {

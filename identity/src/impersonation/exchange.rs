@@ -63,11 +63,16 @@ pub enum ExchangeError {
 pub const TICKET_REQUIRED: &str =
     "A ticket in the organization's format is required to impersonate a user.";
 
+/// What a client is told when it asks for a full session where only read-only ones are
+/// allowed.
+pub const FULL_MODE_REFUSED: &str = "The organization allows only read-only impersonation.";
+
 fn refusal_text(refusal: Refusal) -> String {
     match refusal {
         Refusal::ImpersonatorInactive => "The impersonator may no longer sign in.".to_owned(),
         Refusal::NoReason => "A reason is required to impersonate a user.".to_owned(),
         Refusal::TicketRefused => TICKET_REQUIRED.to_owned(),
+        Refusal::FullModeNotAllowed => FULL_MODE_REFUSED.to_owned(),
         Refusal::StaleSignIn => {
             "The impersonator must enter their password again before impersonating.".to_owned()
         }
@@ -156,6 +161,7 @@ pub async fn exchange(
         ticket: &subject.ticket,
         auth_time: actor.auth_time,
         at: subject.iat,
+        mode: Some(subject.mode),
     };
     let facts = policy::Facts::of(
         app,
@@ -194,6 +200,7 @@ pub async fn exchange(
             sign_in_expires_at: subject.sid_exp.unwrap_or(i64::MAX),
             reason: &subject.reason,
             ticket: &subject.ticket,
+            read_only: subject.mode == crate::settings::Mode::ReadOnly,
             max_minutes: settings.max_session_duration_minutes,
         },
     );
@@ -203,7 +210,7 @@ pub async fn exchange(
         grants::Mint {
             app,
             user: Some(&target),
-            scopes: scope::parse(&subject.scope),
+            scopes: session::narrow(scope::parse(&subject.scope), app, session.read_only),
             grant_scopes: None,
             auth_time: Some(actor.auth_time),
             nonce: None,

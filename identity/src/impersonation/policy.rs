@@ -10,7 +10,7 @@ use crate::entities::{
 };
 use crate::oauth::{clients, grant_type};
 use crate::roles::{self, Audience};
-use crate::settings::Impersonation;
+use crate::settings::{Impersonation, Mode};
 use crate::store::cache::{Kind, Reads};
 use crate::{Result, audit, clock, scopes};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -46,6 +46,8 @@ pub enum Refusal {
     NoReason,
     #[error("no ticket given, or not in the organization's format")]
     TicketRefused,
+    #[error("the organization allows only read-only impersonation")]
+    FullModeNotAllowed,
 }
 
 /// Which of SPEC §2.1's checks a refusal belongs to.
@@ -63,6 +65,8 @@ pub enum Check {
     Reason,
     /// The organization's settings: a ticket.
     Ticket,
+    /// The organization's settings: the modes it allows.
+    Mode,
 }
 
 impl Refusal {
@@ -80,6 +84,7 @@ impl Refusal {
             Refusal::StaleSignIn => Check::StepUp,
             Refusal::NoReason => Check::Reason,
             Refusal::TicketRefused => Check::Ticket,
+            Refusal::FullModeNotAllowed => Check::Mode,
         }
     }
 
@@ -152,6 +157,8 @@ pub struct Facts {
     pub reason_given: bool,
     /// The ticket is one the organization accepts (or none is asked for).
     pub ticket_accepted: bool,
+    /// The mode asked for is one the organization allows.
+    pub mode_allowed: bool,
 }
 
 /// The rules, in order: the first that fails refuses.
@@ -194,6 +201,9 @@ pub fn decide(facts: &Facts) -> std::result::Result<(), Refusal> {
     }
     if !facts.ticket_accepted {
         return Err(Refusal::TicketRefused);
+    }
+    if !facts.mode_allowed {
+        return Err(Refusal::FullModeNotAllowed);
     }
     Ok(())
 }
@@ -294,6 +304,8 @@ pub struct Asked<'a> {
     pub auth_time: i64,
     /// When the request was made.
     pub at: i64,
+    /// The mode asked for (`None`: the organization's default).
+    pub mode: Option<Mode>,
 }
 
 impl Facts {
@@ -319,6 +331,7 @@ impl Facts {
             reason_required: settings.is_some_and(|s| s.require_reason),
             reason_given: !asked.reason.trim().is_empty(),
             ticket_accepted: settings.is_none_or(|s| s.accepts_ticket(asked.ticket)),
+            mode_allowed: settings.is_none_or(|s| s.mode_for(asked.mode).is_some()),
         }
     }
 }
@@ -385,7 +398,8 @@ pub async fn availability(
             | Refusal::ImpersonatorInactive
             | Refusal::StaleSignIn
             | Refusal::NoReason
-            | Refusal::TicketRefused,
+            | Refusal::TicketRefused
+            | Refusal::FullModeNotAllowed,
         ) => Availability::Hidden,
     })
 }
@@ -420,6 +434,7 @@ mod tests {
             reason_required: true,
             reason_given: true,
             ticket_accepted: true,
+            mode_allowed: true,
         }
     }
 
@@ -509,6 +524,11 @@ mod tests {
                 Box::new(|f| f.ticket_accepted = false),
                 Err(Refusal::TicketRefused),
             ),
+            (
+                "a full session where only read-only ones are allowed",
+                Box::new(|f| f.mode_allowed = false),
+                Err(Refusal::FullModeNotAllowed),
+            ),
         ];
         for (case, change, expected) in cases {
             let mut facts = allowed();
@@ -535,6 +555,7 @@ mod tests {
             reason_required: true,
             reason_given: false,
             ticket_accepted: false,
+            mode_allowed: false,
         };
         let fixes: Vec<(Refusal, Change)> = vec![
             (
@@ -586,6 +607,10 @@ mod tests {
                 Refusal::TicketRefused,
                 Box::new(|f| f.ticket_accepted = true),
             ),
+            (
+                Refusal::FullModeNotAllowed,
+                Box::new(|f| f.mode_allowed = true),
+            ),
         ];
         for (expected, fix) in fixes {
             assert_eq!(decide(&facts), Err(expected));
@@ -613,5 +638,6 @@ mod tests {
         assert_eq!(Refusal::StaleSignIn.check(), Check::StepUp);
         assert_eq!(Refusal::NoReason.check(), Check::Reason);
         assert_eq!(Refusal::TicketRefused.check(), Check::Ticket);
+        assert_eq!(Refusal::FullModeNotAllowed.check(), Check::Mode);
     }
 }

@@ -4,7 +4,8 @@
 //! transaction ([`revoke_derived`]). No token of a session outlives it ([`Running`]).
 
 use crate::entities::{
-    access_token, authorization_code, idp_session, impersonation_session, refresh_token,
+    access_token, application, authorization_code, idp_session, impersonation_session,
+    refresh_token,
 };
 use crate::{Result, audit, clock};
 use sea_orm::sea_query::Expr;
@@ -18,6 +19,7 @@ pub struct Running {
     pub id: Uuid,
     pub impersonator_id: Uuid,
     pub expires_at: i64,
+    pub read_only: bool,
 }
 
 impl From<&impersonation_session::Model> for Running {
@@ -26,8 +28,23 @@ impl From<&impersonation_session::Model> for Running {
             id: session.id,
             impersonator_id: session.impersonator_id,
             expires_at: session.expires_at,
+            read_only: session.read_only,
         }
     }
+}
+
+/// What a session of this `read_only`-ness may be granted by `app` of `scopes`: all of
+/// them for a full session; for a read-only one `openid profile email` and the scopes
+/// the application declares read-only.
+pub fn narrow(scopes: Vec<String>, app: &application::Model, read_only: bool) -> Vec<String> {
+    const PROFILE: &[&str] = &["openid", "profile", "email"];
+    if !read_only {
+        return scopes;
+    }
+    scopes
+        .into_iter()
+        .filter(|s| PROFILE.contains(&s.as_str()) || app.read_only_scopes.0.contains(s))
+        .collect()
 }
 
 /// The session if it is still running: not ended, not past its hard limit, and not over
@@ -263,6 +280,7 @@ pub fn start_in(
         sign_in_expires_at,
         reason,
         ticket,
+        read_only,
         max_minutes,
     } = new;
     let now = clock::now();
@@ -277,6 +295,7 @@ pub fn start_in(
         idp_session_id: Some(idp_session_id),
         reason: reason.to_owned(),
         ticket: ticket.to_owned(),
+        read_only,
         started_at: now,
         expires_at,
         ended_at: None,
@@ -346,6 +365,7 @@ pub struct NewSession<'a> {
     pub reason: &'a str,
     /// The help-desk ticket.
     pub ticket: &'a str,
+    pub read_only: bool,
     /// The hard limit.
     pub max_minutes: i64,
 }

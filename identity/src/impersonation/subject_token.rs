@@ -21,6 +21,8 @@ pub struct Request<'a> {
     pub reason: &'a str,
     /// The help-desk ticket.
     pub ticket: &'a str,
+    /// The mode asked for (`None`: the organization's default).
+    pub mode: Option<crate::settings::Mode>,
     /// PKCE challenge, checked at the exchange.
     pub code_challenge: Option<String>,
     /// `Some(nonce)` when an ID token of the impersonator goes with the subject token (the
@@ -51,6 +53,7 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
         scopes: requested,
         reason,
         ticket,
+        mode,
         code_challenge,
         id_token_nonce,
     } = request;
@@ -66,6 +69,7 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
         ticket,
         auth_time: signed_in.session.auth_time,
         at: now,
+        mode,
     };
     let facts = policy::Facts::of(app, impersonator, &pair, sign_in, Some(&settings), &asked);
     let target = match (policy::decide(&facts), pair.target) {
@@ -103,6 +107,7 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
         sid_exp: Some(session.expires_at),
         reason: reason.to_owned(),
         ticket: ticket.to_owned(),
+        mode: settings.mode_for(mode).unwrap_or_default(),
         code_challenge,
     };
     let subject_token = provider.keys.sign(token_type::SUBJECT, &claims)?;

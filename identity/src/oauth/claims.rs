@@ -33,6 +33,9 @@ pub struct AccessClaims {
     /// The impersonation session an impersonated token belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impersonation_session_id: Option<String>,
+    /// `read-only` in the tokens of a read-only impersonation session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonation_mode: Option<String>,
 }
 
 /// An OpenID Connect ID token.
@@ -58,6 +61,9 @@ pub struct IdClaims {
     /// Who really acts, in the ID token of an impersonated sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// `read-only` in the ID token of a read-only impersonated sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonation_mode: Option<String>,
     #[serde(flatten)]
     pub profile: Profile,
 }

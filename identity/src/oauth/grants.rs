@@ -127,6 +127,10 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
         .impersonation
         .map(|s| crate::impersonation::claims::actor(s.impersonator_id));
     let impersonation_session_id = m.impersonation.map(|s| s.id);
+    let impersonation_mode = m
+        .impersonation
+        .filter(|s| s.read_only)
+        .map(|_| crate::impersonation::claims::READ_ONLY.to_owned());
     let jti = crate::store::db::new_record_id().to_string();
     let sub = match m.user {
         Some(user) => user.id.to_string(),
@@ -154,6 +158,7 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
         org_name,
         act: act.clone(),
         impersonation_session_id: impersonation_session_id.map(|s| s.to_string()),
+        impersonation_mode: impersonation_mode.clone(),
     };
     let access_token = provider.keys.sign(token_type::ACCESS, &claims)?;
 
@@ -220,6 +225,7 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
                 c_hash: None,
                 sid: m.idp_session_id.map(|s| s.to_string()),
                 act,
+                impersonation_mode,
                 profile: Profile::of(user, &m.scopes),
             };
             Some(provider.keys.sign(token_type::ID, &claims)?)
@@ -508,6 +514,7 @@ pub fn id_token(
         c_hash: None,
         sid: sid.map(|s| s.to_string()),
         act: None,
+        impersonation_mode: None,
         profile: Profile::of(user, scopes),
     };
     provider.keys.sign(token_type::ID, &claims)

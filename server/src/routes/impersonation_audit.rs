@@ -7,6 +7,9 @@
 //! [`begin`], whose [`AuditedWrite::commit`] adds the record of the impersonated request
 //! being served (if any) before committing. Requests that changed nothing (reads,
 //! refusals) are recorded by the middleware once the response is known.
+//!
+//! A read-only session's token (`impersonation_mode: read-only`) writes nothing here: every
+//! write but Stop is refused (403) before it reaches its handler, and recorded as failed.
 
 use crate::routes::oauth2::userinfo::bearer;
 use crate::state::AppState;
@@ -17,6 +20,7 @@ use axum::{
     response::Response,
 };
 use identity::audit::{self, Event, action};
+use identity::impersonation::claims::READ_ONLY;
 use identity::oauth::{claims::AccessClaims, token_type};
 use identity::{DatabaseConnection, DatabaseTransaction};
 use std::sync::Arc;
@@ -40,9 +44,18 @@ pub async fn audit_impersonated(
     let token = bearer(request.headers()).map(str::to_owned);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let Some(event) = impersonated_event(&state, token, method, path).await else {
+    let Some((event, read_only)) = impersonated_event(&state, token, method, path).await else {
         return next.run(request).await;
     };
+    if read_only && writes(request.method(), request.uri().path()) {
+        if let Err(error) = audit::record(&state.db, event).await {
+            tracing::error!("auditing a refused read-only write failed: {error}");
+        }
+        let mut refused = read_only_refusal(request.uri().path());
+        // The record above says what was refused; no second, anonymous one.
+        crate::routes::rejections::take(&mut refused);
+        return refused;
+    }
     let pending = Arc::new(Pending {
         event,
         recorded: AtomicBool::new(false),
@@ -62,13 +75,33 @@ pub async fn audit_impersonated(
     response
 }
 
-/// The record to write for a request when its `token` is a valid impersonated access token.
+/// Whether a request would change something: any method but a read, except Stop (which
+/// a read-only session may always do).
+fn writes(method: &Method, path: &str) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && path != crate::routes::management::impersonation_sessions::MINE
+}
+
+/// The 403 of a write with a read-only token, in the error shape of the API it was sent to.
+fn read_only_refusal(path: &str) -> Response {
+    use axum::{http::StatusCode, response::IntoResponse};
+    const WHY: &str = "This impersonation is read-only: it cannot change anything.";
+    if path.starts_with("/scim2/") {
+        crate::routes::scim2::error::ScimError::new(StatusCode::FORBIDDEN, None, WHY)
+            .into_response()
+    } else {
+        crate::routes::management::error::ApiError::Forbidden(WHY.to_owned()).into_response()
+    }
+}
+
+/// The record to write for a request when its `token` is a valid impersonated access token,
+/// and whether the token is of a read-only session.
 async fn impersonated_event(
     state: &AppState,
     token: Option<String>,
     method: Method,
     path: String,
-) -> Option<Event> {
+) -> Option<(Event, bool)> {
     let claims = state
         .provider
         .keys
@@ -76,6 +109,7 @@ async fn impersonated_event(
         .await
         .ok()?;
     let act = claims.act?;
+    let read_only = claims.impersonation_mode.as_deref() == Some(READ_ONLY);
     let name = match method {
         Method::POST => action::RESOURCE_CREATION,
         Method::PUT | Method::PATCH => action::RESOURCE_MODIFICATION,
@@ -86,7 +120,7 @@ async fn impersonated_event(
         .await
         .ok()
         .flatten();
-    Some(Event {
+    let event = Event {
         action: name,
         success: false,
         actor_id: Some(claims.sub.clone()),
@@ -98,7 +132,8 @@ async fn impersonated_event(
         method: Some(method.to_string()),
         path: Some(path),
         reason: String::new(),
-    })
+    };
+    Some((event, read_only))
 }
 
 /// A write transaction of an API handler; see the module documentation.

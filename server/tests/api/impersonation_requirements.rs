@@ -224,3 +224,207 @@ async fn a_step_up_turned_on_after_the_subject_token_refuses_the_exchange() {
             .is_none()
     );
 }
+
+/// (id_token, subject_token) of a subject token request with `extra` parameters.
+async fn subject_tokens(
+    s: &crate::impersonation::Setup,
+    browser: &reqwest::Client,
+    extra: &[(&str, &str)],
+) -> (String, String) {
+    let answer = subject_request(&s.app, browser, &s.shop, &s.target_id, extra).await;
+    let id_token = query_param(&answer, "id_token").unwrap_or_else(|| panic!("{answer}"));
+    (id_token, query_param(&answer, "subject_token").unwrap())
+}
+
+/// The access token of an exchange that must succeed.
+async fn exchanged(
+    s: &crate::impersonation::Setup,
+    (id_token, subject): (String, String),
+) -> String {
+    let answer = exchange(&s.app, &s.shop, &subject, &id_token).await;
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_read_only_session_says_so_carries_read_only_scopes_and_changes_nothing() {
+    let s = setup().await;
+    let (user, pass) = admin();
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let asked = [
+        (
+            "scope",
+            "internal_user_impersonate openid profile internal_login",
+        ),
+        ("mode", "readOnly"),
+    ];
+    // Nothing declared read-only by the application: openid profile email only.
+    let access = exchanged(&s, subject_tokens(&s, &browser, &asked).await).await;
+    let claims = crate::helpers::claims(&access);
+    assert_eq!(claims["impersonation_mode"], "read-only");
+    assert_eq!(claims["scope"], "openid profile");
+    let introspected = s.app.introspect(&s.shop, &access).await;
+    assert_eq!(introspected["impersonation_mode"], "read-only");
+    identity::impersonation::session::end_due(&s.app.db)
+        .await
+        .unwrap();
+    let stop = "/api/users/v1/me/impersonation-session";
+    assert_eq!(
+        s.app
+            .bearer_status(reqwest::Method::DELETE, stop, &access)
+            .await,
+        204
+    );
+
+    // Declared: the self-service scope passes, and reads work; writes never do.
+    let declared = s
+        .app
+        .client
+        .patch(
+            s.app
+                .at(&format!("/api/server/v1/applications/{}", s.shop.id)),
+        )
+        .basic_auth(user, Some(pass))
+        .json(&json!({ "advancedConfigurations": { "readOnlyScopes": ["internal_login"] } }))
+        .send()
+        .await
+        .unwrap();
+    assert!(declared.status().is_success(), "{}", declared.status());
+    let access = exchanged(&s, subject_tokens(&s, &browser, &asked).await).await;
+    assert_eq!(
+        crate::helpers::claims(&access)["scope"],
+        "openid profile internal_login"
+    );
+    assert_eq!(
+        s.app
+            .bearer_status(reqwest::Method::GET, "/scim2/Me", &access)
+            .await,
+        200
+    );
+    let renamed = s
+        .app
+        .client
+        .patch(s.app.at("/scim2/Me"))
+        .bearer_auth(&access)
+        .json(&json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "name.givenName", "value": "Changed" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 403);
+    assert!(renamed.text().await.unwrap().contains("read-only"));
+    let created = s
+        .app
+        .client
+        .post(s.app.at("/api/server/v1/applications"))
+        .bearer_auth(&access)
+        .json(&json!({ "name": "Sneaky" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 403);
+    let failed: Vec<(String, String)> = crate::impersonation::audit_events(&s.app)
+        .await
+        .iter()
+        .filter(|e| e["path"].is_string() && e["outcome"] == "failure")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().into(),
+                e["method"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (
+                "resource-creation-via-impersonation".to_owned(),
+                "POST".to_owned()
+            ),
+            (
+                "resource-modification-via-impersonation".to_owned(),
+                "PATCH".to_owned()
+            ),
+        ]
+    );
+    let session = impersonation_session::Entity::find()
+        .filter(impersonation_session::Column::EndedAt.is_null())
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(session.read_only);
+    // Stop is the one write a read-only session makes.
+    assert_eq!(
+        s.app
+            .bearer_status(reqwest::Method::DELETE, stop, &access)
+            .await,
+        204
+    );
+}
+
+#[tokio::test]
+async fn an_organization_may_allow_only_read_only_sessions() {
+    let s = setup().await;
+    let refused = replace(&s.app, "/allowFullMode", json!(false)).await;
+    assert_eq!(refused.status(), 400, "full is still the default");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["fields"][0]["field"], "allowFullMode");
+    assert_eq!(
+        replace(&s.app, "/defaultMode", json!("sideways"))
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        replace(&s.app, "/defaultMode", json!("readOnly"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        replace(&s.app, "/allowFullMode", json!(false))
+            .await
+            .status(),
+        200
+    );
+
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    for (mode, description) in [("full", "only read-only"), ("sideways", "mode takes")] {
+        let answer =
+            subject_request(&s.app, &browser, &s.shop, &s.target_id, &[("mode", mode)]).await;
+        assert_eq!(
+            query_param(&answer, "error").as_deref(),
+            Some("invalid_request")
+        );
+        assert!(
+            query_param(&answer, "error_description")
+                .unwrap()
+                .contains(description),
+            "{mode}: {answer}"
+        );
+    }
+    // Asking for nothing gets the default: read-only.
+    let access = exchanged(&s, subject_tokens(&s, &browser, &[]).await).await;
+    assert_eq!(
+        crate::helpers::claims(&access)["impersonation_mode"],
+        "read-only"
+    );
+    let listed = s
+        .app
+        .get_as_admin(s.app.at("/api/server/v1/impersonation-sessions"))
+        .await;
+    assert_eq!(listed["sessions"][0]["mode"], "readOnly");
+
+    // An impersonated single sign-on in it: the ID token says read-only too.
+    let sso = json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } });
+    let demo = s.app.register("Demo", json!({}), sso).await;
+    let code = s.app.code_for(&browser, &demo, &[]).await;
+    let tokens = s.app.redeem(&demo, &code, None).await;
+    let id = crate::helpers::claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["impersonation_mode"], "read-only");
+    assert_eq!(
+        crate::helpers::claims(tokens["access_token"].as_str().unwrap())["scope"],
+        "openid profile email"
+    );
+}

@@ -258,6 +258,7 @@ async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root()
         idp_session_id: Set(None),
         reason: Set("root business".into()),
         ticket: Set(String::new()),
+        read_only: Set(false),
         started_at: Set(now),
         expires_at: Set(now + 600),
         ended_at: Set(None),

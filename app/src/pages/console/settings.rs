@@ -17,6 +17,9 @@ pub struct ImpersonationSettings {
     pub reauthenticate_within_minutes: i64,
     pub ticket_required: bool,
     pub ticket_pattern: String,
+    /// The default mode of a session: `full` or `readOnly`.
+    pub default_read_only: bool,
+    pub allow_full_mode: bool,
 }
 
 /// Permission: the Console and `internal_config_view`.
@@ -36,21 +39,39 @@ pub async fn get_impersonation_settings() -> Result<ImpersonationSettings, Serve
         reauthenticate_within_minutes: s.reauthenticate_within_minutes,
         ticket_required: s.ticket_required,
         ticket_pattern: s.ticket_pattern,
+        default_read_only: s.default_mode == identity::settings::Mode::ReadOnly,
+        allow_full_mode: s.allow_full_mode,
     })
 }
 
-/// Saves the settings (a checkbox left unticked is absent from the form). Permission: the
-/// Console and `internal_config_update`.
-#[server]
-pub async fn save_impersonation_settings(
+/// The settings form as posted (`settings[field]`; a checkbox left unticked is absent).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SettingsInput {
     enable_email_notification: Option<String>,
     require_reason: Option<String>,
     max_session_duration_minutes: String,
     reauthenticate_within_minutes: Option<String>,
     ticket_required: Option<String>,
     ticket_pattern: Option<String>,
-) -> Result<(), ServerFnError> {
+    default_mode: Option<String>,
+    allow_full_mode: Option<String>,
+}
+
+/// Saves the settings. Permission: the Console and `internal_config_update`.
+#[server]
+pub async fn save_impersonation_settings(settings: SettingsInput) -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal, invalid, require_console_scope};
+    use identity::settings::Mode;
+    let SettingsInput {
+        enable_email_notification,
+        require_reason,
+        max_session_duration_minutes,
+        reauthenticate_within_minutes,
+        ticket_required,
+        ticket_pattern,
+        default_mode,
+        allow_full_mode,
+    } = settings;
     let me = require_console_scope("internal_config_update").await?.user;
     let organization = crate::ssr::own_organization(&me, "internal_config_update").await?;
     let minutes = |text: &str, label: &str| {
@@ -71,6 +92,12 @@ pub async fn save_impersonation_settings(
         },
         ticket_required: ticket_required.is_some(),
         ticket_pattern: ticket_pattern.unwrap_or_default().trim().to_owned(),
+        default_mode: match default_mode.as_deref() {
+            None | Some("full") => Mode::Full,
+            Some("readOnly") => Mode::ReadOnly,
+            Some(_) => return Err(invalid("Default mode: full or read-only.")),
+        },
+        allow_full_mode: allow_full_mode.is_some(),
     };
     value
         .validate()
@@ -125,40 +152,53 @@ fn SettingsForm(
         <ActionForm action=save attr:class="card settings">
             {outcome}
             <div class="check">
-                <input id="s-notify" type="checkbox" name="enable_email_notification" value="on"
+                <input id="s-notify" type="checkbox" name="settings[enable_email_notification]" value="on"
                     checked=settings.enable_email_notification/>
                 <label for="s-notify">"Notify the user by email when an impersonation starts"</label>
             </div>
             <div class="check">
-                <input id="s-reason" type="checkbox" name="require_reason" value="on"
+                <input id="s-reason" type="checkbox" name="settings[require_reason]" value="on"
                     checked=settings.require_reason/>
                 <label for="s-reason">"Require a reason to impersonate"</label>
             </div>
             <label for="s-duration">"Maximum session duration (minutes)"</label>
-            <input id="s-duration" type="number" name="max_session_duration_minutes" min="1"
+            <input id="s-duration" type="number" name="settings[max_session_duration_minutes]" min="1"
                 max=settings.limit_minutes value=settings.max_session_duration_minutes
                 aria-describedby="s-duration-help" required/>
             <p id="s-duration-help" class="muted small">
                 {format!("A session ends by itself after this time; at most {} minutes.", settings.limit_minutes)}
             </p>
             <label for="s-reauthenticate">"Ask for the password again (minutes)"</label>
-            <input id="s-reauthenticate" type="number" name="reauthenticate_within_minutes"
+            <input id="s-reauthenticate" type="number" name="settings[reauthenticate_within_minutes]"
                 min="0" max="60" value=settings.reauthenticate_within_minutes
                 aria-describedby="s-reauthenticate-help"/>
             <p id="s-reauthenticate-help" class="muted small">
                 "Starting an impersonation needs a password entered within this many minutes; 0 turns it off."
             </p>
             <div class="check">
-                <input id="s-ticket" type="checkbox" name="ticket_required" value="on"
+                <input id="s-ticket" type="checkbox" name="settings[ticket_required]" value="on"
                     checked=settings.ticket_required/>
                 <label for="s-ticket">"Require a ticket to impersonate"</label>
             </div>
             <label for="s-ticket-pattern">"Ticket format"</label>
-            <input id="s-ticket-pattern" type="text" name="ticket_pattern" maxlength="200"
+            <input id="s-ticket-pattern" type="text" name="settings[ticket_pattern]" maxlength="200"
                 value=settings.ticket_pattern aria-describedby="s-ticket-pattern-help"/>
             <p id="s-ticket-pattern-help" class="muted small">
                 "A regular expression every ticket must match whole, such as SUP-[0-9]+; empty accepts any ticket."
             </p>
+            <label for="s-mode">"Default mode"</label>
+            <select id="s-mode" name="settings[default_mode]" aria-describedby="s-mode-help">
+                <option value="full" selected=!settings.default_read_only>"Full"</option>
+                <option value="readOnly" selected=settings.default_read_only>"Read-only"</option>
+            </select>
+            <p id="s-mode-help" class="muted small">
+                "A read-only session's tokens say so, carry only each application's read-only scopes, and cannot change anything here."
+            </p>
+            <div class="check">
+                <input id="s-full" type="checkbox" name="settings[allow_full_mode]" value="on"
+                    checked=settings.allow_full_mode/>
+                <label for="s-full">"Allow full sessions"</label>
+            </div>
             <div class="actions"><button type="submit" class="primary">"Save"</button></div>
         </ActionForm>
     }

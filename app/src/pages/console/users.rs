@@ -302,6 +302,10 @@ pub enum Impersonation {
         ticket_required: bool,
         ticket_pattern: String,
         max_minutes: i64,
+        /// The organization's default mode is read-only.
+        read_only_default: bool,
+        /// A full session may be asked for.
+        full_allowed: bool,
     },
 }
 
@@ -352,6 +356,8 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
                 ticket_required: settings.ticket_required,
                 ticket_pattern: settings.ticket_pattern,
                 max_minutes: settings.max_session_duration_minutes,
+                read_only_default: settings.default_mode == identity::settings::Mode::ReadOnly,
+                full_allowed: settings.allow_full_mode,
             }
         }
     };
@@ -542,6 +548,8 @@ fn ImpersonateButton(user: UserDetails) -> impl IntoView {
             ticket_required,
             ticket_pattern,
             max_minutes,
+            read_only_default,
+            full_allowed,
         } => view! {
             <div class="impersonate">
                 <button type="button" class="primary" aria-haspopup="dialog"
@@ -577,6 +585,15 @@ fn ImpersonateButton(user: UserDetails) -> impl IntoView {
                                 format!("The help-desk ticket this is for, in the form {ticket_pattern}.")
                             }}
                         </p>
+                        <label for="impersonate-mode">"Mode"</label>
+                        <select id="impersonate-mode" name="mode">
+                            {full_allowed.then(|| view! {
+                                <option value="full" selected=!read_only_default>"Full"</option>
+                            })}
+                            <option value="readOnly" selected=read_only_default>
+                                "Read-only: look, change nothing"
+                            </option>
+                        </select>
                         <div class="actions">
                             <button type="button" on:click=move |_| open.set(false)>"Cancel"</button>
                             <button type="submit" class="primary">"Start impersonation"</button>

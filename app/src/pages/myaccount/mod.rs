@@ -25,6 +25,8 @@ pub struct Account {
     pub email: String,
     /// The impersonator's username when this is an impersonated session.
     pub impersonated_by: Option<String>,
+    /// The impersonated session is read-only.
+    pub read_only: bool,
 }
 
 /// The account this browser sees in My Account: the signed-in user, or the target of the
@@ -33,6 +35,7 @@ pub struct Account {
 pub async fn get_account() -> Result<Account, ServerFnError> {
     use crate::ssr::{context, internal, my_account_user};
     let (user, impersonation) = my_account_user().await?;
+    let read_only = impersonation.as_ref().is_some_and(|s| s.read_only);
     let db = context()?.db;
     let impersonated_by = match impersonation {
         Some(session) => identity::users::find(&db, session.impersonator_id)
@@ -46,6 +49,7 @@ pub async fn get_account() -> Result<Account, ServerFnError> {
         username: user.username,
         email: user.email,
         impersonated_by,
+        read_only,
     })
 }
 
@@ -76,11 +80,12 @@ pub async fn stop_impersonating() -> Result<(), ServerFnError> {
 
 /// The banner of an impersonated session, on every My Account page.
 #[component]
-fn ImpersonationBanner(target: String, impersonator: String) -> impl IntoView {
+fn ImpersonationBanner(target: String, impersonator: String, read_only: bool) -> impl IntoView {
     let stop = ServerAction::<StopImpersonating>::new();
+    let mode = if read_only { ", read-only" } else { "" };
     view! {
         <div class="banner" role="region" aria-label="Impersonation">
-            <p>{format!("You are signed in as {target}, impersonated by {impersonator}.")}</p>
+            <p>{format!("You are signed in as {target}, impersonated by {impersonator}{mode}.")}</p>
             <ActionForm action=stop>
                 <button type="submit" class="danger">"Stop impersonating"</button>
             </ActionForm>
@@ -133,7 +138,8 @@ pub fn MyAccountLayout(
                         };
                         view! {
                             {account.impersonated_by.clone().map(|impersonator| view! {
-                                <ImpersonationBanner target=account.username.clone() impersonator/>
+                                <ImpersonationBanner target=account.username.clone() impersonator
+                                    read_only=account.read_only/>
                             })}
                             <header class="topbar">
                                 <span class="brand">"Identity Server"</span>

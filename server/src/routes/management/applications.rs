@@ -63,6 +63,9 @@ struct AdvancedInput {
     skip_logout_consent: Option<bool>,
     /// Ours: a browser that impersonates signs in here as the impersonated user.
     enable_impersonation: Option<bool>,
+    /// Ours: what a read-only impersonation session may be granted here, beside `openid
+    /// profile email`.
+    read_only_scopes: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -195,6 +198,9 @@ fn apply_top(settings: &mut Settings, input: &ApplicationInput) {
         if let Some(on) = advanced.enable_impersonation {
             settings.impersonation_enabled = on;
         }
+        if let Some(scopes) = &advanced.read_only_scopes {
+            settings.read_only_scopes = scopes.clone();
+        }
     }
 }
 
@@ -222,6 +228,7 @@ fn detail(state: &AppState, app: &application::Model) -> Value {
         "skipLoginConsent": app.skip_login_consent,
         "skipLogoutConsent": app.skip_logout_consent,
         "enableImpersonation": app.impersonation_enabled,
+        "readOnlyScopes": app.read_only_scopes.0,
     });
     body
 }

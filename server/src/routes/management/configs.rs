@@ -1,6 +1,7 @@
 //! `GET|PATCH|DELETE /api/server/v1/configs/impersonation`, as WSO2 has it, with settings
 //! of ours beside `enableEmailNotification`: `requireReason`, `maxSessionDurationMinutes`,
-//! `reauthenticateWithinMinutes`, `ticketRequired` and `ticketPattern`
+//! `reauthenticateWithinMinutes`, `ticketRequired`, `ticketPattern`, `defaultMode` and
+//! `allowFullMode`
 //! (`identity::settings::Impersonation`, which validates them). PATCH takes
 //! `[{"operation":"REPLACE","path":…,"value":…}]`; a value out of range is a 400 naming
 //! its field, and nothing is changed.
@@ -16,7 +17,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     routing::get,
 };
-use identity::settings::{self, Impersonation};
+use identity::settings::{self, Impersonation, Mode};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -89,6 +90,14 @@ async fn patch(
                 value.reauthenticate_within_minutes = minutes("reauthenticateWithinMinutes")?
             }
             "/ticketRequired" => value.ticket_required = boolean("ticketRequired")?,
+            "/allowFullMode" => value.allow_full_mode = boolean("allowFullMode")?,
+            "/defaultMode" => {
+                value.default_mode = match op.value.as_str() {
+                    Some("full") => Mode::Full,
+                    Some("readOnly") => Mode::ReadOnly,
+                    _ => return Err(wrong("defaultMode", "full or readOnly")),
+                }
+            }
             "/ticketPattern" => {
                 let pattern = op
                     .value

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 const BASE: &str = "/api/server/v1/impersonation-sessions";
-const MINE: &str = "/api/users/v1/me/impersonation-session";
+pub const MINE: &str = "/api/users/v1/me/impersonation-session";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -44,6 +44,7 @@ fn view(s: &impersonation_session::Model) -> Value {
         "applicationId": s.application_id,
         "reason": s.reason,
         "ticket": s.ticket,
+        "mode": if s.read_only { "readOnly" } else { "full" },
         "active": active,
         "startedAt": clock::rfc3339(s.started_at),
         "expiresAt": clock::rfc3339(s.expires_at),

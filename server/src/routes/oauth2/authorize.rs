@@ -18,6 +18,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use identity::entities::application;
+use identity::impersonation::session::Running;
 use identity::oauth::{
     clients, codes, consent,
     grant_type::AUTHORIZATION_CODE,
@@ -323,7 +324,12 @@ async fn authorize(
 
     // 4. What may be granted, and consent.
     let granted = match scope::grantable(&state.db, current.user.id, &app, &requested).await {
-        Ok(granted) => granted,
+        // A read-only impersonation gets only what the application declares read-only.
+        Ok(granted) => identity::impersonation::session::narrow(
+            granted,
+            &app,
+            impersonation.is_some_and(|s| s.read_only),
+        ),
         Err(error) => return server_error_page(error),
     };
     let request = Pending {
@@ -344,7 +350,8 @@ async fn authorize(
             Err(error) => return server_error_page(error),
         };
     if consented {
-        return issue_code(state, &app, &current, &request, &responder, impersonation).await;
+        let session = impersonation.map(|s| s.id);
+        return issue_code(state, &app, &current, &request, &responder, session).await;
     }
     if prompts.contains(&"none") {
         return responder.error(ErrorCode::ConsentRequired, "The user has not consented.");
@@ -405,11 +412,11 @@ async fn impersonated(
     state: &AppState,
     app: &application::Model,
     current: sessions::Current,
-) -> Result<(sessions::Current, Option<Uuid>), Response> {
+) -> Result<(sessions::Current, Option<Running>), Response> {
     use identity::impersonation::single_sign_on::{self, Refused, SignIn};
     match single_sign_on::sign_in(&state.db, app, current).await {
         Ok(Ok(SignIn::Own(current))) => Ok((current, None)),
-        Ok(Ok(SignIn::AsTarget(current, running))) => Ok((current, Some(running.id))),
+        Ok(Ok(SignIn::AsTarget(current, running))) => Ok((current, Some(running))),
         Ok(Err(refused)) => Err(pages::error_page(
             StatusCode::FORBIDDEN,
             match refused {

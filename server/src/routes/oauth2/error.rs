@@ -184,6 +184,10 @@ pub fn subject_token_error(error: &IssueError) -> (ErrorCode, Cow<'static, str>)
             ErrorCode::InvalidRequest,
             identity::impersonation::exchange::TICKET_REQUIRED.into(),
         ),
+        Check::Mode => (
+            ErrorCode::InvalidRequest,
+            identity::impersonation::exchange::FULL_MODE_REFUSED.into(),
+        ),
     }
 }
 

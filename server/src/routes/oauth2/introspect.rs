@@ -66,6 +66,9 @@ pub async fn introspect(
                 if let Some(session) = c.impersonation_session_id {
                     body["impersonation_session_id"] = json!(session);
                 }
+                if let Some(mode) = c.impersonation_mode {
+                    body["impersonation_mode"] = json!(mode);
+                }
                 return Ok(Json(body));
             }
         } else if let Some((refresh, user)) = grants::live_refresh(&state.db, token).await? {

@@ -13,6 +13,7 @@ use identity::entities::application;
 use identity::impersonation::policy;
 use identity::impersonation::subject_token::{self, IssueError};
 use identity::oauth::scope;
+use identity::settings::Mode;
 use identity::{scopes, sessions};
 use uuid::Uuid;
 
@@ -86,6 +87,15 @@ pub async fn authorize(
         (None, None) => None,
     };
 
+    let mode = match params.get("mode") {
+        None => None,
+        Some("full") => Some(Mode::Full),
+        Some("readOnly") => Some(Mode::ReadOnly),
+        Some(_) => {
+            return responder.error(ErrorCode::InvalidRequest, "mode takes full or readOnly.");
+        }
+    };
+
     // Check 1 before anything else: an application not enabled for impersonation never
     // sends anybody to sign in.
     if !policy::application_enabled(app) {
@@ -108,6 +118,7 @@ pub async fn authorize(
             scopes: &requested,
             reason: params.get("reason").unwrap_or(""),
             ticket: params.get("ticket").unwrap_or(""),
+            mode,
             code_challenge,
             id_token_nonce: if with_id_token { nonce } else { None },
         },

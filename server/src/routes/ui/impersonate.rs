@@ -54,6 +54,9 @@ struct Start {
     reason: String,
     #[serde(default)]
     ticket: String,
+    /// `full` or `readOnly`; empty: the organization's default.
+    #[serde(default)]
+    mode: String,
 }
 
 async fn start(State(state): State<AppState>, Form(start): Form<Start>) -> Response {
@@ -63,7 +66,8 @@ async fn start(State(state): State<AppState>, Form(start): Form<Start>) -> Respo
         verifier: identity::tokens::random_token(),
     };
     let redirect_uri = format!("{}{CALLBACK}", state.public_url);
-    let query: String = form_urlencoded::Serializer::new(String::new())
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
         .append_pair("client_id", MY_ACCOUNT_CLIENT_ID)
         .append_pair("redirect_uri", &redirect_uri)
         .append_pair("response_type", "id_token subject_token")
@@ -75,8 +79,11 @@ async fn start(State(state): State<AppState>, Form(start): Form<Start>) -> Respo
         .append_pair("state", &handoff.state)
         .append_pair("nonce", &handoff.nonce)
         .append_pair("code_challenge", &codes::pkce_challenge(&handoff.verifier))
-        .append_pair("code_challenge_method", "S256")
-        .finish();
+        .append_pair("code_challenge_method", "S256");
+    if !start.mode.trim().is_empty() {
+        query.append_pair("mode", start.mode.trim());
+    }
+    let query = query.finish();
     let value = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&handoff).unwrap_or_default());
     let secure = if state.secure_cookies() {
         "; Secure"
