@@ -523,7 +523,17 @@ async fn the_impersonation_settings_follow_wso2s_configs_api() {
     let defaults = read(s.app.client.clone()).await;
     assert_eq!(
         defaults,
-        json!({ "enableEmailNotification": true, "requireReason": false, "maxSessionDurationMinutes": 60 })
+        json!({
+            "enableEmailNotification": true,
+            "requireReason": false,
+            "maxSessionDurationMinutes": 60,
+            // Ours, off by default (issue 14): the WSO2 flow is unchanged.
+            "reauthenticateWithinMinutes": 0,
+            "ticketRequired": false,
+            "ticketPattern": "",
+            "defaultMode": "full",
+            "allowFullMode": true
+        })
     );
     let patched = s
         .app
