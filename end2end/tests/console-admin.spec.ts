@@ -87,6 +87,9 @@ test.describe('roles', () => {
 });
 
 test.describe('impersonation settings', () => {
+  // A refused form is answered 400, which Chromium logs.
+  test.use({ expectedConsoleErrors: [/status of 400/] });
+
   test('turn notifications off and on, and require a reason @nojs', async ({ page, organizationSettings: _ }) => {
     await page.goto('/console/settings/impersonation');
     await new LoginPage(page).signIn(admin.username, admin.password);
@@ -120,6 +123,45 @@ test.describe('impersonation settings', () => {
     await page.reload();
     await expect(reason).not.toBeChecked();
     await expect(duration).toHaveValue('60');
+  });
+
+  test('ask for a fresh password and a ticket in a format, and default to read-only @nojs', async ({
+    page,
+    organizationSettings: _,
+  }) => {
+    await page.goto('/console/settings/impersonation');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    const fresh = page.getByLabel('Ask for the password again (minutes)');
+    const format = page.getByLabel('Ticket format');
+    const mode = page.getByLabel('Default mode');
+    const save = page.getByRole('button', { name: 'Save' });
+    // A ticket stays optional here (the tests beside this one give none), a given one
+    // must match.
+    await fresh.fill('30');
+    await format.fill('SUP-[0-9]+');
+    await mode.selectOption('readOnly');
+    await submit(save);
+    await page.reload();
+    await expect(fresh).toHaveValue('30');
+    await expect(format).toHaveValue('SUP-[0-9]+');
+    await expect(mode).toHaveValue('readOnly');
+
+    // A format that is no regular expression is refused, naming it; nothing is saved.
+    await format.fill('SUP-(');
+    await submit(save);
+    await expect(page.getByText(/ticketPattern is not a regular expression/)).toBeVisible();
+    await page.goto('/console/settings/impersonation');
+    await expect(format).toHaveValue('SUP-[0-9]+');
+
+    // Back to the defaults.
+    await fresh.fill('0');
+    await format.fill('');
+    await mode.selectOption('full');
+    await submit(save);
+    await page.reload();
+    await expect(fresh).toHaveValue('0');
+    await expect(format).toHaveValue('');
+    await expect(mode).toHaveValue('full');
   });
 });
 

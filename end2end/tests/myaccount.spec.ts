@@ -61,6 +61,38 @@ test.describe('My Account', () => {
     await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   });
 
+  test('a read-only impersonation with a ticket: the banner says read-only, the API keeps the ticket', async ({
+    page,
+    request,
+  }) => {
+    const tag = unique();
+    const impersonator = `viewer-${tag}`;
+    const impersonatorId = await createUser(request, impersonator, 'viewer-Password-1');
+    await assignRole(request, 'Administrator', impersonatorId);
+    await assignRole(request, 'Impersonator', impersonatorId);
+    const targetId = await createUser(request, `looked-at-${tag}`, 'looked-Password-1');
+
+    await page.goto(`/console/users/${targetId}`);
+    await new LoginPage(page).signIn(impersonator, 'viewer-Password-1');
+    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+    await page.getByRole('button', { name: 'Impersonate User' }).click();
+    await page.getByLabel('Reason').fill(`Look ${tag}`);
+    await page.getByLabel('Ticket').fill(`SUP-${tag.replace(/\D/g, '') || '1'}`);
+    await page.getByLabel('Mode').selectOption('readOnly');
+    const [myAccount] = await Promise.all([
+      page.context().waitForEvent('page'),
+      page.getByRole('button', { name: 'Start impersonation' }).click(),
+    ]);
+    await expect(myAccount.getByRole('region', { name: 'Impersonation' })).toContainText(', read-only.');
+    const sessions = await (
+      await request.get(`/api/server/v1/impersonation-sessions?impersonator=${impersonatorId}`, { headers: adminAuth() })
+    ).json();
+    expect(sessions.sessions[0].mode).toBe('readOnly');
+    expect(sessions.sessions[0].ticket).toMatch(/^SUP-/);
+    await myAccount.getByRole('button', { name: 'Stop impersonating' }).click();
+    await expect(myAccount).toHaveURL(/\/console$/);
+  });
+
   test('an impersonated session offers only Applications, and the user sees it in Access history', async ({ page, browser, request }) => {
     const tag = unique();
     const impersonator = `helpdesk-${tag}`;
