@@ -734,15 +734,7 @@ async fn requests_made_with_an_impersonated_token_are_audited_as_wso2_names_them
 
     // Impersonated, the account can be read but not rewritten (as in My Account): 403,
     // nothing changed, recorded as a modification that failed.
-    let patched = s
-        .app
-        .client
-        .patch(s.app.at("/scim2/Me"))
-        .bearer_auth(&access)
-        .json(&json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "name.givenName", "value": "Changed" }] }))
-        .send()
-        .await
-        .unwrap();
+    let patched = rename_me(&s.app, &access, "Changed").await;
     assert_eq!(patched.status(), 403);
     let replaced = s
         .app
@@ -874,18 +866,25 @@ async fn scim_me_answers_only_self_service_tokens() {
         .unwrap()
         .to_owned();
     assert_eq!(me(own.clone()).await, 200);
-    let patched = s
-        .app
-        .client
-        .patch(s.app.at("/scim2/Me"))
-        .bearer_auth(&own)
-        .json(&json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "name.givenName", "value": "Own" }] }))
-        .send()
-        .await
-        .unwrap();
+    let patched = rename_me(&s.app, &own, "Own").await;
     assert_eq!(patched.status(), 200);
     let body: Value = patched.json().await.unwrap();
     assert_eq!(body["name"]["givenName"], "Own");
+}
+
+/// `PATCH /scim2/Me` with `token`, setting the given name.
+pub async fn rename_me(app: &TestApp, token: &str, given_name: &str) -> reqwest::Response {
+    let operation = json!({ "op": "replace", "path": "name.givenName", "value": given_name });
+    app.client
+        .patch(app.at("/scim2/Me"))
+        .bearer_auth(token)
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [operation]
+        }))
+        .send()
+        .await
+        .unwrap()
 }
 
 pub async fn audit_events(app: &TestApp) -> Vec<Value> {

@@ -3,7 +3,7 @@
 //! Off by default; checked at the subject token and again at the exchange.
 
 use crate::helpers::{TestApp, admin, location, query_param};
-use crate::impersonation::{exchange, setup, subject_request};
+use crate::impersonation::{exchange, rename_me, setup, subject_request};
 use identity::entities::{idp_session, impersonation_session};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
@@ -302,15 +302,7 @@ async fn a_read_only_session_says_so_carries_read_only_scopes_and_changes_nothin
             .await,
         200
     );
-    let renamed = s
-        .app
-        .client
-        .patch(s.app.at("/scim2/Me"))
-        .bearer_auth(&access)
-        .json(&json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "name.givenName", "value": "Changed" }] }))
-        .send()
-        .await
-        .unwrap();
+    let renamed = rename_me(&s.app, &access, "Changed").await;
     assert_eq!(renamed.status(), 403);
     assert!(renamed.text().await.unwrap().contains("read-only"));
     let created = s
