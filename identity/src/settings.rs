@@ -24,6 +24,23 @@ pub enum Mode {
     ReadOnly,
 }
 
+impl Mode {
+    /// The mode as the API and the forms spell it (`full`, `readOnly`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::ReadOnly => "readOnly",
+        }
+    }
+
+    /// The mode spelled as [`Mode::as_str`] does.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Mode::Full, Mode::ReadOnly]
+            .into_iter()
+            .find(|mode| mode.as_str() == text)
+    }
+}
+
 /// How impersonation behaves in an organization.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

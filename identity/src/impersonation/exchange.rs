@@ -59,24 +59,13 @@ pub enum ExchangeError {
     Internal(#[from] crate::Error),
 }
 
-/// What a client is told when the ticket is missing or not in the organization's format.
-pub const TICKET_REQUIRED: &str =
-    "A ticket in the organization's format is required to impersonate a user.";
-
-/// What a client is told when it asks for a full session where only read-only ones are
-/// allowed.
-pub const FULL_MODE_REFUSED: &str = "The organization allows only read-only impersonation.";
-
 fn refusal_text(refusal: Refusal) -> String {
-    match refusal {
-        Refusal::ImpersonatorInactive => "The impersonator may no longer sign in.".to_owned(),
-        Refusal::NoReason => "A reason is required to impersonate a user.".to_owned(),
-        Refusal::TicketRefused => TICKET_REQUIRED.to_owned(),
-        Refusal::FullModeNotAllowed => FULL_MODE_REFUSED.to_owned(),
-        Refusal::StaleSignIn => {
-            "The impersonator must enter their password again before impersonating.".to_owned()
+    match (refusal, refusal.requirement()) {
+        (_, Some(requirement)) => requirement.to_owned(),
+        (Refusal::ImpersonatorInactive, None) => {
+            "The impersonator may no longer sign in.".to_owned()
         }
-        other => format!("Impersonation is no longer allowed: {other}."),
+        (other, None) => format!("Impersonation is no longer allowed: {other}."),
     }
 }
 

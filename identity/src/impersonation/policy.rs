@@ -88,6 +88,23 @@ impl Refusal {
         }
     }
 
+    /// What the client is told when one of the organization's requirements of a start
+    /// refused (step-up, reason, ticket, mode); `None` for the other rules, whose answer
+    /// depends on the step.
+    pub fn requirement(self) -> Option<&'static str> {
+        Some(match self {
+            Refusal::StaleSignIn => {
+                "The impersonator must enter their password again before impersonating."
+            }
+            Refusal::NoReason => "A reason is required to impersonate a user.",
+            Refusal::TicketRefused => {
+                "A ticket in the organization's format is required to impersonate a user."
+            }
+            Refusal::FullModeNotAllowed => "The organization allows only read-only impersonation.",
+            _ => return None,
+        })
+    }
+
     /// The `impersonation-denied` record of this refusal: `impersonator` asked for
     /// `requested_subject` through `app`.
     pub fn event(self, impersonator: &str, requested_subject: &str, app: &str) -> audit::Event {

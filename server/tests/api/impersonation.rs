@@ -1209,12 +1209,15 @@ async fn app_with_smtp(port: u16) -> (TestApp, tempfile::TempDir) {
 pub async fn impersonate(s: &Setup) {
     let browser = s.app.browser_for("support", "support-password-1").await;
     let (id_token, subject_token) = tokens(s, &browser).await;
-    assert_eq!(
-        exchange(&s.app, &s.shop, &subject_token, &id_token)
-            .await
-            .status(),
-        200
-    );
+    exchanged(s, &id_token, &subject_token).await;
+}
+
+/// The access token of an exchange that must succeed.
+pub async fn exchanged(s: &Setup, id_token: &str, subject_token: &str) -> String {
+    let answer = exchange(&s.app, &s.shop, subject_token, id_token).await;
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {

@@ -3,7 +3,7 @@
 //! Off by default; checked at the subject token and again at the exchange.
 
 use crate::helpers::{TestApp, admin, location, query_param};
-use crate::impersonation::{exchange, rename_me, setup, subject_request};
+use crate::impersonation::{exchange, exchanged, rename_me, setup, subject_request};
 use identity::entities::{idp_session, impersonation_session};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
@@ -93,7 +93,14 @@ async fn a_ticket_in_the_organizations_format_is_asked_at_authorize_and_again_at
     replace(&s.app, "/ticketRequired", json!(true)).await;
     replace(&s.app, "/ticketPattern", json!("SUP-[0-9]+")).await;
     let browser = s.app.browser_for("support", "support-password-1").await;
-    for ticket in [None, Some("4711"), Some("SUP-4711 and more")] {
+    // None, not in the format, more than the format, and attacker-sized.
+    let huge = format!("SUP-{}", "1".repeat(5_000));
+    for ticket in [
+        None,
+        Some("4711"),
+        Some("SUP-4711 and more"),
+        Some(huge.as_str()),
+    ] {
         let extra: Vec<(&str, &str)> = ticket.map(|t| ("ticket", t)).into_iter().collect();
         let answer = subject_request(&s.app, &browser, &s.shop, &s.target_id, &extra).await;
         assert_eq!(
@@ -110,7 +117,11 @@ async fn a_ticket_in_the_organizations_format_is_asked_at_authorize_and_again_at
         assert!(query_param(&answer, "subject_token").is_none());
     }
     let denied = s.app.audit_events("impersonation-denied").await;
-    assert_eq!(denied.len(), 3);
+    assert_eq!(denied.len(), 4);
+    assert!(
+        denied.iter().all(|e| e.to_string().len() < 2_000),
+        "no ticket echoed"
+    );
     assert!(
         denied
             .iter()
@@ -189,12 +200,7 @@ async fn with_a_step_up_an_old_sign_in_is_sent_to_enter_the_password_again() {
         .unwrap();
     assert!(identity::clock::now() - auth_time < 60);
     let subject = query_param(&answer, "subject_token").unwrap();
-    assert_eq!(
-        exchange(&s.app, &s.shop, &subject, &id_token)
-            .await
-            .status(),
-        200
-    );
+    exchanged(&s, &id_token, &subject).await;
 }
 
 #[tokio::test]
@@ -236,17 +242,6 @@ async fn subject_tokens(
     (id_token, query_param(&answer, "subject_token").unwrap())
 }
 
-/// The access token of an exchange that must succeed.
-async fn exchanged(
-    s: &crate::impersonation::Setup,
-    (id_token, subject): (String, String),
-) -> String {
-    let answer = exchange(&s.app, &s.shop, &subject, &id_token).await;
-    assert_eq!(answer.status(), 200);
-    let body: Value = answer.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_read_only_session_says_so_carries_read_only_scopes_and_changes_nothing() {
     let s = setup().await;
@@ -260,7 +255,8 @@ async fn a_read_only_session_says_so_carries_read_only_scopes_and_changes_nothin
         ("mode", "readOnly"),
     ];
     // Nothing declared read-only by the application: openid profile email only.
-    let access = exchanged(&s, subject_tokens(&s, &browser, &asked).await).await;
+    let (id_token, subject) = subject_tokens(&s, &browser, &asked).await;
+    let access = exchanged(&s, &id_token, &subject).await;
     let claims = crate::helpers::claims(&access);
     assert_eq!(claims["impersonation_mode"], "read-only");
     assert_eq!(claims["scope"], "openid profile");
@@ -291,7 +287,8 @@ async fn a_read_only_session_says_so_carries_read_only_scopes_and_changes_nothin
         .await
         .unwrap();
     assert!(declared.status().is_success(), "{}", declared.status());
-    let access = exchanged(&s, subject_tokens(&s, &browser, &asked).await).await;
+    let (id_token, subject) = subject_tokens(&s, &browser, &asked).await;
+    let access = exchanged(&s, &id_token, &subject).await;
     assert_eq!(
         crate::helpers::claims(&access)["scope"],
         "openid profile internal_login"
@@ -397,7 +394,8 @@ async fn an_organization_may_allow_only_read_only_sessions() {
         );
     }
     // Asking for nothing gets the default: read-only.
-    let access = exchanged(&s, subject_tokens(&s, &browser, &[]).await).await;
+    let (id_token, subject) = subject_tokens(&s, &browser, &[]).await;
+    let access = exchanged(&s, &id_token, &subject).await;
     assert_eq!(
         crate::helpers::claims(&access)["impersonation_mode"],
         "read-only"

@@ -35,16 +35,14 @@ async fn impersonating(
     browser: &reqwest::Client,
 ) -> (String, impersonation_session::Model) {
     let (id_token, subject) = tokens(s, browser).await;
-    let answer = exchange(&s.app, &s.shop, &subject, &id_token).await;
-    assert_eq!(answer.status(), 200);
-    let body: Value = answer.json().await.unwrap();
+    let access = crate::impersonation::exchanged(s, &id_token, &subject).await;
     let session = impersonation_session::Entity::find()
         .filter(impersonation_session::Column::EndedAt.is_null())
         .one(&s.app.db)
         .await
         .unwrap()
         .expect("a running session");
-    (body["access_token"].as_str().unwrap().to_owned(), session)
+    (access, session)
 }
 
 /// The session as stored now.
@@ -220,12 +218,7 @@ async fn twenty_subject_tokens_of_one_sign_in_exchanged_at_once_start_one_sessio
         .await
         .unwrap();
     let (id_token, subject) = tokens(&s, &browser).await;
-    assert_eq!(
-        exchange(&s.app, &s.shop, &subject, &id_token)
-            .await
-            .status(),
-        200
-    );
+    crate::impersonation::exchanged(&s, &id_token, &subject).await;
 }
 
 #[tokio::test]

@@ -93,9 +93,10 @@ pub async fn save_impersonation_settings(settings: SettingsInput) -> Result<(), 
         ticket_required: ticket_required.is_some(),
         ticket_pattern: ticket_pattern.unwrap_or_default().trim().to_owned(),
         default_mode: match default_mode.as_deref() {
-            None | Some("full") => Mode::Full,
-            Some("readOnly") => Mode::ReadOnly,
-            Some(_) => return Err(invalid("Default mode: full or read-only.")),
+            None => Mode::Full,
+            Some(text) => {
+                Mode::parse(text).ok_or_else(|| invalid("Default mode: full or read-only."))?
+            }
         },
         allow_full_mode: allow_full_mode.is_some(),
     };

@@ -92,11 +92,11 @@ async fn patch(
             "/ticketRequired" => value.ticket_required = boolean("ticketRequired")?,
             "/allowFullMode" => value.allow_full_mode = boolean("allowFullMode")?,
             "/defaultMode" => {
-                value.default_mode = match op.value.as_str() {
-                    Some("full") => Mode::Full,
-                    Some("readOnly") => Mode::ReadOnly,
-                    _ => return Err(wrong("defaultMode", "full or readOnly")),
-                }
+                value.default_mode = op
+                    .value
+                    .as_str()
+                    .and_then(Mode::parse)
+                    .ok_or_else(|| wrong("defaultMode", "full or readOnly"))?
             }
             "/ticketPattern" => {
                 let pattern = op

@@ -19,6 +19,7 @@ use axum::{
     routing::{delete, get},
 };
 use identity::entities::impersonation_session;
+use identity::settings::Mode;
 use identity::{clock, impersonation};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -44,7 +45,7 @@ fn view(s: &impersonation_session::Model) -> Value {
         "applicationId": s.application_id,
         "reason": s.reason,
         "ticket": s.ticket,
-        "mode": if s.read_only { "readOnly" } else { "full" },
+        "mode": if s.read_only { Mode::ReadOnly } else { Mode::Full }.as_str(),
         "active": active,
         "startedAt": clock::rfc3339(s.started_at),
         "expiresAt": clock::rfc3339(s.expires_at),

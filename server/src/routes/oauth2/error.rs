@@ -172,22 +172,13 @@ pub fn subject_token_error(error: &IssueError) -> (ErrorCode, Cow<'static, str>)
             ErrorCode::AccessDenied,
             format!("Impersonation refused: {refusal}.").into(),
         ),
-        Check::StepUp => (
-            ErrorCode::LoginRequired,
-            "The impersonator must enter their password again before impersonating.".into(),
-        ),
-        Check::Reason => (
-            ErrorCode::InvalidRequest,
-            "A reason is required to impersonate a user.".into(),
-        ),
-        Check::Ticket => (
-            ErrorCode::InvalidRequest,
-            identity::impersonation::exchange::TICKET_REQUIRED.into(),
-        ),
-        Check::Mode => (
-            ErrorCode::InvalidRequest,
-            identity::impersonation::exchange::FULL_MODE_REFUSED.into(),
-        ),
+        Check::StepUp | Check::Reason | Check::Ticket | Check::Mode => {
+            let code = match refusal.check() {
+                Check::StepUp => ErrorCode::LoginRequired,
+                _ => ErrorCode::InvalidRequest,
+            };
+            (code, refusal.requirement().unwrap_or_default().into())
+        }
     }
 }
 

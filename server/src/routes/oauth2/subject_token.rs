@@ -87,11 +87,10 @@ pub async fn authorize(
         (None, None) => None,
     };
 
-    let mode = match params.get("mode") {
+    let mode = match params.get("mode").map(Mode::parse) {
         None => None,
-        Some("full") => Some(Mode::Full),
-        Some("readOnly") => Some(Mode::ReadOnly),
-        Some(_) => {
+        Some(Some(mode)) => Some(mode),
+        Some(None) => {
             return responder.error(ErrorCode::InvalidRequest, "mode takes full or readOnly.");
         }
     };
