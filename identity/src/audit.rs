@@ -35,6 +35,18 @@ pub mod action {
     pub const ACCOUNT_LOCKED: &str = "account-locked";
     /// An account unlocked by an administrator or by the operator's command line.
     pub const ACCOUNT_UNLOCKED: &str = "account-unlocked";
+    /// An administrator asked to impersonate a user (where approval is asked for).
+    pub const IMPERSONATION_REQUESTED: &str = "impersonation-requested";
+    /// The user or an administrator approved their part of a request.
+    pub const IMPERSONATION_REQUEST_APPROVED: &str = "impersonation-request-approved";
+    pub const IMPERSONATION_REQUEST_DENIED: &str = "impersonation-request-denied";
+    pub const IMPERSONATION_REQUEST_WITHDRAWN: &str = "impersonation-request-withdrawn";
+    /// Not decided, or not used, in time (no actor).
+    pub const IMPERSONATION_REQUEST_EXPIRED: &str = "impersonation-request-expired";
+    /// A user granted standing support access to their account.
+    pub const SUPPORT_ACCESS_GRANTED: &str = "support-access-granted";
+    /// A user revoked it (the sessions it allowed end).
+    pub const SUPPORT_ACCESS_REVOKED: &str = "support-access-revoked";
 }
 
 /// An event to record.

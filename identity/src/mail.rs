@@ -12,6 +12,13 @@ use uuid::Uuid;
 
 /// WSO2's template type of the impersonation notification.
 pub const IMPERSONATION_NOTIFICATION: &str = "ImpersonationEmailNotification";
+/// The template type of the mail asking a user to decide an impersonation request.
+pub const IMPERSONATION_REQUEST: &str = "ImpersonationRequestEmailNotification";
+/// Every template type, with its display name.
+pub const KINDS: &[(&str, &str)] = &[
+    (IMPERSONATION_NOTIFICATION, "Impersonation Email Notification"),
+    (IMPERSONATION_REQUEST, "Impersonation Request Email Notification"),
+];
 /// The locale used when none is asked for.
 pub const DEFAULT_LOCALE: &str = "en_US";
 
@@ -39,6 +46,35 @@ pub fn default_impersonation_template() -> Template {
                administrator. You can see every access to your account under Access history in My \
                Account.\n"
                 .to_owned(),
+    }
+}
+
+/// The built-in request for a decision on an impersonation request.
+pub fn default_request_template() -> Template {
+    Template {
+        subject: "Someone asks to access your account".to_owned(),
+        html: "<p>Hi {{user-name}},</p>\
+               <p><strong>{{impersonator-user-name}}</strong> asks to act as you (user \
+               impersonation), {{mode}}, for up to {{duration-minutes}} minutes.</p>\
+               <p>Reason: {{reason}}<br>Ticket: {{ticket}}</p>\
+               <p>Approve or deny it in My Account, under Access requests, before {{decide-by}}: \
+               <a href=\"{{access-requests-url}}\">{{access-requests-url}}</a></p>\
+               <p>Nothing happens unless you approve it.</p>"
+            .to_owned(),
+        text: "Hi {{user-name}},\n\n{{impersonator-user-name}} asks to act as you (user \
+               impersonation), {{mode}}, for up to {{duration-minutes}} minutes.\n\n\
+               Reason: {{reason}}\nTicket: {{ticket}}\n\n\
+               Approve or deny it in My Account, under Access requests, before {{decide-by}}:\n\
+               {{access-requests-url}}\n\nNothing happens unless you approve it.\n"
+            .to_owned(),
+    }
+}
+
+/// The built-in template of a type.
+pub fn default_template(kind: &str) -> Template {
+    match kind {
+        IMPERSONATION_REQUEST => default_request_template(),
+        _ => default_impersonation_template(),
     }
 }
 
@@ -76,7 +112,7 @@ pub async fn template(
             html: t.html,
             text: t.text,
         },
-        None => default_impersonation_template(),
+        None => default_template(kind),
     })
 }
 
@@ -259,6 +295,16 @@ pub async fn reset_template(
 pub fn placeholders(kind: &str) -> &'static [&'static str] {
     match kind {
         IMPERSONATION_NOTIFICATION => &["user-name", "login-time", "impersonator-user-name"],
+        IMPERSONATION_REQUEST => &[
+            "user-name",
+            "impersonator-user-name",
+            "reason",
+            "ticket",
+            "mode",
+            "duration-minutes",
+            "decide-by",
+            "access-requests-url",
+        ],
         _ => &[],
     }
 }

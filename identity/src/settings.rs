@@ -41,6 +41,53 @@ impl Mode {
     }
 }
 
+/// Whose approval an impersonation needs before it may start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Approval {
+    /// Nobody's: the WSO2 flow.
+    #[default]
+    None,
+    /// The user's (a request they approve, or their standing support access).
+    User,
+    /// A second administrator's, holding `internal_impersonation_approve`.
+    Administrator,
+    /// Both.
+    UserAndAdministrator,
+}
+
+impl Approval {
+    pub const ALL: [Approval; 4] = [
+        Approval::None,
+        Approval::User,
+        Approval::Administrator,
+        Approval::UserAndAdministrator,
+    ];
+
+    /// As the API and the forms spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approval::None => "none",
+            Approval::User => "user",
+            Approval::Administrator => "administrator",
+            Approval::UserAndAdministrator => "userAndAdministrator",
+        }
+    }
+
+    /// The approval spelled as [`Approval::as_str`] does.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+
+    pub fn needs_user(self) -> bool {
+        matches!(self, Approval::User | Approval::UserAndAdministrator)
+    }
+
+    pub fn needs_administrator(self) -> bool {
+        matches!(self, Approval::Administrator | Approval::UserAndAdministrator)
+    }
+}
+
 /// How impersonation behaves in an organization.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -62,6 +109,12 @@ pub struct Impersonation {
     pub default_mode: Mode,
     /// Whether an impersonator may ask for a full session.
     pub allow_full_mode: bool,
+    /// Whose approval a session needs first.
+    pub approval: Approval,
+    /// A request not decided within this many minutes expires.
+    pub request_expiry_minutes: i64,
+    /// An approved request may start its one session within this many minutes.
+    pub approval_window_minutes: i64,
 }
 
 impl Default for Impersonation {
@@ -75,6 +128,9 @@ impl Default for Impersonation {
             ticket_pattern: String::new(),
             default_mode: Mode::Full,
             allow_full_mode: true,
+            approval: Approval::None,
+            request_expiry_minutes: 24 * 60,
+            approval_window_minutes: 60,
         }
     }
 }
@@ -83,6 +139,10 @@ impl Default for Impersonation {
 pub const MAX_DURATION_MINUTES: i64 = 24 * 60;
 /// The longest a step-up may look back: an hour.
 pub const MAX_REAUTHENTICATE_MINUTES: i64 = 60;
+/// The longest a request may wait for its decision: a week.
+pub const MAX_REQUEST_EXPIRY_MINUTES: i64 = 7 * 24 * 60;
+/// The longest an approval may wait for its session: a day.
+pub const MAX_APPROVAL_WINDOW_MINUTES: i64 = 24 * 60;
 /// The longest ticket pattern, in bytes.
 pub const MAX_TICKET_PATTERN: usize = 200;
 /// The longest ticket, in characters.
@@ -114,6 +174,18 @@ impl Impersonation {
                 format!(
                     "reauthenticateWithinMinutes takes 0 (off) to {MAX_REAUTHENTICATE_MINUTES}."
                 ),
+            );
+        }
+        if !(5..=MAX_REQUEST_EXPIRY_MINUTES).contains(&self.request_expiry_minutes) {
+            return invalid(
+                "requestExpiryMinutes",
+                format!("requestExpiryMinutes takes 5 to {MAX_REQUEST_EXPIRY_MINUTES}."),
+            );
+        }
+        if !(1..=MAX_APPROVAL_WINDOW_MINUTES).contains(&self.approval_window_minutes) {
+            return invalid(
+                "approvalWindowMinutes",
+                format!("approvalWindowMinutes takes 1 to {MAX_APPROVAL_WINDOW_MINUTES}."),
             );
         }
         if self.ticket_pattern.len() > MAX_TICKET_PATTERN {
@@ -257,6 +329,7 @@ mod tests {
         assert_eq!(read.max_session_duration_minutes, 30);
         assert_eq!(read.reauthenticate_within_minutes, 0);
         assert!(!read.ticket_required && read.ticket_pattern.is_empty());
+        assert_eq!(read.approval, Approval::None, "no approval: the WSO2 flow");
     }
 
     #[test]
@@ -294,6 +367,18 @@ mod tests {
         );
         assert_eq!(with(|v| v.ticket_pattern = "[A-Z]+-[0-9]+".into()), Ok(()));
         assert_eq!(with(|v| v.allow_full_mode = false), Err("allowFullMode"));
+        assert_eq!(
+            with(|v| v.request_expiry_minutes = 4),
+            Err("requestExpiryMinutes")
+        );
+        assert_eq!(
+            with(|v| v.approval_window_minutes = 0),
+            Err("approvalWindowMinutes")
+        );
+        assert_eq!(
+            with(|v| v.approval_window_minutes = MAX_APPROVAL_WINDOW_MINUTES + 1),
+            Err("approvalWindowMinutes")
+        );
         assert_eq!(
             with(|v| (v.default_mode, v.allow_full_mode) = (Mode::ReadOnly, false)),
             Ok(())

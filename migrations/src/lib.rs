@@ -18,6 +18,7 @@ mod m20261121_000009_change_counter;
 mod m20261201_000010_lockout;
 mod m20261201_000011_impersonation_history;
 mod m20261201_000012_impersonation_requirements;
+mod m20261201_000013_impersonation_approval;
 
 pub use m20261121_000009_change_counter::COUNTED_TABLES;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_lockout::Migration),
             Box::new(m20261201_000011_impersonation_history::Migration),
             Box::new(m20261201_000012_impersonation_requirements::Migration),
+            Box::new(m20261201_000013_impersonation_approval::Migration),
         ]
     }
 }

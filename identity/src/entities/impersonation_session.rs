@@ -27,6 +27,10 @@ pub struct Model {
     pub ended_at: Option<i64>,
     pub ended_by: Option<Uuid>,
     pub end_reason: Option<String>,
+    /// The approved request it used, when the organization asks for approval.
+    pub request_id: Option<Uuid>,
+    /// The target's standing support access that allowed it.
+    pub support_access_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

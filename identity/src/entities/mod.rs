@@ -13,6 +13,7 @@ pub mod consent;
 pub mod consumed_token;
 pub mod email_template;
 pub mod idp_session;
+pub mod impersonation_request;
 pub mod impersonation_session;
 pub mod organization;
 pub mod organization_member;
@@ -23,6 +24,7 @@ pub mod role_scope;
 pub mod role_user;
 pub mod setting;
 pub mod signing_key;
+pub mod support_access;
 pub mod user;
 
 use sea_orm::FromJsonQueryResult;

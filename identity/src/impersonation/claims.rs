@@ -35,6 +35,10 @@ pub struct SubjectClaims {
     /// The session's mode, decided at this request.
     #[serde(default)]
     pub mode: crate::settings::Mode,
+    /// The approved request this token was issued with (where the organization asks for
+    /// approval): the exchange uses it up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Uuid>,
     /// PKCE challenge of the authorization request, checked at the exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge: Option<String>,

@@ -3,6 +3,7 @@
 //! impersonation session. [`exchange`] is the whole use case; `/oauth2/token` and the
 //! Console's hand-off to My Account both call it.
 
+use super::approval;
 use super::claims::SubjectClaims;
 use super::policy::{self, Refusal, SignIn};
 use super::session::{self, NewSession, Running};
@@ -143,6 +144,15 @@ pub async fn exchange(
         .as_ref()
         .map_or(impersonator.organization_id, |t| t.organization_id);
     let settings = crate::settings::impersonation_cached(reads, organization).await?;
+    // The approval, as of now: the request the subject token was issued with, still
+    // approved and unused (or the user's standing access, still granted).
+    let usable = match &pair.target {
+        Some(target) => {
+            approval::usable(&provider.db, &settings, impersonator.id, target.id, subject.request)
+                .await?
+        }
+        None => approval::Usable::Missing,
+    };
     // The organization's requirements as of now, of what was brought to the subject token
     // request: the password entered recently enough before it, the reason, the ticket.
     let asked = policy::Asked {
@@ -151,6 +161,7 @@ pub async fn exchange(
         auth_time: actor.auth_time,
         at: subject.iat,
         mode: Some(subject.mode),
+        approved: usable.approved(),
     };
     let facts = policy::Facts::of(
         app,
@@ -191,6 +202,7 @@ pub async fn exchange(
             ticket: &subject.ticket,
             read_only: subject.mode == crate::settings::Mode::ReadOnly,
             max_minutes: settings.max_session_duration_minutes,
+            approval: &usable,
         },
     );
     let prepared = grants::prepare(
@@ -255,8 +267,27 @@ pub async fn exchange(
         }),
         Outcome::AlreadyUsed => Err(ExchangeError::AlreadyUsed),
         Outcome::Unmet => {
-            // The token is used up; the refusal is recorded on its own.
-            let refusal = Refusal::AlreadyImpersonating;
+            // The token is used up; the refusal is recorded on its own. Unmet: the sign-in
+            // runs another impersonation, or the approval was used up (or revoked) by
+            // then.
+            let approval_gone = match &usable {
+                approval::Usable::Request(_) | approval::Usable::Standing(_) => {
+                    !approval::usable(
+                        &provider.db,
+                        &settings,
+                        impersonator.id,
+                        target.id,
+                        subject.request,
+                    )
+                    .await?
+                    .approved()
+                }
+                approval::Usable::NotAsked | approval::Usable::Missing => false,
+            };
+            let refusal = match approval_gone {
+                true => Refusal::ApprovalRequired,
+                false => Refusal::AlreadyImpersonating,
+            };
             let event = refusal.event(&actor.sub, &subject.sub, &app.client_id);
             audit::record(&provider.db, event).await?;
             Err(ExchangeError::Refused(refusal))

@@ -2,6 +2,8 @@
 //! token says who really acts, the user is told, every step is audited.
 //!
 //! - [`policy`]: who may impersonate whom; every rule, in order, with its refusal.
+//! - [`approval`]: requests for access, their decisions, and standing support access,
+//!   where the organization asks for approval.
 //! - [`subject_token`]: step one, the subject token from `/oauth2/authorize`.
 //! - [`exchange`]: step two, the token exchange that starts a session.
 //! - [`session`]: a session's start, end and expiry, and what ending revokes.
@@ -12,6 +14,7 @@
 //! The HTTP handlers (`server/src/routes/oauth2/`) only parse the wire and map these
 //! errors; the Console and My Account call the same functions.
 
+pub mod approval;
 pub mod claims;
 pub mod exchange;
 pub mod policy;

@@ -40,6 +40,8 @@ pub enum Refusal {
     Chaining,
     #[error("the session already impersonates another user")]
     AlreadyImpersonating,
+    #[error("the organization asks for an approval, and there is none to use")]
+    ApprovalRequired,
     #[error("the impersonator's password was not entered recently enough")]
     StaleSignIn,
     #[error("no reason given")]
@@ -59,6 +61,8 @@ pub enum Check {
     Pair,
     /// 5: the impersonator's sign-in (no chaining, one at a time).
     SignIn,
+    /// The organization's settings: the user's or a second administrator's approval.
+    Approval,
     /// The organization's settings: a password entered recently (step-up).
     StepUp,
     /// The organization's settings: a reason.
@@ -81,6 +85,7 @@ impl Refusal {
             | Refusal::OtherOrganization
             | Refusal::MorePrivileged => Check::Pair,
             Refusal::Chaining | Refusal::AlreadyImpersonating => Check::SignIn,
+            Refusal::ApprovalRequired => Check::Approval,
             Refusal::StaleSignIn => Check::StepUp,
             Refusal::NoReason => Check::Reason,
             Refusal::TicketRefused => Check::Ticket,
@@ -93,6 +98,9 @@ impl Refusal {
     /// depends on the step.
     pub fn requirement(self) -> Option<&'static str> {
         Some(match self {
+            Refusal::ApprovalRequired => {
+                "An approval is needed to impersonate this user: request access, and start once it is approved."
+            }
             Refusal::StaleSignIn => {
                 "The impersonator must enter their password again before impersonating."
             }
@@ -167,6 +175,8 @@ pub struct Facts {
     pub target_holds_more: bool,
     /// Check 5.
     pub sign_in: SignIn,
+    /// An approval the organization asks for is there to use (or none is asked for).
+    pub approved: bool,
     /// The impersonator's password was entered recently enough (or no step-up is set).
     pub sign_in_fresh: bool,
     /// The organization asks for a reason.
@@ -209,6 +219,9 @@ pub fn decide(facts: &Facts) -> std::result::Result<(), Refusal> {
         SignIn::Impersonated => return Err(Refusal::Chaining),
         SignIn::Impersonating => return Err(Refusal::AlreadyImpersonating),
         SignIn::Free | SignIn::AtStart => {}
+    }
+    if !facts.approved {
+        return Err(Refusal::ApprovalRequired);
     }
     if !facts.sign_in_fresh {
         return Err(Refusal::StaleSignIn);
@@ -323,6 +336,9 @@ pub struct Asked<'a> {
     pub at: i64,
     /// The mode asked for (`None`: the organization's default).
     pub mode: Option<Mode>,
+    /// An approval of the kind the organization asks for is there to use
+    /// (`super::approval::usable`).
+    pub approved: bool,
 }
 
 impl Facts {
@@ -344,6 +360,8 @@ impl Facts {
             target: pair.target.as_ref().map(Person::from),
             target_holds_more: pair.target_holds_more,
             sign_in,
+            approved: asked.approved
+                || settings.is_none_or(|s| s.approval == crate::settings::Approval::None),
             sign_in_fresh: settings.is_none_or(|s| s.sign_in_fresh(asked.auth_time, asked.at)),
             reason_required: settings.is_some_and(|s| s.require_reason),
             reason_given: !asked.reason.trim().is_empty(),
@@ -413,6 +431,7 @@ pub async fn availability(
             Refusal::UnknownTarget
             | Refusal::SelfImpersonation
             | Refusal::ImpersonatorInactive
+            | Refusal::ApprovalRequired
             | Refusal::StaleSignIn
             | Refusal::NoReason
             | Refusal::TicketRefused
@@ -447,6 +466,7 @@ mod tests {
             }),
             target_holds_more: false,
             sign_in: SignIn::Free,
+            approved: true,
             sign_in_fresh: true,
             reason_required: true,
             reason_given: true,
@@ -527,6 +547,11 @@ mod tests {
                 Err(Refusal::AlreadyImpersonating),
             ),
             (
+                "the organization asks for an approval and there is none",
+                Box::new(|f| f.approved = false),
+                Err(Refusal::ApprovalRequired),
+            ),
+            (
                 "the password was entered too long ago",
                 Box::new(|f| f.sign_in_fresh = false),
                 Err(Refusal::StaleSignIn),
@@ -568,6 +593,7 @@ mod tests {
             target: None,
             target_holds_more: true,
             sign_in: SignIn::Impersonated,
+            approved: false,
             sign_in_fresh: false,
             reason_required: true,
             reason_given: false,
@@ -618,6 +644,7 @@ mod tests {
                 Refusal::AlreadyImpersonating,
                 Box::new(|f| f.sign_in = SignIn::Free),
             ),
+            (Refusal::ApprovalRequired, Box::new(|f| f.approved = true)),
             (Refusal::StaleSignIn, Box::new(|f| f.sign_in_fresh = true)),
             (Refusal::NoReason, Box::new(|f| f.reason_given = true)),
             (
@@ -652,6 +679,7 @@ mod tests {
         }
         assert_eq!(Refusal::Chaining.check(), Check::SignIn);
         assert_eq!(Refusal::AlreadyImpersonating.check(), Check::SignIn);
+        assert_eq!(Refusal::ApprovalRequired.check(), Check::Approval);
         assert_eq!(Refusal::StaleSignIn.check(), Check::StepUp);
         assert_eq!(Refusal::NoReason.check(), Check::Reason);
         assert_eq!(Refusal::TicketRefused.check(), Check::Ticket);

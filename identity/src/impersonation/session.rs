@@ -109,6 +109,7 @@ pub mod end_reason {
     pub const SIGNED_OUT: &str = "the impersonator's sign-in ended";
     pub const IMPERSONATOR_DELETED: &str = "the impersonator was deleted";
     pub const APPLICATION_DELETED: &str = "the application was deleted";
+    pub const SUPPORT_ACCESS_REVOKED: &str = "the user revoked support access";
 }
 
 /// Ends a session, revokes everything derived from it and records who ended it and why,
@@ -282,9 +283,16 @@ pub fn start_in(
         ticket,
         read_only,
         max_minutes,
+        approval,
     } = new;
     let now = clock::now();
-    let expires_at = (now + max_minutes * 60).min(sign_in_expires_at);
+    let expires_at = (now + max_minutes * 60)
+        .min(sign_in_expires_at)
+        .min(approval.ends_by(now).unwrap_or(i64::MAX));
+    let support_access_id = match approval {
+        super::approval::Usable::Standing(access) => Some(access.id),
+        _ => None,
+    };
     let session = impersonation_session::Model {
         id,
         organization_id: target.organization_id,
@@ -301,8 +309,11 @@ pub fn start_in(
         ended_at: None,
         ended_by: None,
         end_reason: None,
+        request_id: approval.request().map(|r| r.id),
+        support_access_id,
     };
     batch.only_if(&attach(idp_session_id, session.id, now));
+    super::approval::use_in(batch, approval, session.id);
     batch.push(&impersonation_session::Entity::insert(
         impersonation_session::ActiveModel::from(session.clone()),
     ));
@@ -368,6 +379,9 @@ pub struct NewSession<'a> {
     pub read_only: bool,
     /// The hard limit.
     pub max_minutes: i64,
+    /// What allowed it where the organization asks for approval (it bounds the session
+    /// too).
+    pub approval: &'a super::approval::Usable,
 }
 
 /// Filters of the session list.

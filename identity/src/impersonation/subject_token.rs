@@ -3,7 +3,9 @@
 //! outcome and signs the token; the exchange ([`super::exchange`]) turns it into a session.
 
 use super::claims::{SubjectClaims, actor};
+use super::approval;
 use super::policy::{self, Refusal};
+use crate::settings::Mode;
 use crate::audit::{self, Event, action};
 use crate::entities::application;
 use crate::oauth::{Provider, grants, scope, token_type};
@@ -59,17 +61,33 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
     } = request;
     let db = &provider.db;
     let impersonator = &signed_in.user;
-    let (reason, ticket) = (reason.trim(), ticket.trim());
+    let (mut reason, mut ticket, mut mode) = (reason.trim(), ticket.trim(), mode);
     let now = clock::now();
     let settings = crate::settings::impersonation(db, impersonator.organization_id).await?;
     let pair = policy::pair(db, app, impersonator, requested_subject).await?;
     let sign_in = policy::sign_in(db, &signed_in.session).await?;
+    let usable = match &pair.target {
+        Some(target) => approval::usable(db, &settings, impersonator.id, target.id, None).await?,
+        None => approval::Usable::Missing,
+    };
+    // An approved request decides what was approved: its mode, and its reason and ticket
+    // where none is given now.
+    if let Some(request) = usable.request() {
+        mode = Some(if request.read_only { Mode::ReadOnly } else { Mode::Full });
+        if reason.is_empty() {
+            reason = request.reason.as_str();
+        }
+        if ticket.is_empty() {
+            ticket = request.ticket.as_str();
+        }
+    }
     let asked = policy::Asked {
         reason,
         ticket,
         auth_time: signed_in.session.auth_time,
         at: now,
         mode,
+        approved: usable.approved(),
     };
     let facts = policy::Facts::of(app, impersonator, &pair, sign_in, Some(&settings), &asked);
     let target = match (policy::decide(&facts), pair.target) {
@@ -108,6 +126,7 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
         reason: reason.to_owned(),
         ticket: ticket.to_owned(),
         mode: settings.mode_for(mode).unwrap_or_default(),
+        request: usable.request().map(|r| r.id),
         code_challenge,
     };
     let subject_token = provider.keys.sign(token_type::SUBJECT, &claims)?;

@@ -212,6 +212,68 @@ pub async fn begin_write(db: &DatabaseConnection) -> crate::Result<WriteTxn> {
     })
 }
 
+/// The conditions of a batch ([`Batch::only_if`]), run before its writes.
+pub(crate) struct Conditions(Vec<Statement>);
+
+/// The savepoint that undoes the conditions met when a later one is not.
+const CONDITIONS_SAVEPOINT: &str = "batch_conditions";
+
+impl Conditions {
+    /// Runs the conditions on `db` (inside the batch's transaction), in order, until one
+    /// is unmet; then undoes what the others changed. With one condition there is nothing
+    /// to undo (an unmet condition changed nothing), and no savepoint.
+    pub(crate) async fn met(self, db: &impl ConnectionTrait) -> crate::Result<bool> {
+        let guarded = self.0.len() > 1;
+        if guarded {
+            db.execute_unprepared(&format!("SAVEPOINT {CONDITIONS_SAVEPOINT}"))
+                .await?;
+        }
+        let mut met = true;
+        for condition in self.0 {
+            if db.query_all_raw(condition).await?.is_empty() {
+                met = false;
+                break;
+            }
+        }
+        if guarded {
+            if !met {
+                db.execute_unprepared(&format!("ROLLBACK TO SAVEPOINT {CONDITIONS_SAVEPOINT}"))
+                    .await?;
+            }
+            db.execute_unprepared(&format!("RELEASE SAVEPOINT {CONDITIONS_SAVEPOINT}"))
+                .await?;
+        }
+        Ok(met)
+    }
+
+    /// [`Conditions::met`] on the committer's own SQLite connection.
+    pub(crate) fn met_directly(
+        self,
+        connection: &mut crate::store::direct::Connection,
+    ) -> crate::Result<bool> {
+        let guarded = self.0.len() > 1;
+        if guarded {
+            connection.execute_plain(&format!("SAVEPOINT {CONDITIONS_SAVEPOINT}"))?;
+        }
+        let mut met = true;
+        for condition in &self.0 {
+            let mut returned = false;
+            connection.run(condition, |_| returned = true)?;
+            if !returned {
+                met = false;
+                break;
+            }
+        }
+        if guarded {
+            if !met {
+                connection.execute_plain(&format!("ROLLBACK TO SAVEPOINT {CONDITIONS_SAVEPOINT}"))?;
+            }
+            connection.execute_plain(&format!("RELEASE SAVEPOINT {CONDITIONS_SAVEPOINT}"))?;
+        }
+        Ok(met)
+    }
+}
+
 /// Something to do once a batch's writes have run.
 pub(crate) type AfterRun = Box<dyn FnOnce() + Send>;
 
@@ -221,8 +283,8 @@ pub(crate) type AfterRun = Box<dyn FnOnce() + Send>;
 /// first failing statement fails the whole run.
 pub struct Batch {
     backend: DbBackend,
-    /// A statement returning rows: the writes are made only if it returns one.
-    condition: Option<Statement>,
+    /// Statements returning rows: the writes are made only if each returns one.
+    conditions: Vec<Statement>,
     statements: Vec<Statement>,
     /// What to do once the statements have run (log lines of what they record).
     after_run: Vec<AfterRun>,
@@ -238,7 +300,7 @@ impl Batch {
     pub fn for_backend(backend: DbBackend) -> Self {
         Self {
             backend,
-            condition: None,
+            conditions: Vec::new(),
             statements: Vec::new(),
             after_run: Vec::new(),
         }
@@ -250,16 +312,17 @@ impl Batch {
     }
 
     /// Makes the writes depend on `condition`, a write returning rows (`RETURNING`) that
-    /// runs first: if it returns none, it changed nothing and no other write is made. Only
-    /// the single-use committer honours it (`crate::store::group_commit`); [`Batch::run`]
-    /// fails on an unmet condition.
+    /// runs first: if it returns none, it changed nothing and no other write is made. With
+    /// several conditions, all must be met, and the changes of those met are undone when a
+    /// later one is not ([`Conditions`]). Only the single-use committer reports an unmet
+    /// condition as such (`crate::store::group_commit`); [`Batch::run`] fails on one.
     pub fn only_if(&mut self, condition: &impl sea_orm::StatementBuilder) {
-        self.condition = Some(self.backend.build(condition));
+        self.conditions.push(self.backend.build(condition));
     }
 
-    /// The condition set by [`Batch::only_if`], to be run first.
-    pub(crate) fn take_condition(&mut self) -> Option<Statement> {
-        self.condition.take()
+    /// The conditions set by [`Batch::only_if`], to be run first.
+    pub(crate) fn take_conditions(&mut self) -> Conditions {
+        Conditions(std::mem::take(&mut self.conditions))
     }
 
     /// Adds something to do once the writes have run (not if they fail or never run).
@@ -275,9 +338,7 @@ impl Batch {
 
     /// Runs the writes, in the order they were added.
     pub async fn run(mut self, db: &impl ConnectionTrait) -> crate::Result<()> {
-        if let Some(condition) = self.take_condition()
-            && db.query_all_raw(condition).await?.is_empty()
-        {
+        if !self.take_conditions().met(db).await? {
             return Err(anyhow::anyhow!("the condition of a batch of writes was not met").into());
         }
         if self.backend != DbBackend::Sqlite {

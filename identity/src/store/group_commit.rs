@@ -224,9 +224,7 @@ async fn commit(db: &DatabaseConnection, requests: &mut [Request]) -> Result<Vec
     // the connection keeps it prepared (the whole group's would rarely repeat).
     for (request, outcome) in requests.iter_mut().zip(&mut outcomes) {
         if *outcome == Outcome::Written {
-            if let Some(condition) = request.writes.take_condition()
-                && txn.query_all_raw(condition).await?.is_empty()
-            {
+            if !request.writes.take_conditions().met(&*txn).await? {
                 *outcome = Outcome::Unmet;
                 continue;
             }
@@ -264,13 +262,9 @@ fn commit_directly(
     let mut outcomes = first_namings(requests, inserted);
     for (request, outcome) in requests.iter_mut().zip(&mut outcomes) {
         if *outcome == Outcome::Written {
-            if let Some(condition) = request.writes.take_condition() {
-                let mut met = false;
-                connection.run(&condition, |_| met = true)?;
-                if !met {
-                    *outcome = Outcome::Unmet;
-                    continue;
-                }
+            if !request.writes.take_conditions().met_directly(connection)? {
+                *outcome = Outcome::Unmet;
+                continue;
             }
             let writes =
                 std::mem::replace(&mut request.writes, Batch::for_backend(DbBackend::Sqlite));

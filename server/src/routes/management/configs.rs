@@ -1,7 +1,7 @@
 //! `GET|PATCH|DELETE /api/server/v1/configs/impersonation`, as WSO2 has it, with settings
 //! of ours beside `enableEmailNotification`: `requireReason`, `maxSessionDurationMinutes`,
-//! `reauthenticateWithinMinutes`, `ticketRequired`, `ticketPattern`, `defaultMode` and
-//! `allowFullMode`
+//! `reauthenticateWithinMinutes`, `ticketRequired`, `ticketPattern`, `defaultMode`,
+//! `allowFullMode`, `approval`, `requestExpiryMinutes` and `approvalWindowMinutes`
 //! (`identity::settings::Impersonation`, which validates them). PATCH takes
 //! `[{"operation":"REPLACE","path":…,"value":…}]`; a value out of range is a 400 naming
 //! its field, and nothing is changed.
@@ -97,6 +97,21 @@ async fn patch(
                     .as_str()
                     .and_then(Mode::parse)
                     .ok_or_else(|| wrong("defaultMode", "full or readOnly"))?
+            }
+            "/approval" => {
+                value.approval = op
+                    .value
+                    .as_str()
+                    .and_then(settings::Approval::parse)
+                    .ok_or_else(|| {
+                        wrong("approval", "none, user, administrator or userAndAdministrator")
+                    })?
+            }
+            "/requestExpiryMinutes" => {
+                value.request_expiry_minutes = minutes("requestExpiryMinutes")?
+            }
+            "/approvalWindowMinutes" => {
+                value.approval_window_minutes = minutes("approvalWindowMinutes")?
             }
             "/ticketPattern" => {
                 let pattern = op

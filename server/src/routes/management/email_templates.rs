@@ -2,7 +2,8 @@
 //! `GET /api/server/v1/email/template-types`,
 //! `GET|PUT|DELETE /api/server/v1/email/template-types/{type}/templates/{locale}`
 //! (`{"subject", "body" (HTML), "textBody"}`; `DELETE` returns to the built-in template).
-//! The only type is `ImpersonationEmailNotification`. Scopes:
+//! The types are `ImpersonationEmailNotification` and
+//! `ImpersonationRequestEmailNotification`. Scopes:
 //! `internal_email_template_view` / `internal_email_template_update`.
 
 use super::error::ApiError;
@@ -15,7 +16,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     routing::get,
 };
-use identity::mail::{self, IMPERSONATION_NOTIFICATION, Template};
+use identity::mail::{self, Template};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -29,7 +30,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn known(kind: &str, locale: &str) -> Result<(), ApiError> {
-    if kind != IMPERSONATION_NOTIFICATION {
+    if !mail::KINDS.iter().any(|(known, _)| *known == kind) {
         return Err(ApiError::NotFound("email template type"));
     }
     let well_formed = (2..=16).contains(&locale.len())
@@ -46,22 +47,28 @@ fn known(kind: &str, locale: &str) -> Result<(), ApiError> {
 
 async fn types(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers, Some("internal_email_template_view")).await?;
-    Ok(Json(json!([{
-        "id": IMPERSONATION_NOTIFICATION,
-        "displayName": "Impersonation Email Notification",
-        "placeholders": mail::placeholders(IMPERSONATION_NOTIFICATION),
-        "self": format!("{BASE}/{IMPERSONATION_NOTIFICATION}"),
-    }])))
+    let types: Vec<Value> = mail::KINDS
+        .iter()
+        .map(|(kind, name)| {
+            json!({
+                "id": kind,
+                "displayName": name,
+                "placeholders": mail::placeholders(kind),
+                "self": format!("{BASE}/{kind}"),
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(types)))
 }
 
-fn view(locale: &str, template: &Template) -> Value {
+fn view(kind: &str, locale: &str, template: &Template) -> Value {
     json!({
         "id": locale,
         "contentType": "text/html",
         "subject": template.subject,
         "body": template.html,
         "textBody": template.text,
-        "placeholders": mail::placeholders(IMPERSONATION_NOTIFICATION),
+        "placeholders": mail::placeholders(kind),
     })
 }
 
@@ -76,6 +83,7 @@ async fn read(
         .own_organization(&state, "internal_email_template_view")
         .await?;
     Ok(Json(view(
+        &kind,
         &locale,
         &mail::template(&state.db, org, &kind, &locale).await?,
     )))
@@ -115,7 +123,7 @@ async fn write(
     let write = begin(&state.db).await?;
     mail::set_template(&*write, org, &kind, &locale, &template).await?;
     write.commit().await?;
-    Ok(Json(view(&locale, &template)))
+    Ok(Json(view(&kind, &locale, &template)))
 }
 
 async fn reset(

@@ -172,8 +172,9 @@ pub fn subject_token_error(error: &IssueError) -> (ErrorCode, Cow<'static, str>)
             ErrorCode::AccessDenied,
             format!("Impersonation refused: {refusal}.").into(),
         ),
-        Check::StepUp | Check::Reason | Check::Ticket | Check::Mode => {
+        Check::Approval | Check::StepUp | Check::Reason | Check::Ticket | Check::Mode => {
             let code = match refusal.check() {
+                Check::Approval => ErrorCode::AccessDenied,
                 Check::StepUp => ErrorCode::LoginRequired,
                 _ => ErrorCode::InvalidRequest,
             };
