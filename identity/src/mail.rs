@@ -16,8 +16,14 @@ pub const IMPERSONATION_NOTIFICATION: &str = "ImpersonationEmailNotification";
 pub const IMPERSONATION_REQUEST: &str = "ImpersonationRequestEmailNotification";
 /// Every template type, with its display name.
 pub const KINDS: &[(&str, &str)] = &[
-    (IMPERSONATION_NOTIFICATION, "Impersonation Email Notification"),
-    (IMPERSONATION_REQUEST, "Impersonation Request Email Notification"),
+    (
+        IMPERSONATION_NOTIFICATION,
+        "Impersonation Email Notification",
+    ),
+    (
+        IMPERSONATION_REQUEST,
+        "Impersonation Request Email Notification",
+    ),
 ];
 /// The locale used when none is asked for.
 pub const DEFAULT_LOCALE: &str = "en_US";

@@ -28,9 +28,14 @@ pub const MANAGEMENT: &[&str] = &[
     "internal_audit_view",
     "internal_impersonation_session_view",
     "internal_impersonation_session_delete",
+    IMPERSONATION_APPROVE,
     "internal_email_template_view",
     "internal_email_template_update",
 ];
+
+/// Lets the holder decide other administrators' impersonation requests where the
+/// organization asks for an administrator's approval.
+pub const IMPERSONATION_APPROVE: &str = "internal_impersonation_approve";
 
 /// Lets a token of any application read and change its own user through `/scim2/Me`
 /// (WSO2's self-service scope). Any user may be granted it; it is asked for by name.

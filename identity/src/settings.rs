@@ -84,7 +84,10 @@ impl Approval {
     }
 
     pub fn needs_administrator(self) -> bool {
-        matches!(self, Approval::Administrator | Approval::UserAndAdministrator)
+        matches!(
+            self,
+            Approval::Administrator | Approval::UserAndAdministrator
+        )
     }
 }
 

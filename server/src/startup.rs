@@ -105,9 +105,10 @@ impl Application {
         let keys = self.state.provider.keys.clone();
         let db = self.state.db.clone();
         // Every 30 s: pick up keys rotated elsewhere (another instance, `server
-        // rotate-keys`), and end impersonation sessions that are over (past their hard
-        // limit, signed out, or no longer allowed), revoking what they issued (their tokens
-        // already stopped counting; this records the end).
+        // rotate-keys`), end impersonation sessions that are over (past their hard limit,
+        // signed out, or no longer allowed), revoking what they issued (their tokens
+        // already stopped counting; this records the end), and record the expiry of
+        // impersonation requests not decided or not used in time.
         let reload = tokio::spawn(async move {
             let mut every = tokio::time::interval(KEY_RELOAD_INTERVAL);
             every.tick().await;
@@ -121,6 +122,13 @@ impl Application {
                     Ok(n) => tracing::info!(ended = n, "impersonation sessions over"),
                     Err(error) => {
                         tracing::warn!("ending expired impersonation sessions failed: {error}")
+                    }
+                }
+                match identity::impersonation::approval::expire_due(&db).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "impersonation requests expired"),
+                    Err(error) => {
+                        tracing::warn!("expiring impersonation requests failed: {error}")
                     }
                 }
             }

@@ -16,7 +16,9 @@
 
 use super::policy::{self, Refusal, SignIn};
 use crate::audit::{self, Event, action};
-use crate::entities::{impersonation_request as request, impersonation_session, support_access, user};
+use crate::entities::{
+    impersonation_request as request, impersonation_session, support_access, user,
+};
 use crate::settings::{Approval, Impersonation, Mode};
 use crate::store::db::Batch;
 use crate::{Result, clock, roles, scopes};
@@ -196,8 +198,10 @@ pub async fn create(
         });
     }
     let now = clock::now();
-    let target = check_rules(db, requester, new.target, &settings, reason, ticket, new.mode, now)
-        .await?;
+    let target = check_rules(
+        db, requester, new.target, &settings, reason, ticket, new.mode, now,
+    )
+    .await?;
     let mode = settings.mode_for(new.mode).unwrap_or_default();
 
     let open: Vec<request::Model> = request::Entity::find()
@@ -234,9 +238,13 @@ pub async fn create(
         duration_minutes: duration,
         needs_user,
         needs_administrator,
-        status: if approved { Status::Approved } else { Status::Pending }
-            .as_str()
-            .to_owned(),
+        status: if approved {
+            Status::Approved
+        } else {
+            Status::Pending
+        }
+        .as_str()
+        .to_owned(),
         created_at: now,
         decide_by: now + settings.request_expiry_minutes * 60,
         user_approved_at,
@@ -254,7 +262,12 @@ pub async fn create(
     )));
     audit::record_in(
         &mut writes,
-        event(action::IMPERSONATION_REQUESTED, requester.id, &created, reason),
+        event(
+            action::IMPERSONATION_REQUESTED,
+            requester.id,
+            &created,
+            reason,
+        ),
     );
     if needs_user && user_approved_at.is_none() && !target.email.is_empty() {
         let template = crate::mail::template(
@@ -270,9 +283,23 @@ pub async fn create(
             &[
                 ("user-name", target.username.as_str()),
                 ("impersonator-user-name", requester.username.as_str()),
-                ("reason", if reason.is_empty() { "(none given)" } else { reason }),
+                (
+                    "reason",
+                    if reason.is_empty() {
+                        "(none given)"
+                    } else {
+                        reason
+                    },
+                ),
                 ("ticket", if ticket.is_empty() { "(none)" } else { ticket }),
-                ("mode", if mode == Mode::ReadOnly { "read-only" } else { "full" }),
+                (
+                    "mode",
+                    if mode == Mode::ReadOnly {
+                        "read-only"
+                    } else {
+                        "full"
+                    },
+                ),
                 ("duration-minutes", minutes.as_str()),
                 ("decide-by", &clock::rfc3339(created.decide_by)),
                 ("access-requests-url", new.access_requests_url),
@@ -450,7 +477,8 @@ pub async fn decide(
         .filter(Status::Pending.condition(now));
     let (action, reason) = match (&decision, decider) {
         (Decision::Approve, _) => {
-            let user_approved = found.user_approved_at.is_some() || matches!(decider, Decider::User(_));
+            let user_approved =
+                found.user_approved_at.is_some() || matches!(decider, Decider::User(_));
             let administrator_approved = found.administrator_approved_at.is_some()
                 || matches!(decider, Decider::Administrator(_));
             update = match decider {
@@ -465,8 +493,7 @@ pub async fn decide(
             let complete = (!found.needs_user || user_approved)
                 && (!found.needs_administrator || administrator_approved);
             if complete {
-                let settings =
-                    crate::settings::impersonation(db, found.organization_id).await?;
+                let settings = crate::settings::impersonation(db, found.organization_id).await?;
                 update = update
                     .col_expr(
                         request::Column::Status,
@@ -492,7 +519,10 @@ pub async fn decide(
             let mut comment = comment.trim().to_owned();
             crate::text::bound(&mut comment, MAX_TEXT);
             update = update
-                .col_expr(request::Column::Status, Expr::value(Status::Denied.as_str()))
+                .col_expr(
+                    request::Column::Status,
+                    Expr::value(Status::Denied.as_str()),
+                )
                 .col_expr(request::Column::ClosedBy, Expr::value(decider.id()))
                 .col_expr(request::Column::ClosedAt, Expr::value(now))
                 .col_expr(request::Column::Comment, Expr::value(comment.clone()));
@@ -536,7 +566,10 @@ pub async fn withdraw(
         return Err(DecideError::Closed(status));
     }
     let withdrawn = request::Entity::update_many()
-        .col_expr(request::Column::Status, Expr::value(Status::Withdrawn.as_str()))
+        .col_expr(
+            request::Column::Status,
+            Expr::value(Status::Withdrawn.as_str()),
+        )
         .col_expr(request::Column::ClosedBy, Expr::value(requester.id))
         .col_expr(request::Column::ClosedAt, Expr::value(now))
         .filter(request::Column::Id.eq(id))
@@ -551,7 +584,12 @@ pub async fn withdraw(
         let now_found = find(db, id).await?.ok_or(DecideError::NotFound)?;
         return Err(DecideError::Closed(Status::of(&now_found, clock::now())));
     }
-    let record = event(action::IMPERSONATION_REQUEST_WITHDRAWN, requester.id, &found, "withdrawn by the requester");
+    let record = event(
+        action::IMPERSONATION_REQUEST_WITHDRAWN,
+        requester.id,
+        &found,
+        "withdrawn by the requester",
+    );
     audit::record(db, record).await?;
     find(db, id).await?.ok_or(DecideError::NotFound)
 }
@@ -570,7 +608,10 @@ pub async fn expire_due(db: &sea_orm::DatabaseConnection) -> Result<u64> {
     for found in due {
         let txn = crate::store::db::begin_write(db).await?;
         let changed = request::Entity::update_many()
-            .col_expr(request::Column::Status, Expr::value(Status::Expired.as_str()))
+            .col_expr(
+                request::Column::Status,
+                Expr::value(Status::Expired.as_str()),
+            )
             .filter(request::Column::Id.eq(found.id))
             .filter(request::Column::Status.eq(found.status.clone()))
             .exec(&txn)
@@ -580,7 +621,12 @@ pub async fn expire_due(db: &sea_orm::DatabaseConnection) -> Result<u64> {
                 Some(Status::Approved) => "approved, and not used in time",
                 _ => "not decided in time",
             };
-            let mut record = event(action::IMPERSONATION_REQUEST_EXPIRED, found.requester_id, &found, why);
+            let mut record = event(
+                action::IMPERSONATION_REQUEST_EXPIRED,
+                found.requester_id,
+                &found,
+                why,
+            );
             record.actor_id = None;
             audit::record(&txn, record).await?;
             expired += 1;
@@ -694,7 +740,8 @@ pub async fn usable(
     if let Some(request) = covering {
         return Ok(Usable::Request(request));
     }
-    if pinned.is_none() && approval == Approval::User
+    if pinned.is_none()
+        && approval == Approval::User
         && let Some(access) = live_support_access(db, target, now).await?
     {
         return Ok(Usable::Standing(access));
@@ -724,7 +771,10 @@ pub fn use_in(batch: &mut Batch, usable: &Usable, session: Uuid) {
             // commit (and then ends the session) or this sees it.
             &Query::update()
                 .table(support_access::Entity)
-                .value(support_access::Column::ExpiresAt, Expr::col(support_access::Column::ExpiresAt))
+                .value(
+                    support_access::Column::ExpiresAt,
+                    Expr::col(support_access::Column::ExpiresAt),
+                )
                 .and_where(support_access::Column::Id.eq(access.id))
                 .and_where(support_access::Column::RevokedAt.is_null())
                 .and_where(support_access::Column::ExpiresAt.gt(now))
@@ -804,7 +854,10 @@ pub async fn grant_support_access(
             success: true,
             actor_id: Some(user.id.to_string()),
             target_id: Some(user.id.to_string()),
-            reason: format!("for {hours} hours, until {}", clock::rfc3339(access.expires_at)),
+            reason: format!(
+                "for {hours} hours, until {}",
+                clock::rfc3339(access.expires_at)
+            ),
             ..Event::default()
         },
     )

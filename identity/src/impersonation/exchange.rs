@@ -148,8 +148,14 @@ pub async fn exchange(
     // approved and unused (or the user's standing access, still granted).
     let usable = match &pair.target {
         Some(target) => {
-            approval::usable(&provider.db, &settings, impersonator.id, target.id, subject.request)
-                .await?
+            approval::usable(
+                &provider.db,
+                &settings,
+                impersonator.id,
+                target.id,
+                subject.request,
+            )
+            .await?
         }
         None => approval::Usable::Missing,
     };
@@ -271,17 +277,15 @@ pub async fn exchange(
             // runs another impersonation, or the approval was used up (or revoked) by
             // then.
             let approval_gone = match &usable {
-                approval::Usable::Request(_) | approval::Usable::Standing(_) => {
-                    !approval::usable(
-                        &provider.db,
-                        &settings,
-                        impersonator.id,
-                        target.id,
-                        subject.request,
-                    )
-                    .await?
-                    .approved()
-                }
+                approval::Usable::Request(_) | approval::Usable::Standing(_) => !approval::usable(
+                    &provider.db,
+                    &settings,
+                    impersonator.id,
+                    target.id,
+                    subject.request,
+                )
+                .await?
+                .approved(),
                 approval::Usable::NotAsked | approval::Usable::Missing => false,
             };
             let refusal = match approval_gone {

@@ -2,13 +2,13 @@
 //! subject token naming the user to impersonate. [`issue`] runs the rules, records the
 //! outcome and signs the token; the exchange ([`super::exchange`]) turns it into a session.
 
-use super::claims::{SubjectClaims, actor};
 use super::approval;
+use super::claims::{SubjectClaims, actor};
 use super::policy::{self, Refusal};
-use crate::settings::Mode;
 use crate::audit::{self, Event, action};
 use crate::entities::application;
 use crate::oauth::{Provider, grants, scope, token_type};
+use crate::settings::Mode;
 use crate::{clock, scopes, sessions};
 
 /// A subject token request, parsed and checked for its form by the caller.
@@ -73,7 +73,11 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
     // An approved request decides what was approved: its mode, and its reason and ticket
     // where none is given now.
     if let Some(request) = usable.request() {
-        mode = Some(if request.read_only { Mode::ReadOnly } else { Mode::Full });
+        mode = Some(if request.read_only {
+            Mode::ReadOnly
+        } else {
+            Mode::Full
+        });
         if reason.is_empty() {
             reason = request.reason.as_str();
         }

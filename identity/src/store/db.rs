@@ -266,7 +266,8 @@ impl Conditions {
         }
         if guarded {
             if !met {
-                connection.execute_plain(&format!("ROLLBACK TO SAVEPOINT {CONDITIONS_SAVEPOINT}"))?;
+                connection
+                    .execute_plain(&format!("ROLLBACK TO SAVEPOINT {CONDITIONS_SAVEPOINT}"))?;
             }
             connection.execute_plain(&format!("RELEASE SAVEPOINT {CONDITIONS_SAVEPOINT}"))?;
         }

@@ -88,6 +88,52 @@ impl Caller {
     }
 }
 
+/// Whether a call about the caller's own account reads or changes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Use {
+    Read,
+    Write,
+}
+
+impl Caller {
+    /// The caller's own user, for a self-service call (`/scim2/Me`, `/api/users/v1/me/…`):
+    /// a user's password, or a token of My Account or carrying the self-service scope
+    /// (not any application's token). An impersonated token (one with `act`) may read but
+    /// never change the account, as in My Account. The refusal's text otherwise.
+    pub fn own_account(
+        self,
+        purpose: Use,
+    ) -> Result<user::Model, (&'static str, Option<uuid::Uuid>)> {
+        let Some(user) = self.user else {
+            return Err(("This needs a user's credentials.", None));
+        };
+        if let Some(token) = &self.token {
+            let self_service = token.client_id == identity::scopes::MY_ACCOUNT_CLIENT_ID
+                || scope::parse(&token.scope)
+                    .iter()
+                    .any(|s| s == identity::scopes::SELF_SERVICE);
+            if !self_service {
+                return Err((
+                    "This needs a token of My Account or with the internal_login scope.",
+                    Some(user.id),
+                ));
+            }
+            if purpose == Use::Write && token.act.is_some() {
+                return Err((
+                    "An impersonated token cannot change the account; stop impersonating first.",
+                    Some(user.id),
+                ));
+            }
+        }
+        Ok(user)
+    }
+
+    /// Whether the caller acts through an impersonated token.
+    pub fn impersonated(&self) -> bool {
+        self.token.as_ref().is_some_and(|t| t.act.is_some())
+    }
+}
+
 /// Authenticates the caller for something that concerns the whole server (the signing
 /// keys): `required` must reach every organization, i.e. be held in the root's.
 pub async fn authorize_server_wide(

@@ -1,6 +1,7 @@
 //! Login & Registration > Impersonation: the email notification toggle, whether a reason
 //! is required, the sessions' hard limit, a fresh sign-in before impersonating, and a
-//! help-desk ticket, for the administrator's organization.
+//! help-desk ticket, the default mode, and whose approval an impersonation needs, for the
+//! administrator's organization.
 
 use super::{ConsoleLayout, Failure};
 use leptos::prelude::*;
@@ -20,6 +21,10 @@ pub struct ImpersonationSettings {
     /// The default mode of a session: `full` or `readOnly`.
     pub default_read_only: bool,
     pub allow_full_mode: bool,
+    /// `none`, `user`, `administrator` or `userAndAdministrator`.
+    pub approval: String,
+    pub request_expiry_minutes: i64,
+    pub approval_window_minutes: i64,
 }
 
 /// Permission: the Console and `internal_config_view`.
@@ -41,6 +46,9 @@ pub async fn get_impersonation_settings() -> Result<ImpersonationSettings, Serve
         ticket_pattern: s.ticket_pattern,
         default_read_only: s.default_mode == identity::settings::Mode::ReadOnly,
         allow_full_mode: s.allow_full_mode,
+        approval: s.approval.as_str().to_owned(),
+        request_expiry_minutes: s.request_expiry_minutes,
+        approval_window_minutes: s.approval_window_minutes,
     })
 }
 
@@ -55,6 +63,9 @@ pub struct SettingsInput {
     ticket_pattern: Option<String>,
     default_mode: Option<String>,
     allow_full_mode: Option<String>,
+    approval: Option<String>,
+    request_expiry_minutes: Option<String>,
+    approval_window_minutes: Option<String>,
 }
 
 /// Saves the settings. Permission: the Console and `internal_config_update`.
@@ -71,7 +82,11 @@ pub async fn save_impersonation_settings(settings: SettingsInput) -> Result<(), 
         ticket_pattern,
         default_mode,
         allow_full_mode,
+        approval,
+        request_expiry_minutes,
+        approval_window_minutes,
     } = settings;
+    let defaults = identity::settings::Impersonation::default();
     let me = require_console_scope("internal_config_update").await?.user;
     let organization = crate::ssr::own_organization(&me, "internal_config_update").await?;
     let minutes = |text: &str, label: &str| {
@@ -99,6 +114,19 @@ pub async fn save_impersonation_settings(settings: SettingsInput) -> Result<(), 
             }
         },
         allow_full_mode: allow_full_mode.is_some(),
+        approval: match approval.as_deref() {
+            None => identity::settings::Approval::None,
+            Some(text) => identity::settings::Approval::parse(text)
+                .ok_or_else(|| invalid("Approval: none, the user, an administrator, or both."))?,
+        },
+        request_expiry_minutes: match request_expiry_minutes.as_deref() {
+            None | Some("") => defaults.request_expiry_minutes,
+            Some(text) => minutes(text, "A request expires after")?,
+        },
+        approval_window_minutes: match approval_window_minutes.as_deref() {
+            None | Some("") => defaults.approval_window_minutes,
+            Some(text) => minutes(text, "An approval is valid for")?,
+        },
     };
     value
         .validate()
@@ -136,6 +164,17 @@ pub fn ImpersonationSettingsPage() -> impl IntoView {
             </Suspense>
         </ConsoleLayout>
     }
+}
+
+/// The ranges the form offers (the settings' own limits; also known to the browser).
+mod identity_limits {
+    pub const REQUEST_EXPIRY: i64 = 7 * 24 * 60;
+    pub const APPROVAL_WINDOW: i64 = 24 * 60;
+    #[cfg(feature = "ssr")]
+    const _: () = assert!(
+        REQUEST_EXPIRY == identity::settings::MAX_REQUEST_EXPIRY_MINUTES
+            && APPROVAL_WINDOW == identity::settings::MAX_APPROVAL_WINDOW_MINUTES
+    );
 }
 
 #[component]
@@ -200,6 +239,30 @@ fn SettingsForm(
                     checked=settings.allow_full_mode/>
                 <label for="s-full">"Allow full sessions"</label>
             </div>
+            <label for="s-approval">"Approval"</label>
+            <select id="s-approval" name="settings[approval]" aria-describedby="s-approval-help">
+                {[
+                    ("none", "None: impersonate directly"),
+                    ("user", "The user's"),
+                    ("administrator", "A second administrator's"),
+                    ("userAndAdministrator", "The user's and a second administrator's"),
+                ].into_iter().map(|(value, label)| view! {
+                    <option value=value selected=settings.approval == value>{label}</option>
+                }).collect_view()}
+            </select>
+            <p id="s-approval-help" class="muted small">
+                "Whose approval an impersonation needs: the administrator requests access, and starts once it is approved."
+            </p>
+            <label for="s-expiry">"A request expires after (minutes)"</label>
+            <input id="s-expiry" type="number" name="settings[request_expiry_minutes]" min="5"
+                max=identity_limits::REQUEST_EXPIRY value=settings.request_expiry_minutes
+                aria-describedby="s-expiry-help"/>
+            <p id="s-expiry-help" class="muted small">"A request nobody decides within this time expires."</p>
+            <label for="s-window">"An approval is valid for (minutes)"</label>
+            <input id="s-window" type="number" name="settings[approval_window_minutes]" min="1"
+                max=identity_limits::APPROVAL_WINDOW value=settings.approval_window_minutes
+                aria-describedby="s-window-help"/>
+            <p id="s-window-help" class="muted small">"An approved request starts one session, within this time."</p>
             <div class="actions"><button type="submit" class="primary">"Save"</button></div>
         </ActionForm>
     }

@@ -104,7 +104,10 @@ async fn patch(
                     .as_str()
                     .and_then(settings::Approval::parse)
                     .ok_or_else(|| {
-                        wrong("approval", "none, user, administrator or userAndAdministrator")
+                        wrong(
+                            "approval",
+                            "none, user, administrator or userAndAdministrator",
+                        )
                     })?
             }
             "/requestExpiryMinutes" => {

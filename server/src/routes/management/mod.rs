@@ -7,6 +7,7 @@ pub mod audit;
 pub mod configs;
 pub mod email_templates;
 pub mod error;
+pub mod impersonation_requests;
 pub mod impersonation_sessions;
 pub mod keys;
 pub mod organizations;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .merge(configs::router())
         .merge(email_templates::router())
         .merge(audit::router())
+        .merge(impersonation_requests::router())
         .merge(impersonation_sessions::router())
         .merge(keys::router())
         .merge(organizations::router())

@@ -3,7 +3,7 @@
 
 use super::error::ScimError;
 use super::{LIST_SCHEMA, PATCH_SCHEMA, filter, parse_body, scim};
-use crate::routes::api_auth::{Caller, authorize};
+use crate::routes::api_auth::{Caller, Use, authorize};
 use crate::routes::impersonation_audit::begin;
 use crate::state::AppState;
 use axum::{
@@ -15,8 +15,6 @@ use axum::{
 };
 use identity::delegation::Authority;
 use identity::entities::user::{self, UserStatus};
-use identity::oauth::scope;
-use identity::scopes;
 use identity::users::{self, Changes, NewUser, UserError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -471,41 +469,17 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Whether a call to `/scim2/Me` reads or changes the account.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Use {
-    Read,
-    Write,
-}
-
-/// The caller's own user, for `/scim2/Me`: a user's password, or a token of My Account or
-/// carrying the self-service scope (not any application's token). An impersonated token
-/// (one with `act`) may read but never change the account, as in My Account; the refusal
-/// is recorded as an impersonated modification that failed.
+/// The caller's own user, for `/scim2/Me` ([`Caller::own_account`]); the refusal is
+/// recorded naming the user (for an impersonated token: as an impersonated modification
+/// that failed).
 fn own(caller: Caller, purpose: Use) -> Result<user::Model, ScimError> {
-    let refused = |message: &'static str| ScimError::new(StatusCode::FORBIDDEN, None, message);
-    let Some(user) = caller.user else {
-        return Err(refused("/scim2/Me needs a user's credentials."));
-    };
-    if let Some(token) = &caller.token {
-        let self_service = token.client_id == scopes::MY_ACCOUNT_CLIENT_ID
-            || scope::parse(&token.scope)
-                .iter()
-                .any(|s| s == scopes::SELF_SERVICE);
-        if !self_service {
-            return Err(refused(
-                "/scim2/Me needs a token of My Account or with the internal_login scope.",
-            )
-            .by(user.id));
+    caller.own_account(purpose).map_err(|(message, user)| {
+        let refused = ScimError::new(StatusCode::FORBIDDEN, None, message);
+        match user {
+            Some(user) => refused.by(user),
+            None => refused,
         }
-        if purpose == Use::Write && token.act.is_some() {
-            return Err(refused(
-                "An impersonated token cannot change the account; stop impersonating first.",
-            )
-            .by(user.id));
-        }
-    }
-    Ok(user)
+    })
 }
 
 /// `GET /scim2/Me`: the caller's own user. Any signed-in user.
