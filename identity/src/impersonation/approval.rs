@@ -311,8 +311,9 @@ pub async fn create(
     Ok(created)
 }
 
-/// The rules for `requester` impersonating `target_id` through My Account, with what the
-/// request brings; the target if they allow it.
+/// The rules for `requester` impersonating `target_id`, with what the request brings
+/// (the permission held through any application: which one is used is checked when the
+/// session starts); the target if they allow it.
 #[allow(clippy::too_many_arguments)]
 async fn check_rules(
     db: &impl ConnectionTrait,
@@ -327,7 +328,7 @@ async fn check_rules(
     let my_account = crate::oauth::clients::find(db, scopes::MY_ACCOUNT_CLIENT_ID)
         .await?
         .ok_or(RequestError::Refused(Refusal::ApplicationNotEnabled))?;
-    let pair = policy::pair(db, &my_account, requester, target_id).await?;
+    let pair = policy::pair_anywhere(db, requester, target_id).await?;
     let asked = policy::Asked {
         reason,
         ticket,
@@ -337,7 +338,7 @@ async fn check_rules(
         mode,
         approved: true,
     };
-    let facts = policy::Facts::of(
+    let mut facts = policy::Facts::of(
         &my_account,
         requester,
         &pair,
@@ -345,6 +346,8 @@ async fn check_rules(
         Some(settings),
         &asked,
     );
+    // Which application is used is checked when the session starts.
+    facts.application_enabled = true;
     match (policy::decide(&facts), pair.target) {
         (Ok(()), Some(target)) => Ok(target),
         (refused, _) => Err(RequestError::Refused(
@@ -423,8 +426,8 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<request:
 
 /// Approves the decider's part of a pending request, or denies it, on `db` (pass a
 /// transaction). The user decides requests about them; an administrator decides others'
-/// requests, never their own or one about them, and only holding every privilege the
-/// requester holds. Once every part asked for is approved, the request is approved for
+/// requests, never their own or one about them, and only holding every management right
+/// the requester holds. Once every part asked for is approved, the request is approved for
 /// the organization's approval window. Returns the request as it is now.
 pub async fn decide(
     db: &impl ConnectionTrait,
@@ -450,13 +453,18 @@ pub async fn decide(
             if !found.needs_administrator {
                 return Err(DecideError::AdministratorNotAsked);
             }
+            // The requester's rights as an administrator (the permission to impersonate
+            // is what the approval is for: an approver need not hold it).
             let mine = roles::held(db, approver.id)
                 .await?
-                .scopes(roles::Audience::Anywhere);
+                .scopes(roles::Audience::Administration);
             let theirs = roles::held(db, found.requester_id)
                 .await?
-                .scopes(roles::Audience::Anywhere);
-            if !theirs.is_subset(&mine) {
+                .scopes(roles::Audience::Administration);
+            let weaker = theirs
+                .iter()
+                .any(|s| scopes::MANAGEMENT.contains(&s.as_str()) && !mine.contains(s));
+            if weaker {
                 return Err(DecideError::UnderPrivileged);
             }
         }

@@ -265,6 +265,30 @@ pub async fn pair(
         .scopes(Audience::Application(app))
         .contains(scopes::USER_IMPERSONATE)
         && authorized.iter().any(|s| s == scopes::USER_IMPERSONATE);
+    with_target(db, &mine, permission, target_id).await
+}
+
+/// Checks 2 to 4's facts for a request of access, before any application is chosen: the
+/// permission held through any application.
+pub async fn pair_anywhere(
+    db: &impl ConnectionTrait,
+    impersonator: &user::Model,
+    target_id: &str,
+) -> Result<Pair> {
+    let mine = roles::held(db, impersonator.id).await?;
+    let permission = mine
+        .scopes(Audience::Anywhere)
+        .contains(scopes::USER_IMPERSONATE);
+    with_target(db, &mine, permission, target_id).await
+}
+
+/// Checks 3 and 4's facts, given the impersonator's holdings and check 2's answer.
+async fn with_target(
+    db: &impl ConnectionTrait,
+    mine: &roles::Holdings,
+    permission: bool,
+    target_id: &str,
+) -> Result<Pair> {
     let refused = Pair {
         permission,
         target: None,

@@ -264,6 +264,8 @@ async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root()
         ended_at: Set(None),
         ended_by: Set(None),
         end_reason: Set(None),
+        request_id: Set(None),
+        support_access_id: Set(None),
     }
     .insert(&app.db)
     .await

@@ -12,6 +12,7 @@ mod headers;
 mod health;
 mod helpers;
 mod impersonation;
+mod impersonation_approval;
 mod impersonation_requirements;
 mod impersonation_rules;
 mod interop;
