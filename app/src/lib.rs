@@ -61,6 +61,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/myaccount/profile") view=pages::myaccount::profile::ProfilePage ssr=SsrMode::Async/>
                 <Route path=path!("/myaccount/security") view=pages::myaccount::security::SecurityPage ssr=SsrMode::Async/>
                 <Route path=path!("/myaccount/history") view=pages::myaccount::history::HistoryPage ssr=SsrMode::Async/>
+                <Route path=path!("/myaccount/access-requests") view=pages::myaccount::access_requests::AccessRequestsPage ssr=SsrMode::Async/>
                 <Route path=path!("/consent") view=pages::consent::ConsentPage ssr=SsrMode::Async/>
                 <Route path=path!("/logout") view=pages::logout::LogoutPage ssr=SsrMode::Async/>
             </Routes>

@@ -71,6 +71,8 @@ pub struct AppContext {
     pub db: DatabaseConnection,
     /// The session cookie's name ([`session_cookie_name`]).
     pub session_cookie: &'static str,
+    /// Where this server is reached (`IDP_PUBLIC_URL`), for links in mails.
+    pub public_url: std::sync::Arc<str>,
 }
 
 /// The server context, or an error when a server function runs outside the server.

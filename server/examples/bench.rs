@@ -127,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
         reason: String::new(),
         ticket: String::new(),
         mode: identity::settings::Mode::Full,
+        request: None,
         code_challenge: None,
     };
 

@@ -31,6 +31,7 @@ impl AppState {
         app::ssr::AppContext {
             db: self.db.clone(),
             session_cookie: self.session_cookie(),
+            public_url: self.public_url.clone(),
         }
     }
 

@@ -685,7 +685,7 @@ pub enum Usable {
     /// The organization asks for none.
     NotAsked,
     /// An approved request of this impersonator for this user, not used yet.
-    Request(request::Model),
+    Request(Box<request::Model>),
     /// The user's standing support access (stands in for the user's approval alone).
     Standing(support_access::Model),
     /// Nothing: the impersonation needs an approval first.
@@ -701,7 +701,7 @@ impl Usable {
     /// The approved request, when it is one.
     pub fn request(&self) -> Option<&request::Model> {
         match self {
-            Usable::Request(request) => Some(request),
+            Usable::Request(request) => Some(request.as_ref()),
             _ => None,
         }
     }
@@ -746,7 +746,7 @@ pub async fn usable(
             && (r.needs_administrator || !approval.needs_administrator())
     });
     if let Some(request) = covering {
-        return Ok(Usable::Request(request));
+        return Ok(Usable::Request(Box::new(request)));
     }
     if pinned.is_none()
         && approval == Approval::User

@@ -532,7 +532,10 @@ async fn the_impersonation_settings_follow_wso2s_configs_api() {
             "ticketRequired": false,
             "ticketPattern": "",
             "defaultMode": "full",
-            "allowFullMode": true
+            "allowFullMode": true,
+            "approval": "none",
+            "requestExpiryMinutes": 1440,
+            "approvalWindowMinutes": 60
         })
     );
     let patched = s

@@ -1,6 +1,8 @@
 //! The Console: the administrators' pages, each inside [`ConsoleLayout`] (top bar, the
 //! navigation, the page). One module per page:
 //!
+//! - `overview`: the first page's impersonation desk (requests to decide, running
+//!   impersonations)
 //! - `users`: the Users list and a user's page, with **Impersonate User**
 //! - `sessions`: impersonation sessions, with **End**
 //! - `applications`: applications, their settings, APIs, secret and readiness
@@ -14,6 +16,7 @@ pub mod applications;
 pub mod audit;
 pub mod email_templates;
 pub mod organizations;
+pub mod overview;
 pub mod roles;
 pub mod sessions;
 pub mod settings;
@@ -101,7 +104,7 @@ pub fn ConsoleLayout(title: &'static str, children: Children) -> impl IntoView {
 
 pub use crate::pages::Failure;
 
-/// `GET /console`: the landing page of the Console.
+/// `GET /console`: the landing page of the Console, with the impersonation desk.
 #[component]
 pub fn ConsoleHome() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_console_user());
@@ -136,6 +139,7 @@ pub fn ConsoleHome() -> impl IntoView {
                                     <dd><time>{user.signed_in.clone()}</time></dd>
                                 </dl>
                             </section>
+                            <overview::Desk/>
                         }.into_any(),
                         Err(error) => view! {
                             <h1>"No access"</h1>

@@ -306,6 +306,23 @@ pub enum Impersonation {
         read_only_default: bool,
         /// A full session may be asked for.
         full_allowed: bool,
+        /// Where the organization asks for approval: where this impersonator stands.
+        approval: ApprovalState,
+    },
+}
+
+/// Where an impersonator stands with the approval the organization asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ApprovalState {
+    /// None is asked for, or one is there to use: Impersonate User.
+    Usable,
+    /// None yet: Request access.
+    Needed,
+    /// A request waits for its decision.
+    Pending {
+        id: String,
+        /// Whose decision it waits for, for reading.
+        waiting_for: String,
     },
 }
 
@@ -351,7 +368,18 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
             let settings = identity::settings::impersonation(&db, user.organization_id)
                 .await
                 .map_err(internal)?;
+            let usable = identity::impersonation::approval::usable(
+                &db, &settings, me.user.id, user.id, None,
+            )
+            .await
+            .map_err(internal)?;
+            let approval = if usable.approved() {
+                ApprovalState::Usable
+            } else {
+                pending_request(&db, me.user.id, user.id).await?
+            };
             Impersonation::Ready {
+                approval,
                 reason_required: settings.require_reason,
                 ticket_required: settings.ticket_required,
                 ticket_pattern: settings.ticket_pattern,
@@ -377,6 +405,127 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
     })
 }
 
+/// The impersonator's request for `target` waiting for its decision, if any.
+#[cfg(feature = "ssr")]
+async fn pending_request(
+    db: &identity::DatabaseConnection,
+    impersonator: uuid::Uuid,
+    target: uuid::Uuid,
+) -> Result<ApprovalState, ServerFnError> {
+    use identity::impersonation::approval::{self, RequestQuery, Status};
+    let query = RequestQuery {
+        status: Some(Status::Pending),
+        requester: Some(impersonator),
+        target: Some(target),
+        within: None,
+    };
+    let (_, found) = approval::list(db, &query, 0, 1)
+        .await
+        .map_err(crate::ssr::internal)?;
+    Ok(match found.into_iter().next() {
+        None => ApprovalState::Needed,
+        Some(request) => {
+            let user = request.needs_user && request.user_approved_at.is_none();
+            let administrator =
+                request.needs_administrator && request.administrator_approved_at.is_none();
+            let waiting_for = match (user, administrator) {
+                (true, true) => "the user and an approving administrator",
+                (true, false) => "the user",
+                _ => "an approving administrator",
+            };
+            ApprovalState::Pending {
+                id: request.id.to_string(),
+                waiting_for: waiting_for.to_owned(),
+            }
+        }
+    })
+}
+
+/// Request access: asks the organization's approvers (the user, an approving
+/// administrator) to let the signed-in administrator impersonate `user`. The rules are
+/// those of Impersonate User.
+#[server]
+pub async fn request_access(
+    user: String,
+    #[server(default)] reason: String,
+    #[server(default)] ticket: String,
+    #[server(default)] mode: String,
+    #[server(default)] duration_minutes: String,
+) -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, invalid, require_console_user};
+    use identity::impersonation::approval::{self, RequestError};
+    let me = require_console_user().await?;
+    let ctx = context()?;
+    let mode = match mode.trim() {
+        "" => None,
+        text => Some(
+            identity::settings::Mode::parse(text)
+                .ok_or_else(|| invalid("mode: full or read-only."))?,
+        ),
+    };
+    let duration_minutes = match duration_minutes.trim() {
+        "" => None,
+        text => Some(
+            text.parse::<i64>()
+                .map_err(|_| invalid("duration_minutes: a whole number of minutes."))?,
+        ),
+    };
+    let url = format!("{}/myaccount/access-requests", ctx.public_url);
+    let txn = identity::store::db::begin_write(&ctx.db)
+        .await
+        .map_err(internal)?;
+    let created = approval::create(
+        &txn,
+        approval::NewRequest {
+            requester: &me.user,
+            target: &user,
+            reason: &reason,
+            ticket: &ticket,
+            mode,
+            duration_minutes,
+            access_requests_url: &url,
+        },
+    )
+    .await;
+    match created {
+        Ok(_) => {}
+        Err(RequestError::Internal(error)) => return Err(internal(error)),
+        Err(RequestError::Invalid { field, message }) => {
+            return Err(field_failure(field, &message));
+        }
+        Err(RequestError::Refused(refusal)) => {
+            let text = refusal
+                .requirement()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("This impersonation is not allowed: {refusal}."));
+            return Err(invalid(&text));
+        }
+        Err(refused) => return Err(invalid(&refused.to_string())),
+    }
+    txn.commit().await.map_err(internal)?;
+    Ok(())
+}
+
+/// Withdraws the signed-in administrator's own request.
+#[server]
+pub async fn withdraw_access_request(id: String) -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, invalid, require_console_user};
+    use identity::impersonation::approval::{self, DecideError};
+    let me = require_console_user().await?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("There is no such request."))?;
+    let db = context()?.db;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
+    match approval::withdraw(&txn, id, &me.user).await {
+        Ok(_) => {}
+        Err(DecideError::Internal(error)) => return Err(internal(error)),
+        Err(refused) => return Err(invalid(&refused.to_string())),
+    }
+    txn.commit().await.map_err(internal)?;
+    Ok(())
+}
+
 /// `GET /console/users/{id}`
 #[component]
 pub fn UserPage() -> impl IntoView {
@@ -385,15 +534,28 @@ pub fn UserPage() -> impl IntoView {
     let update = ServerAction::<UpdateUser>::new();
     let status = ServerAction::<SetUserStatus>::new();
     let delete = ServerAction::<DeleteUser>::new();
+    let requests = RequestActions {
+        request: ServerAction::<RequestAccess>::new(),
+        withdraw: ServerAction::<WithdrawAccessRequest>::new(),
+    };
     let user = Resource::new(
-        move || (id(), update.version().get(), status.version().get()),
-        |(id, _, _)| get_user(id),
+        move || {
+            (
+                id(),
+                update.version().get(),
+                status.version().get(),
+                requests.request.version().get(),
+                requests.withdraw.version().get(),
+            )
+        },
+        |(id, ..)| get_user(id),
     );
     let outcome = move || {
         let failed = [
             update.value().get().and_then(Result::err),
             status.value().get().and_then(Result::err),
             delete.value().get().and_then(Result::err),
+            requests.withdraw.value().get().and_then(Result::err),
         ];
         failed
             .into_iter()
@@ -408,7 +570,7 @@ pub fn UserPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match user.await {
-                        Ok(user) => view! { <UserView user update status delete/> }.into_any(),
+                        Ok(user) => view! { <UserView user update status delete requests/> }.into_any(),
                         Err(error) => view! { <h1>"User"</h1><Failure error/> }.into_any(),
                     }
                 })}
@@ -423,6 +585,7 @@ fn UserView(
     update: ServerAction<UpdateUser>,
     status: ServerAction<SetUserStatus>,
     delete: ServerAction<DeleteUser>,
+    requests: RequestActions,
 ) -> impl IntoView {
     let email_error = move || {
         update
@@ -481,7 +644,7 @@ fn UserView(
     view! {
         <div class="heading">
             <h1>{user.name.clone()}</h1>
-            <ImpersonateButton user=user.clone()/>
+            <ImpersonateButton user=user.clone() actions=requests/>
         </div>
         <section class="card" aria-labelledby="profile-heading">
             <h2 id="profile-heading">"Profile"</h2>
@@ -528,9 +691,11 @@ fn UserView(
 /// Impersonate User: hidden on one's own page, disabled with its reason where it cannot
 /// work, otherwise a dialog that asks for the reason and opens the impersonation in a new
 /// tab (`/console/impersonate`, which runs the real authorization request for My Account).
-/// Without JavaScript the dialog's form is shown in place.
+/// Where the organization asks for approval and none is there to use, **Request access**
+/// instead (a dialog that creates the request), or the open request with **Withdraw**.
+/// Without JavaScript the dialogs' forms are shown in place.
 #[component]
-fn ImpersonateButton(user: UserDetails) -> impl IntoView {
+fn ImpersonateButton(user: UserDetails, actions: RequestActions) -> impl IntoView {
     let open = RwSignal::new(false);
     match user.impersonation {
         Impersonation::Hidden => ().into_any(),
@@ -544,6 +709,67 @@ fn ImpersonateButton(user: UserDetails) -> impl IntoView {
         }
         .into_any(),
         Impersonation::Ready {
+            approval: ApprovalState::Pending { id, waiting_for },
+            ..
+        } => view! {
+            <div class="impersonate">
+                <p role="status">{format!("Access requested: waiting for {waiting_for}.")}</p>
+                <ActionForm action=actions.withdraw>
+                    <input type="hidden" name="id" value=id/>
+                    <button type="submit">"Withdraw request"</button>
+                </ActionForm>
+            </div>
+        }
+        .into_any(),
+        Impersonation::Ready {
+            approval: ApprovalState::Needed,
+            reason_required,
+            ticket_required,
+            ticket_pattern,
+            max_minutes,
+            read_only_default,
+            full_allowed,
+        } => {
+            let failed = move || {
+                actions
+                    .request
+                    .value()
+                    .get()
+                    .and_then(Result::err)
+                    .map(|error| view! { <Failure error/> })
+            };
+            view! {
+                <div class="impersonate">
+                    <button type="button" class="primary" aria-haspopup="dialog"
+                        on:click=move |_| open.set(true)>
+                        "Request access"
+                    </button>
+                    <p class="muted small">"This organization asks for approval before an impersonation."</p>
+                    <div class="dialog" role="dialog" aria-modal="true"
+                        aria-labelledby="impersonate-title" data-open=move || open.get().to_string()>
+                        <ActionForm action=actions.request attr:class="card">
+                            <h2 id="impersonate-title">{format!("Request access to {}", user.username)}</h2>
+                            <p>"The approvers are asked (the user by email). Once approved, \
+                                Impersonate User starts one session within the approval's window."</p>
+                            {failed}
+                            <input type="hidden" name="user" value=user.id.clone()/>
+                            <RequirementFields reason_required ticket_required ticket_pattern
+                                read_only_default full_allowed/>
+                            <label for="impersonate-duration">"Duration (minutes)"</label>
+                            <input id="impersonate-duration" type="number" name="duration_minutes"
+                                min="1" max=max_minutes value=max_minutes.min(30)/>
+                            <div class="actions">
+                                <button type="button" on:click=move |_| open.set(false)>"Cancel"</button>
+                                <button type="submit" class="primary">"Send request"</button>
+                            </div>
+                        </ActionForm>
+                    </div>
+                </div>
+            }
+            .into_any()
+        }
+        Impersonation::Ready {
+            approval: ApprovalState::Usable,
             reason_required,
             ticket_required,
             ticket_pattern,
@@ -565,35 +791,11 @@ fn ImpersonateButton(user: UserDetails) -> impl IntoView {
                             signed in here. The user is told by email, and everything you do \
                             is recorded."</p>
                         <p class="muted">{format!(
-                            "The session ends by itself after {max_minutes} minutes."
+                            "The session ends by itself after {max_minutes} minutes at most."
                         )}</p>
                         <input type="hidden" name="user" value=user.id.clone()/>
-                        <label for="impersonate-reason">
-                            {if reason_required { "Reason (required)" } else { "Reason" }}
-                        </label>
-                        <textarea id="impersonate-reason" name="reason" rows="3"
-                            required=reason_required maxlength="500"></textarea>
-                        <label for="impersonate-ticket">
-                            {if ticket_required { "Ticket (required)" } else { "Ticket" }}
-                        </label>
-                        <input id="impersonate-ticket" type="text" name="ticket" maxlength="100"
-                            required=ticket_required aria-describedby="impersonate-ticket-help"/>
-                        <p id="impersonate-ticket-help" class="muted small">
-                            {if ticket_pattern.is_empty() {
-                                "The help-desk ticket this is for.".to_owned()
-                            } else {
-                                format!("The help-desk ticket this is for, in the form {ticket_pattern}.")
-                            }}
-                        </p>
-                        <label for="impersonate-mode">"Mode"</label>
-                        <select id="impersonate-mode" name="mode">
-                            {full_allowed.then(|| view! {
-                                <option value="full" selected=!read_only_default>"Full"</option>
-                            })}
-                            <option value="readOnly" selected=read_only_default>
-                                "Read-only: look, change nothing"
-                            </option>
-                        </select>
+                        <RequirementFields reason_required ticket_required ticket_pattern
+                            read_only_default full_allowed/>
                         <div class="actions">
                             <button type="button" on:click=move |_| open.set(false)>"Cancel"</button>
                             <button type="submit" class="primary">"Start impersonation"</button>
@@ -604,6 +806,53 @@ fn ImpersonateButton(user: UserDetails) -> impl IntoView {
         }
         .into_any(),
     }
+}
+
+/// What an impersonation brings (the reason, the ticket, the mode), with what the
+/// organization requires of each.
+#[component]
+fn RequirementFields(
+    reason_required: bool,
+    ticket_required: bool,
+    ticket_pattern: String,
+    read_only_default: bool,
+    full_allowed: bool,
+) -> impl IntoView {
+    view! {
+        <label for="impersonate-reason">
+            {if reason_required { "Reason (required)" } else { "Reason" }}
+        </label>
+        <textarea id="impersonate-reason" name="reason" rows="3"
+            required=reason_required maxlength="500"></textarea>
+        <label for="impersonate-ticket">
+            {if ticket_required { "Ticket (required)" } else { "Ticket" }}
+        </label>
+        <input id="impersonate-ticket" type="text" name="ticket" maxlength="100"
+            required=ticket_required aria-describedby="impersonate-ticket-help"/>
+        <p id="impersonate-ticket-help" class="muted small">
+            {if ticket_pattern.is_empty() {
+                "The help-desk ticket this is for.".to_owned()
+            } else {
+                format!("The help-desk ticket this is for, in the form {ticket_pattern}.")
+            }}
+        </p>
+        <label for="impersonate-mode">"Mode"</label>
+        <select id="impersonate-mode" name="mode">
+            {full_allowed.then(|| view! {
+                <option value="full" selected=!read_only_default>"Full"</option>
+            })}
+            <option value="readOnly" selected=read_only_default>
+                "Read-only: look, change nothing"
+            </option>
+        </select>
+    }
+}
+
+/// The actions of a user's page about access requests.
+#[derive(Clone, Copy)]
+struct RequestActions {
+    request: ServerAction<RequestAccess>,
+    withdraw: ServerAction<WithdrawAccessRequest>,
 }
 
 /// A refusal tied to a form field: the message is shown next to that field.

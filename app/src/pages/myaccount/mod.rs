@@ -6,7 +6,10 @@
 //! - `profile`: one's name and email
 //! - `security`: one's sessions, and signing out everywhere
 //! - `history`: Access history, every impersonation of one's account
+//! - `access_requests`: requests to impersonate one's account, to decide; standing
+//!   support access
 
+pub mod access_requests;
 pub mod history;
 pub mod profile;
 pub mod security;
@@ -98,6 +101,7 @@ const SECTIONS: &[(&str, &str, bool)] = &[
     ("/myaccount", "Applications", true),
     ("/myaccount/profile", "Profile", false),
     ("/myaccount/security", "Security", false),
+    ("/myaccount/access-requests", "Access requests", false),
     ("/myaccount/history", "Access history", false),
 ];
 

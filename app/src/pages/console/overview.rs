@@ -1,0 +1,244 @@
+//! The Console's first page as the impersonation desk: requests waiting for an approving
+//! administrator's decision (for those who may decide them), and the impersonations
+//! running now, each with **End**.
+
+use super::Failure;
+use super::sessions::{EndSession, SessionRow, list_sessions};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A request an approving administrator may decide.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestToDecide {
+    pub id: String,
+    pub requester: String,
+    pub target: String,
+    pub reason: String,
+    pub ticket: String,
+    pub read_only: bool,
+    pub duration_minutes: i64,
+    pub decide_by: String,
+}
+
+/// The requests the signed-in administrator may decide (`None`: they may decide none).
+#[server]
+pub async fn requests_to_decide() -> Result<Option<Vec<RequestToDecide>>, ServerFnError> {
+    use crate::ssr::{context, internal, require_console_user};
+    use identity::impersonation::approval::{self, RequestQuery, Status};
+    use identity::scopes::IMPERSONATION_APPROVE;
+    let me = require_console_user().await?;
+    let db = context()?.db;
+    let held = identity::roles::held(&db, me.user.id)
+        .await
+        .map_err(internal)?;
+    if held
+        .organizations_granting(IMPERSONATION_APPROVE)
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let reach = crate::ssr::reach(&me, IMPERSONATION_APPROVE).await?;
+    let query = RequestQuery {
+        status: Some(Status::Pending),
+        within: Some(reach),
+        ..RequestQuery::default()
+    };
+    let (_, pending) = approval::list(&db, &query, 0, 100)
+        .await
+        .map_err(internal)?;
+    let mut rows = Vec::new();
+    for r in pending.into_iter().filter(|r| {
+        r.needs_administrator
+            && r.administrator_approved_at.is_none()
+            && r.requester_id != me.user.id
+            && r.target_id != me.user.id
+    }) {
+        let target = identity::users::find(&db, r.target_id)
+            .await
+            .map_err(internal)?
+            .map(|u| u.username)
+            .unwrap_or_default();
+        rows.push(RequestToDecide {
+            id: r.id.to_string(),
+            requester: r.requester_name,
+            target,
+            reason: r.reason,
+            ticket: r.ticket,
+            read_only: r.read_only,
+            duration_minutes: r.duration_minutes,
+            decide_by: identity::clock::display(r.decide_by),
+        });
+    }
+    Ok(Some(rows))
+}
+
+/// Approves (`decision` = `approve`) or denies a request as an approving administrator.
+#[server]
+pub async fn decide_request(
+    id: String,
+    decision: String,
+    #[server(default)] comment: String,
+) -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, invalid, require_console_user};
+    use identity::impersonation::approval::{self, DecideError, Decider, Decision};
+    use identity::scopes::IMPERSONATION_APPROVE;
+    let me = require_console_user().await?;
+    let reach = crate::ssr::reach(&me, IMPERSONATION_APPROVE).await?;
+    let db = context()?.db;
+    let not_found = || invalid("There is no such request.");
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
+    approval::find(&db, id)
+        .await
+        .map_err(internal)?
+        .filter(|r| reach.contains(r.organization_id))
+        .ok_or_else(not_found)?;
+    let decision = match decision.as_str() {
+        "approve" => Decision::Approve,
+        "deny" => Decision::Deny { comment },
+        _ => return Err(invalid("Approve or deny.")),
+    };
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
+    match approval::decide(&txn, id, Decider::Administrator(&me.user), decision).await {
+        Ok(_) => {}
+        Err(DecideError::Internal(error)) => return Err(internal(error)),
+        Err(refused) => return Err(invalid(&refused.to_string())),
+    }
+    txn.commit().await.map_err(internal)?;
+    Ok(())
+}
+
+/// The desk's sections, below the welcome.
+#[component]
+pub fn Desk() -> impl IntoView {
+    let decide = ServerAction::<DecideRequest>::new();
+    let end = ServerAction::<EndSession>::new();
+    let requests = Resource::new(move || decide.version().get(), |_| requests_to_decide());
+    let sessions = Resource::new(move || end.version().get(), |_| list_sessions(1));
+    let failed = move || {
+        [
+            decide.value().get().and_then(Result::err),
+            end.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .map(|error| view! { <Failure error/> })
+    };
+    view! {
+        {failed}
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match requests.await {
+                    Ok(Some(rows)) => view! { <Requests rows decide/> }.into_any(),
+                    // Not an approver: nothing to decide here.
+                    Ok(None) => ().into_any(),
+                    Err(error) => view! { <Failure error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match sessions.await {
+                    Ok(page) => view! { <Running rows=page.active end/> }.into_any(),
+                    // Without the right to see sessions, no section.
+                    Err(_) => ().into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Requests(rows: Vec<RequestToDecide>, decide: ServerAction<DecideRequest>) -> impl IntoView {
+    let body = if rows.is_empty() {
+        view! { <p role="status">"No request waits for your decision."</p> }.into_any()
+    } else {
+        rows.into_iter()
+            .map(|r| {
+                let mode = if r.read_only { "read-only" } else { "full" };
+                let summary = format!(
+                    "{} asks to impersonate {}, {mode}, for up to {} minutes.",
+                    r.requester, r.target, r.duration_minutes
+                );
+                let (id, id_for_deny) = (r.id.clone(), r.id.clone());
+                view! {
+                    <article class="request" aria-label=format!("Request from {}", r.requester)>
+                        <p><strong>{summary}</strong></p>
+                        <dl class="details">
+                            <dt>"Reason"</dt>
+                            <dd>{if r.reason.is_empty() { "(none given)".to_owned() } else { r.reason }}</dd>
+                            <dt>"Ticket"</dt>
+                            <dd>{if r.ticket.is_empty() { "—".to_owned() } else { r.ticket }}</dd>
+                            <dt>"Decide by"</dt><dd>{r.decide_by}</dd>
+                        </dl>
+                        <div class="row-actions">
+                            <ActionForm action=decide>
+                                <input type="hidden" name="id" value=id/>
+                                <input type="hidden" name="decision" value="approve"/>
+                                <button type="submit" class="primary">"Approve"</button>
+                            </ActionForm>
+                            <ActionForm action=decide>
+                                <input type="hidden" name="id" value=id_for_deny/>
+                                <input type="hidden" name="decision" value="deny"/>
+                                <input type="text" name="comment" maxlength="500"
+                                    aria-label="Comment" placeholder="Comment (optional)"/>
+                                <button type="submit" class="danger">"Deny"</button>
+                            </ActionForm>
+                        </div>
+                    </article>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    view! {
+        <section class="card" aria-labelledby="decide-heading">
+            <h2 id="decide-heading">"Requests to decide"</h2>
+            {body}
+        </section>
+    }
+}
+
+#[component]
+fn Running(rows: Vec<SessionRow>, end: ServerAction<EndSession>) -> impl IntoView {
+    let body = if rows.is_empty() {
+        view! { <p role="status">"Nobody is impersonating anyone now."</p> }.into_any()
+    } else {
+        let rows = rows
+            .into_iter()
+            .map(|s| {
+                view! {
+                    <tr>
+                        <td>{s.impersonator}</td>
+                        <td>{s.target}</td>
+                        <td>{s.reason}</td>
+                        <td>{s.state}</td>
+                        <td>
+                            <ActionForm action=end>
+                                <input type="hidden" name="id" value=s.id/>
+                                <button type="submit" class="danger">"End"</button>
+                            </ActionForm>
+                        </td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="list">
+                <thead><tr><th scope="col">"Who"</th><th scope="col">"As"</th>
+                    <th scope="col">"Why"</th><th scope="col">"Until"</th><th scope="col"></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="card" aria-labelledby="running-heading">
+            <h2 id="running-heading">"Running impersonations"</h2>
+            {body}
+            <p><a href="/console/impersonation-sessions">"All impersonation sessions"</a></p>
+        </section>
+    }
+}
