@@ -63,7 +63,12 @@ test.describe('the Users list', () => {
 });
 
 test.describe('Impersonate User', () => {
-  test('opens My Account as the user in a new tab, and the session can be ended from the Console', async ({ page, context, request }) => {
+  test('opens My Account as the user in a new tab, and the session can be ended from the Console', async ({
+    page,
+    context,
+    request,
+    organizationSettings: _,
+  }) => {
     const tag = unique();
     const impersonator = `support-${tag}`;
     const target = `customer-${tag}`;
@@ -118,7 +123,11 @@ test.describe('Impersonate User', () => {
     await expect(myAccount.getByRole('navigation', { name: 'My Account' }).getByRole('link', { name: 'Profile' })).toBeVisible();
   });
 
-  test('Stop impersonating in My Account ends the session and returns to the Console', async ({ page, request }) => {
+  test('Stop impersonating in My Account ends the session and returns to the Console', async ({
+    page,
+    request,
+    organizationSettings: _,
+  }) => {
     const tag = unique();
     const impersonator = `helper-${tag}`;
     const target = `client-${tag}`;

@@ -64,6 +64,7 @@ test.describe('My Account', () => {
   test('a read-only impersonation with a ticket: the banner says read-only, the API keeps the ticket', async ({
     page,
     request,
+    organizationSettings: _,
   }) => {
     const tag = unique();
     const impersonator = `viewer-${tag}`;
@@ -93,7 +94,12 @@ test.describe('My Account', () => {
     await expect(myAccount).toHaveURL(/\/console$/);
   });
 
-  test('an impersonated session offers only Applications, and the user sees it in Access history', async ({ page, browser, request }) => {
+  test('an impersonated session offers only Applications, and the user sees it in Access history', async ({
+    page,
+    browser,
+    request,
+    organizationSettings: _,
+  }) => {
     const tag = unique();
     const impersonator = `helpdesk-${tag}`;
     const target = `member-${tag}`;

@@ -11,8 +11,9 @@ type Options = {
 type Fixtures = {
   /**
    * Held by a test that changes the organization's own settings (impersonation settings,
-   * the notification template): such tests take turns, across workers and repeated runs,
-   * so that none reads back what another has just saved.
+   * the notification template), and by a test that impersonates in it (an approval or a
+   * default mode set by another would change what it sees): such tests take turns, across
+   * workers and repeated runs, so that none reads back what another has just saved.
    */
   organizationSettings: void;
 };

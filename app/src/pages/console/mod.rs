@@ -139,7 +139,6 @@ pub fn ConsoleHome() -> impl IntoView {
                                     <dd><time>{user.signed_in.clone()}</time></dd>
                                 </dl>
                             </section>
-                            <overview::Desk/>
                         }.into_any(),
                         Err(error) => view! {
                             <h1>"No access"</h1>
@@ -148,6 +147,7 @@ pub fn ConsoleHome() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <overview::Desk/>
         </ConsoleLayout>
     }
 }

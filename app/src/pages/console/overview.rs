@@ -132,9 +132,9 @@ pub fn Desk() -> impl IntoView {
             {move || Suspend::new(async move {
                 match requests.await {
                     Ok(Some(rows)) => view! { <Requests rows decide/> }.into_any(),
-                    // Not an approver: nothing to decide here.
-                    Ok(None) => ().into_any(),
-                    Err(error) => view! { <Failure error/> }.into_any(),
+                    // Not an approver (or no Console user, which the page says): nothing
+                    // to decide here.
+                    Ok(None) | Err(_) => ().into_any(),
                 }
             })}
         </Suspense>
@@ -238,7 +238,7 @@ fn Running(rows: Vec<SessionRow>, end: ServerAction<EndSession>) -> impl IntoVie
         <section class="card" aria-labelledby="running-heading">
             <h2 id="running-heading">"Running impersonations"</h2>
             {body}
-            <p><a href="/console/impersonation-sessions">"All impersonation sessions"</a></p>
+            <p><a href="/console/impersonation-sessions">"Session history"</a></p>
         </section>
     }
 }
