@@ -29,6 +29,8 @@ pub async fn ids_of_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec
 #[derive(Clone, Debug, Default)]
 pub struct Holdings {
     grants: Vec<(String, AudienceType, Uuid)>,
+    /// The roles themselves.
+    roles: Vec<Uuid>,
 }
 
 /// For what a user's scopes are asked.
@@ -63,14 +65,22 @@ pub async fn held(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Holdings> 
         .column(role::Column::AudienceType)
         .column(role::Column::AudienceId)
         .join(JoinType::InnerJoin, of_role)
-        .filter(role_scope::Column::RoleId.is_in(role_ids))
+        .filter(role_scope::Column::RoleId.is_in(role_ids.clone()))
         .into_tuple()
         .all(db)
         .await?;
-    Ok(Holdings { grants })
+    Ok(Holdings {
+        grants,
+        roles: role_ids,
+    })
 }
 
 impl Holdings {
+    /// The ids of the roles held.
+    pub fn roles(&self) -> &[Uuid] {
+        &self.roles
+    }
+
     /// The scopes held for `audience`.
     pub fn scopes(&self, audience: Audience<'_>) -> BTreeSet<String> {
         self.grants

@@ -91,6 +91,65 @@ impl Approval {
     }
 }
 
+/// What a rule does to the pairs it matches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Effect {
+    #[default]
+    Allow,
+    Deny,
+}
+
+/// One rule of who may impersonate whom: members of `impersonator_role` may (or may not)
+/// impersonate users holding `target_role` and/or of `target_organization` (each left
+/// out matches anyone). The rules never widen the built-in ones: nobody impersonates a
+/// user of another organization or holding more.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rule {
+    pub impersonator_role: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_role: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_organization: Option<Uuid>,
+    #[serde(default)]
+    pub effect: Effect,
+}
+
+impl Rule {
+    /// Whether the rule is about this pair: the impersonator holds its role, and the
+    /// target its target role and organization where it names them.
+    pub fn matches(
+        &self,
+        impersonator_roles: &[Uuid],
+        target_roles: &[Uuid],
+        target_organization: Uuid,
+    ) -> bool {
+        impersonator_roles.contains(&self.impersonator_role)
+            && self.target_role.is_none_or(|r| target_roles.contains(&r))
+            && self
+                .target_organization
+                .is_none_or(|o| o == target_organization)
+    }
+}
+
+/// What an ordered list of rules says of a pair: the first rule that matches decides;
+/// none matching refuses. No rules: everyone the built-in rules allow.
+pub fn rules_allow(
+    rules: &[Rule],
+    impersonator_roles: &[Uuid],
+    target_roles: &[Uuid],
+    target_organization: Uuid,
+) -> bool {
+    if rules.is_empty() {
+        return true;
+    }
+    rules
+        .iter()
+        .find(|r| r.matches(impersonator_roles, target_roles, target_organization))
+        .is_some_and(|r| r.effect == Effect::Allow)
+}
+
 /// How impersonation behaves in an organization.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -118,6 +177,8 @@ pub struct Impersonation {
     pub request_expiry_minutes: i64,
     /// An approved request may start its one session within this many minutes.
     pub approval_window_minutes: i64,
+    /// Who may impersonate whom, in order (empty: everyone the built-in rules allow).
+    pub rules: Vec<Rule>,
 }
 
 impl Default for Impersonation {
@@ -134,6 +195,7 @@ impl Default for Impersonation {
             approval: Approval::None,
             request_expiry_minutes: 24 * 60,
             approval_window_minutes: 60,
+            rules: Vec::new(),
         }
     }
 }
@@ -146,6 +208,8 @@ pub const MAX_REAUTHENTICATE_MINUTES: i64 = 60;
 pub const MAX_REQUEST_EXPIRY_MINUTES: i64 = 7 * 24 * 60;
 /// The longest an approval may wait for its session: a day.
 pub const MAX_APPROVAL_WINDOW_MINUTES: i64 = 24 * 60;
+/// The most rules an organization may have.
+pub const MAX_RULES: usize = 50;
 /// The longest ticket pattern, in bytes.
 pub const MAX_TICKET_PATTERN: usize = 200;
 /// The longest ticket, in characters.
@@ -190,6 +254,9 @@ impl Impersonation {
                 "approvalWindowMinutes",
                 format!("approvalWindowMinutes takes 1 to {MAX_APPROVAL_WINDOW_MINUTES}."),
             );
+        }
+        if self.rules.len() > MAX_RULES {
+            return invalid("rules", format!("rules takes at most {MAX_RULES} rules."));
         }
         if self.ticket_pattern.len() > MAX_TICKET_PATTERN {
             return invalid(
@@ -257,6 +324,44 @@ impl Impersonation {
         self.reauthenticate_within_minutes == 0
             || now - auth_time <= self.reauthenticate_within_minutes * 60
     }
+}
+
+/// Whether every role and organization the rules name exists and belongs to
+/// `organization_id` or its sub-organizations (a rule naming another tree's role is
+/// refused, naming `rules`).
+pub async fn check_rules(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    rules: &[Rule],
+) -> Result<std::result::Result<(), Invalid>> {
+    let reach = crate::organizations::Reach::of(db, &[organization_id]).await?;
+    let refused = |n: usize, what: &str| {
+        Ok(Err(Invalid {
+            field: "rules",
+            message: format!("rules[{n}]: {what} is not one of this organization's."),
+        }))
+    };
+    for (n, rule) in rules.iter().enumerate() {
+        for role in std::iter::once(rule.impersonator_role).chain(rule.target_role) {
+            let known = crate::entities::role::Entity::find_by_id(role)
+                .one(db)
+                .await?
+                .is_some_and(|r| reach.contains(r.organization_id));
+            if !known {
+                return refused(n, &format!("the role {role}"));
+            }
+        }
+        if let Some(organization) = rule.target_organization {
+            let known = reach.contains(organization)
+                && crate::organizations::find(db, organization)
+                    .await?
+                    .is_some();
+            if !known {
+                return refused(n, &format!("the organization {organization}"));
+            }
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// The impersonation settings of an organization (defaults when never set).
@@ -417,6 +522,39 @@ mod tests {
         value.allow_full_mode = false;
         assert_eq!(value.mode_for(None), Some(Mode::ReadOnly));
         assert_eq!(value.mode_for(Some(Mode::Full)), None);
+    }
+
+    #[test]
+    fn the_first_matching_rule_decides_and_none_matching_refuses() {
+        let (support, admins, vip) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let (home, branch) = (Uuid::from_u128(10), Uuid::from_u128(11));
+        let rule = |target_role, target_organization, effect| Rule {
+            impersonator_role: support,
+            target_role,
+            target_organization,
+            effect,
+        };
+        assert!(
+            rules_allow(&[], &[], &[], home),
+            "no rules: the built-in ones"
+        );
+        let rules = [
+            rule(Some(vip), None, Effect::Deny),
+            rule(None, Some(branch), Effect::Allow),
+        ];
+        assert!(rules_allow(&rules, &[support], &[], branch));
+        assert!(
+            !rules_allow(&rules, &[support], &[vip], branch),
+            "the deny comes first"
+        );
+        assert!(
+            !rules_allow(&rules, &[support], &[], home),
+            "no rule matches"
+        );
+        assert!(
+            !rules_allow(&rules, &[admins], &[], branch),
+            "not a member of the role"
+        );
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub enum Refusal {
     OtherOrganization,
     #[error("the requested user holds privileges the impersonator lacks")]
     MorePrivileged,
+    #[error("no rule of the organization lets the impersonator impersonate this user")]
+    NotInRules,
     #[error("the session is itself impersonated (no chaining)")]
     Chaining,
     #[error("the session already impersonates another user")]
@@ -83,7 +85,8 @@ impl Refusal {
             | Refusal::SelfImpersonation
             | Refusal::InactiveTarget
             | Refusal::OtherOrganization
-            | Refusal::MorePrivileged => Check::Pair,
+            | Refusal::MorePrivileged
+            | Refusal::NotInRules => Check::Pair,
             Refusal::Chaining | Refusal::AlreadyImpersonating => Check::SignIn,
             Refusal::ApprovalRequired => Check::Approval,
             Refusal::StaleSignIn => Check::StepUp,
@@ -173,6 +176,9 @@ pub struct Facts {
     pub target: Option<Person>,
     /// Check 4: the target holds a scope the impersonator does not.
     pub target_holds_more: bool,
+    /// The organization's rules of who may impersonate whom allow the pair (or there are
+    /// none).
+    pub rules_allow: bool,
     /// Check 5.
     pub sign_in: SignIn,
     /// An approval the organization asks for is there to use (or none is asked for).
@@ -215,6 +221,9 @@ pub fn decide(facts: &Facts) -> std::result::Result<(), Refusal> {
     if facts.target_holds_more {
         return Err(Refusal::MorePrivileged);
     }
+    if !facts.rules_allow {
+        return Err(Refusal::NotInRules);
+    }
     match facts.sign_in {
         SignIn::Impersonated => return Err(Refusal::Chaining),
         SignIn::Impersonating => return Err(Refusal::AlreadyImpersonating),
@@ -250,6 +259,9 @@ pub struct Pair {
     /// The requested user, if the impersonator has the permission and the user exists.
     pub target: Option<user::Model>,
     pub target_holds_more: bool,
+    /// The roles of each, for the organization's rules.
+    pub impersonator_roles: Vec<Uuid>,
+    pub target_roles: Vec<Uuid>,
 }
 
 /// Reads checks 2 to 4's facts.
@@ -293,6 +305,8 @@ async fn with_target(
         permission,
         target: None,
         target_holds_more: false,
+        impersonator_roles: mine.roles().to_vec(),
+        target_roles: Vec::new(),
     };
     if !permission {
         return Ok(refused);
@@ -303,12 +317,16 @@ async fn with_target(
     let Some(target) = crate::users::find(db, target_id).await? else {
         return Ok(refused);
     };
-    let mine = mine.scopes(Audience::Anywhere);
-    let theirs = roles::held(db, target.id).await?.scopes(Audience::Anywhere);
+    let theirs = roles::held(db, target.id).await?;
+    let holds_more = !theirs
+        .scopes(Audience::Anywhere)
+        .is_subset(&mine.scopes(Audience::Anywhere));
     Ok(Pair {
         permission,
-        target_holds_more: !theirs.is_subset(&mine),
+        target_holds_more: holds_more,
         target: Some(target),
+        impersonator_roles: mine.roles().to_vec(),
+        target_roles: theirs.roles().to_vec(),
     })
 }
 
@@ -383,6 +401,15 @@ impl Facts {
             permission: pair.permission,
             target: pair.target.as_ref().map(Person::from),
             target_holds_more: pair.target_holds_more,
+            rules_allow: match (settings, &pair.target) {
+                (Some(settings), Some(target)) => crate::settings::rules_allow(
+                    &settings.rules,
+                    &pair.impersonator_roles,
+                    &pair.target_roles,
+                    target.organization_id,
+                ),
+                _ => true,
+            },
             sign_in,
             approved: asked.approved
                 || settings.is_none_or(|s| s.approval == crate::settings::Approval::None),
@@ -425,13 +452,20 @@ pub async fn availability(
     };
     let pair = pair(db, &my_account, impersonator, &target.id.to_string()).await?;
     let sign_in = sign_in(db, &console.session).await?;
-    let facts = Facts::of(
+    let mut facts = Facts::of(
         &my_account,
         impersonator,
         &pair,
         sign_in,
         None,
         &Asked::default(),
+    );
+    let settings = crate::settings::impersonation(db, target.organization_id).await?;
+    facts.rules_allow = crate::settings::rules_allow(
+        &settings.rules,
+        &pair.impersonator_roles,
+        &pair.target_roles,
+        target.organization_id,
     );
     Ok(match decide(&facts) {
         Ok(()) => Availability::Ready,
@@ -445,6 +479,9 @@ pub async fn availability(
         Err(Refusal::OtherOrganization) => {
             Availability::Disabled("This user belongs to another organization.")
         }
+        Err(Refusal::NotInRules) => Availability::Disabled(
+            "The organization's impersonation rules do not let you impersonate this user.",
+        ),
         Err(Refusal::ApplicationNotEnabled) => {
             Availability::Disabled("My Account is not enabled for impersonation.")
         }
@@ -489,6 +526,7 @@ mod tests {
                 organization_id: HOME,
             }),
             target_holds_more: false,
+            rules_allow: true,
             sign_in: SignIn::Free,
             approved: true,
             sign_in_fresh: true,
@@ -561,6 +599,11 @@ mod tests {
                 Err(Refusal::MorePrivileged),
             ),
             (
+                "no rule of the organization allows the pair",
+                Box::new(|f| f.rules_allow = false),
+                Err(Refusal::NotInRules),
+            ),
+            (
                 "the sign-in is itself impersonated",
                 Box::new(|f| f.sign_in = SignIn::Impersonated),
                 Err(Refusal::Chaining),
@@ -616,6 +659,7 @@ mod tests {
             permission: false,
             target: None,
             target_holds_more: true,
+            rules_allow: false,
             sign_in: SignIn::Impersonated,
             approved: false,
             sign_in_fresh: false,
@@ -660,6 +704,7 @@ mod tests {
                 Refusal::MorePrivileged,
                 Box::new(|f| f.target_holds_more = false),
             ),
+            (Refusal::NotInRules, Box::new(|f| f.rules_allow = true)),
             (
                 Refusal::Chaining,
                 Box::new(|f| f.sign_in = SignIn::Impersonating),
@@ -698,6 +743,7 @@ mod tests {
             Refusal::InactiveTarget,
             Refusal::OtherOrganization,
             Refusal::MorePrivileged,
+            Refusal::NotInRules,
         ] {
             assert_eq!(pair.check(), Check::Pair, "{pair}");
         }

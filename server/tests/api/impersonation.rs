@@ -535,7 +535,8 @@ async fn the_impersonation_settings_follow_wso2s_configs_api() {
             "allowFullMode": true,
             "approval": "none",
             "requestExpiryMinutes": 1440,
-            "approvalWindowMinutes": 60
+            "approvalWindowMinutes": 60,
+            "rules": []
         })
     );
     let patched = s

@@ -714,3 +714,130 @@ async fn a_flood_of_requests_is_bounded_and_attacker_sized_input_is_refused() {
     let (status, theirs) = call(&s.app, CUSTOMER, reqwest::Method::GET, REQUESTS, None).await;
     assert_eq!((status, theirs["totalResults"].as_u64()), (200, Some(0)));
 }
+
+/// Creates a role of `audience` (`{"type", "value"}`) without permissions, held by `user_id`.
+async fn plain_role(app: &TestApp, name: &str, audience: Value, user_id: &str) -> String {
+    let (user, pass) = admin();
+    let created = app
+        .client
+        .post(app.at("/scim2/v2/Roles"))
+        .basic_auth(user, Some(pass))
+        .json(&json!({
+            "displayName": name,
+            "audience": audience,
+            "users": [{ "value": user_id }],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let body: Value = created.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn rules_say_who_may_impersonate_whom_and_are_checked_again_at_the_exchange() {
+    let s = setup().await;
+    let vip = plain_role(
+        &s.app,
+        "VIP",
+        json!({ "type": "application", "value": s.shop.id }),
+        &s.target_id,
+    )
+    .await;
+    // Malformed, unknown, and too many rules: refused naming `rules`, nothing changed.
+    let stranger = uuid::Uuid::new_v4();
+    let too_many: Vec<Value> = (0..51)
+        .map(|_| json!({ "impersonatorRole": s.role_id }))
+        .collect();
+    for rules in [
+        json!("everyone"),
+        json!([{ "impersonatorRole": "nobody" }]),
+        json!([{ "impersonatorRole": s.role_id, "effect": "maybe" }]),
+        json!([{ "impersonatorRole": stranger }]),
+        json!([{ "impersonatorRole": s.role_id, "targetOrganization": stranger }]),
+        json!(too_many),
+    ] {
+        let answer = set(&s.app, "/rules", rules.clone()).await;
+        assert_eq!(answer.status(), 400, "{rules}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["fields"][0]["field"], "rules", "{body}");
+        assert!(body.to_string().len() < 2_000);
+    }
+
+    // The first matching rule decides: the VIP is kept out, everyone else allowed.
+    let rules = json!([
+        { "impersonatorRole": s.role_id, "targetRole": vip, "effect": "deny" },
+        { "impersonatorRole": s.role_id, "effect": "allow" },
+    ]);
+    assert_eq!(set(&s.app, "/rules", rules).await.status(), 200);
+    let refused = try_subject_token(&s).await;
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("access_denied"),
+        "{refused}"
+    );
+    let denied = s.app.audit_events("impersonation-denied").await;
+    assert_eq!(
+        denied[0]["reason"],
+        "no rule of the organization lets the impersonator impersonate this user"
+    );
+    let other = s.app.create_user("regular", "regular-password-1").await;
+    let browser = s.app.browser_for(SUPPORT.0, SUPPORT.1).await;
+    let allowed = subject_request(&s.app, &browser, &s.shop, &other, &[]).await;
+    assert!(
+        query_param(&allowed, "subject_token").is_some(),
+        "{allowed}"
+    );
+
+    // Allowed at authorize, a rule changed before the exchange: refused there.
+    let rules = json!([{ "impersonatorRole": s.role_id, "effect": "allow" }]);
+    assert_eq!(set(&s.app, "/rules", rules).await.status(), 200);
+    let browser = s.app.browser_for(SUPPORT.0, SUPPORT.1).await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    let rules = json!([{ "impersonatorRole": s.role_id, "targetRole": vip, "effect": "deny" }]);
+    assert_eq!(set(&s.app, "/rules", rules).await.status(), 200);
+    let answer = exchange(&s.app, &s.shop, &subject_token, &id_token).await;
+    assert_eq!(answer.status(), 400);
+    let body: Value = answer.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no rule of the organization"),
+        "{body}"
+    );
+    assert!(
+        impersonation_session::Entity::find()
+            .all(&s.app.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A rule for a role the impersonator does not hold matches nothing: refused.
+    let admins = s
+        .app
+        .get_as_admin(
+            s.app
+                .at("/scim2/v2/Roles?filter=displayName%20eq%20%22Administrator%22"),
+        )
+        .await["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rules = json!([{ "impersonatorRole": admins, "effect": "allow" }]);
+    assert_eq!(set(&s.app, "/rules", rules).await.status(), 200);
+    let browser = s.app.browser_for(SUPPORT.0, SUPPORT.1).await;
+    let refused = subject_request(&s.app, &browser, &s.shop, &other, &[]).await;
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("access_denied")
+    );
+
+    // No rules: today's rule again.
+    assert_eq!(set(&s.app, "/rules", json!([])).await.status(), 200);
+    let browser = s.app.browser_for(SUPPORT.0, SUPPORT.1).await;
+    let (id_token, subject_token) = tokens(&s, &browser).await;
+    exchanged(&s, &id_token, &subject_token).await;
+}

@@ -94,7 +94,7 @@ pub async fn save_impersonation_settings(settings: SettingsInput) -> Result<(), 
             .parse::<i64>()
             .map_err(|_| invalid(&format!("{label}: a whole number of minutes.")))
     };
-    let value = identity::settings::Impersonation {
+    let mut value = identity::settings::Impersonation {
         enable_email_notification: enable_email_notification.is_some(),
         require_reason: require_reason.is_some(),
         max_session_duration_minutes: minutes(
@@ -127,14 +127,20 @@ pub async fn save_impersonation_settings(settings: SettingsInput) -> Result<(), 
             None | Some("") => defaults.approval_window_minutes,
             Some(text) => minutes(text, "An approval is valid for")?,
         },
+        // Not on this form: kept as they are (below).
+        rules: Vec::new(),
     };
-    value
-        .validate()
-        .map_err(|refused| invalid(&refused.message))?;
     let db = context()?.db;
     let txn = identity::store::db::begin_write(&db)
         .await
         .map_err(internal)?;
+    value.rules = identity::settings::impersonation(&txn, organization)
+        .await
+        .map_err(internal)?
+        .rules;
+    value
+        .validate()
+        .map_err(|refused| invalid(&refused.message))?;
     identity::settings::set_impersonation(&txn, organization, &value)
         .await
         .map_err(internal)?;

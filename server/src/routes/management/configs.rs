@@ -1,7 +1,8 @@
 //! `GET|PATCH|DELETE /api/server/v1/configs/impersonation`, as WSO2 has it, with settings
 //! of ours beside `enableEmailNotification`: `requireReason`, `maxSessionDurationMinutes`,
 //! `reauthenticateWithinMinutes`, `ticketRequired`, `ticketPattern`, `defaultMode`,
-//! `allowFullMode`, `approval`, `requestExpiryMinutes` and `approvalWindowMinutes`
+//! `allowFullMode`, `approval`, `requestExpiryMinutes`, `approvalWindowMinutes` and
+//! `rules` (who may impersonate whom, each role and organization one of this tree's)
 //! (`identity::settings::Impersonation`, which validates them). PATCH takes
 //! `[{"operation":"REPLACE","path":…,"value":…}]`; a value out of range is a 400 naming
 //! its field, and nothing is changed.
@@ -116,6 +117,15 @@ async fn patch(
             "/approvalWindowMinutes" => {
                 value.approval_window_minutes = minutes("approvalWindowMinutes")?
             }
+            "/rules" => {
+                value.rules = serde_json::from_value(op.value.clone()).map_err(|error| {
+                    let mut message = format!(
+                        "rules takes a list of {{\"impersonatorRole\", \"targetRole\", \"targetOrganization\", \"effect\": \"allow\"|\"deny\"}}: {error}"
+                    );
+                    identity::text::bound(&mut message, identity::text::ECHO_LIMIT);
+                    ApiError::Invalid(vec![("rules", message)])
+                })?
+            }
             "/ticketPattern" => {
                 let pattern = op
                     .value
@@ -132,6 +142,9 @@ async fn patch(
     }
     value
         .validate()
+        .map_err(|invalid| ApiError::Invalid(vec![(invalid.field, invalid.message)]))?;
+    settings::check_rules(&state.db, org, &value.rules)
+        .await?
         .map_err(|invalid| ApiError::Invalid(vec![(invalid.field, invalid.message)]))?;
     let write = begin(&state.db).await?;
     settings::set_impersonation(&*write, org, &value).await?;
