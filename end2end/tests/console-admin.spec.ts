@@ -163,6 +163,30 @@ test.describe('impersonation settings', () => {
     await expect(format).toHaveValue('');
     await expect(mode).toHaveValue('full');
   });
+
+  test('add a rule of who may impersonate whom, keep it through a save, and remove it @nojs', async ({
+    page,
+    organizationSettings: _,
+  }) => {
+    await page.goto('/console/settings/impersonation');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    const rules = page.getByRole('region', { name: 'Who may impersonate whom' });
+    await expect(rules.getByText('No rules.')).toBeVisible();
+    await rules.getByLabel('Members of', { exact: true }).selectOption({ label: 'Impersonator' });
+    await rules.getByLabel('May').selectOption('deny');
+    await rules.getByLabel('Members of role').selectOption({ label: 'Administrator' });
+    await submit(rules.getByRole('button', { name: 'Add rule' }));
+    const listed = rules.getByRole('list', { name: 'Rules' });
+    await expect(listed).toContainText('Members of Impersonator may not impersonate members of Administrator.');
+
+    // Saving the other settings keeps the rules.
+    await submit(page.getByRole('button', { name: 'Save' }));
+    await page.reload();
+    await expect(listed.getByRole('listitem')).toHaveCount(1);
+
+    await submit(listed.getByRole('button', { name: 'Remove' }));
+    await expect(rules.getByText('No rules.')).toBeVisible();
+  });
 });
 
 test.describe('the notification template', () => {

@@ -109,6 +109,21 @@ impl Holdings {
     }
 }
 
+/// Every role of the organizations `reach` covers, by name.
+pub async fn within(
+    db: &impl ConnectionTrait,
+    reach: &crate::organizations::Reach,
+) -> Result<Vec<role::Model>> {
+    use sea_orm::QueryOrder;
+    Ok(role::Entity::find()
+        .order_by_asc(role::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|r| reach.contains(r.organization_id))
+        .collect())
+}
+
 /// Whether `user_id` holds `scope` through a role whose audience is an organization.
 pub async fn holds_organization_scope(
     db: &impl ConnectionTrait,

@@ -168,6 +168,7 @@ pub fn ImpersonationSettingsPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <RulesSection/>
         </ConsoleLayout>
     }
 }
@@ -270,6 +271,242 @@ fn SettingsForm(
                 aria-describedby="s-window-help"/>
             <p id="s-window-help" class="muted small">"An approved request starts one session, within this time."</p>
             <div class="actions"><button type="submit" class="primary">"Save"</button></div>
+        </ActionForm>
+    }
+}
+
+/// A rule of who may impersonate whom, for reading.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleRow {
+    pub text: String,
+}
+
+/// A choice of a select: (value, label).
+pub type Choice = (String, String);
+
+/// The organization's rules, and what a new one may name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RulesForm {
+    pub rules: Vec<RuleRow>,
+    pub roles: Vec<Choice>,
+    pub organizations: Vec<Choice>,
+}
+
+/// Permission: the Console and `internal_config_view`.
+#[server]
+pub async fn get_rules() -> Result<RulesForm, ServerFnError> {
+    use crate::ssr::{context, internal, require_console_scope};
+    use identity::settings::Effect;
+    let me = require_console_scope("internal_config_view").await?.user;
+    let organization = crate::ssr::own_organization(&me, "internal_config_view").await?;
+    let db = context()?.db;
+    let reach = identity::organizations::Reach::of(&db, &[organization])
+        .await
+        .map_err(internal)?;
+    let roles = identity::roles::within(&db, &reach)
+        .await
+        .map_err(internal)?;
+    let organizations: Vec<Choice> = identity::organizations::list(&db)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .filter(|o| reach.contains(o.id))
+        .map(|o| (o.id.to_string(), o.name))
+        .collect();
+    let role_name = |id: uuid::Uuid| {
+        roles
+            .iter()
+            .find(|r| r.id == id)
+            .map_or_else(|| "(a deleted role)".to_owned(), |r| r.name.clone())
+    };
+    let organization_name = |id: uuid::Uuid| {
+        organizations
+            .iter()
+            .find(|(o, _)| *o == id.to_string())
+            .map_or_else(|| "(a deleted organization)".to_owned(), |(_, n)| n.clone())
+    };
+    let settings = identity::settings::impersonation(&db, organization)
+        .await
+        .map_err(internal)?;
+    let rules = settings
+        .rules
+        .iter()
+        .map(|rule| {
+            let verb = match rule.effect {
+                Effect::Allow => "may",
+                Effect::Deny => "may not",
+            };
+            let whom = match (rule.target_role, rule.target_organization) {
+                (None, None) => "anyone".to_owned(),
+                (Some(r), None) => format!("members of {}", role_name(r)),
+                (None, Some(o)) => format!("users of {}", organization_name(o)),
+                (Some(r), Some(o)) => {
+                    format!("members of {} in {}", role_name(r), organization_name(o))
+                }
+            };
+            RuleRow {
+                text: format!(
+                    "Members of {} {verb} impersonate {whom}.",
+                    role_name(rule.impersonator_role)
+                ),
+            }
+        })
+        .collect();
+    Ok(RulesForm {
+        rules,
+        roles: roles
+            .iter()
+            .map(|r| (r.id.to_string(), r.name.clone()))
+            .collect(),
+        organizations,
+    })
+}
+
+/// Changes the rules: `remove` (an index) takes one out; otherwise a rule made of the
+/// other fields is added last. Permission: the Console and `internal_config_update`.
+#[server]
+pub async fn change_rules(
+    #[server(default)] remove: String,
+    #[server(default)] impersonator_role: String,
+    #[server(default)] target_role: String,
+    #[server(default)] target_organization: String,
+    #[server(default)] effect: String,
+) -> Result<(), ServerFnError> {
+    use crate::ssr::{context, internal, invalid, require_console_scope};
+    use identity::settings::{Effect, Rule};
+    let me = require_console_scope("internal_config_update").await?.user;
+    let organization = crate::ssr::own_organization(&me, "internal_config_update").await?;
+    let db = context()?.db;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
+    let mut value = identity::settings::impersonation(&txn, organization)
+        .await
+        .map_err(internal)?;
+    let id = |text: &str, what: &str| {
+        uuid::Uuid::parse_str(text.trim()).map_err(|_| invalid(&format!("Choose {what}.")))
+    };
+    let optional = |text: &str, what: &str| match text.trim() {
+        "" => Ok(None),
+        text => id(text, what).map(Some),
+    };
+    if !remove.trim().is_empty() {
+        let index: usize = remove
+            .trim()
+            .parse()
+            .map_err(|_| invalid("There is no such rule."))?;
+        if index >= value.rules.len() {
+            return Err(invalid("There is no such rule."));
+        }
+        value.rules.remove(index);
+    } else {
+        value.rules.push(Rule {
+            impersonator_role: id(&impersonator_role, "the impersonators' role")?,
+            target_role: optional(&target_role, "a role")?,
+            target_organization: optional(&target_organization, "an organization")?,
+            effect: if effect == "deny" {
+                Effect::Deny
+            } else {
+                Effect::Allow
+            },
+        });
+    }
+    value
+        .validate()
+        .map_err(|refused| invalid(&refused.message))?;
+    identity::settings::check_rules(&txn, organization, &value.rules)
+        .await
+        .map_err(internal)?
+        .map_err(|refused| invalid(&refused.message))?;
+    identity::settings::set_impersonation(&txn, organization, &value)
+        .await
+        .map_err(internal)?;
+    txn.commit().await.map_err(internal)?;
+    Ok(())
+}
+
+/// Who may impersonate whom: the rules in order, each with **Remove**, and a form that
+/// adds one last.
+#[component]
+pub fn RulesSection() -> impl IntoView {
+    let change = ServerAction::<ChangeRules>::new();
+    let form = Resource::new(move || change.version().get(), |_| get_rules());
+    let failed = move || {
+        change
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| view! { <Failure error/> })
+    };
+    view! {
+        <section class="card" aria-labelledby="rules-heading">
+            <h2 id="rules-heading">"Who may impersonate whom"</h2>
+            <p class="muted small">"In order: the first rule that matches decides; with rules, a pair no rule matches is refused. No rules: anyone with the Impersonator role may impersonate users of their organization who hold no more than they do, which rules never widen."</p>
+            {failed}
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match form.await {
+                        Ok(form) => view! { <RulesEditor form change/> }.into_any(),
+                        Err(error) => view! { <Failure error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn RulesEditor(form: RulesForm, change: ServerAction<ChangeRules>) -> impl IntoView {
+    let rules = if form.rules.is_empty() {
+        view! { <p role="status">"No rules."</p> }.into_any()
+    } else {
+        let items = form
+            .rules
+            .into_iter()
+            .enumerate()
+            .map(|(n, rule)| {
+                view! {
+                    <li>
+                        <span>{rule.text}</span>
+                        <ActionForm action=change>
+                            <input type="hidden" name="remove" value=n.to_string()/>
+                            <button type="submit" class="link">"Remove"</button>
+                        </ActionForm>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <ol class="rules" aria-label="Rules">{items}</ol> }.into_any()
+    };
+    let options = |choices: &[Choice]| {
+        choices
+            .iter()
+            .map(|(value, label)| view! { <option value=value.clone()>{label.clone()}</option> })
+            .collect_view()
+    };
+    view! {
+        {rules}
+        <ActionForm action=change attr:class="grid-form">
+            <label for="rule-impersonators">"Members of"</label>
+            <select id="rule-impersonators" name="impersonator_role" required>
+                {options(&form.roles)}
+            </select>
+            <label for="rule-effect">"May"</label>
+            <select id="rule-effect" name="effect">
+                <option value="allow">"may impersonate"</option>
+                <option value="deny">"may not impersonate"</option>
+            </select>
+            <label for="rule-target-role">"Members of role"</label>
+            <select id="rule-target-role" name="target_role">
+                <option value="">"Any role"</option>
+                {options(&form.roles)}
+            </select>
+            <label for="rule-target-organization">"In organization"</label>
+            <select id="rule-target-organization" name="target_organization">
+                <option value="">"Any organization"</option>
+                {options(&form.organizations)}
+            </select>
+            <div class="actions"><button type="submit">"Add rule"</button></div>
         </ActionForm>
     }
 }
