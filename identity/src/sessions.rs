@@ -70,6 +70,20 @@ pub async fn start(
     })
 }
 
+/// Records that the user of session `id` entered their password again now (a step-up):
+/// `auth_time` moves to now.
+pub async fn reauthenticated(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {
+    idp_session::Entity::update_many()
+        .col_expr(
+            idp_session::Column::AuthTime,
+            sea_orm::sea_query::Expr::value(clock::now()),
+        )
+        .filter(idp_session::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Resolves a cookie value to its live session and active user. An ended or expired
 /// session, or a user who is no longer active, resolves to `None`.
 pub async fn resolve(db: &impl ConnectionTrait, cookie_value: &str) -> Result<Option<Current>> {

@@ -418,3 +418,61 @@ async fn an_organization_may_allow_only_read_only_sessions() {
         "openid profile email"
     );
 }
+
+#[tokio::test]
+async fn the_consoles_dialog_takes_the_password_again_and_a_wrong_one_starts_nothing() {
+    let s = setup().await;
+    replace(&s.app, "/reauthenticateWithinMinutes", json!(5)).await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    signed_in_ago(&s.app, 20 * 60).await;
+    let start = |password: &'static str| {
+        browser
+            .post(s.app.at("/console/impersonate"))
+            .header("Origin", &s.app.url)
+            .form(&[
+                ("user", s.target_id.as_str()),
+                ("reason", "Ticket 8"),
+                ("password", password),
+            ])
+            .send()
+    };
+
+    // A wrong password: an error page, no authorization request, a failed sign-in on record.
+    let wrong = start("not-my-password").await.unwrap();
+    assert_eq!(wrong.status(), 400);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("The password is not right")
+    );
+    let failed = s.app.audit_events("sign-in-failed").await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["target"], s.impersonator_id.as_str());
+    let before = idp_session::Entity::find()
+        .filter(idp_session::Column::EndedAt.is_null())
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        identity::clock::now() - before.auth_time >= 20 * 60,
+        "no step-up"
+    );
+
+    // The right one: the sign-in counts as fresh, and the request goes on to authorize.
+    let right = start("support-password-1").await.unwrap();
+    assert_eq!(right.status(), 303);
+    assert!(
+        location(&right).starts_with("/oauth2/authorize?"),
+        "{}",
+        location(&right)
+    );
+    let after = idp_session::Entity::find_by_id(before.id)
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(identity::clock::now() - after.auth_time < 60, "stepped up");
+}

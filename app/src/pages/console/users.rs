@@ -308,6 +308,8 @@ pub enum Impersonation {
         full_allowed: bool,
         /// Where the organization asks for approval: where this impersonator stands.
         approval: ApprovalState,
+        /// The organization asks for the password again (a step-up; the dialog asks it).
+        step_up: bool,
     },
 }
 
@@ -380,6 +382,7 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
             };
             Impersonation::Ready {
                 approval,
+                step_up: settings.reauthenticate_within_minutes > 0,
                 reason_required: settings.require_reason,
                 ticket_required: settings.ticket_required,
                 ticket_pattern: settings.ticket_pattern,
@@ -729,6 +732,7 @@ fn ImpersonateButton(user: UserDetails, actions: RequestActions) -> impl IntoVie
             max_minutes,
             read_only_default,
             full_allowed,
+            ..
         } => {
             let failed = move || {
                 actions
@@ -770,6 +774,7 @@ fn ImpersonateButton(user: UserDetails, actions: RequestActions) -> impl IntoVie
         }
         Impersonation::Ready {
             approval: ApprovalState::Usable,
+            step_up,
             reason_required,
             ticket_required,
             ticket_pattern,
@@ -796,6 +801,15 @@ fn ImpersonateButton(user: UserDetails, actions: RequestActions) -> impl IntoVie
                         <input type="hidden" name="user" value=user.id.clone()/>
                         <RequirementFields reason_required ticket_required ticket_pattern
                             read_only_default full_allowed/>
+                        {step_up.then(|| view! {
+                            <label for="impersonate-password">"Your password"</label>
+                            <input id="impersonate-password" type="password" name="password"
+                                autocomplete="current-password" required
+                                aria-describedby="impersonate-password-help"/>
+                            <p id="impersonate-password-help" class="muted small">
+                                "This organization asks for your password again before an impersonation."
+                            </p>
+                        })}
                         <div class="actions">
                             <button type="button" on:click=move |_| open.set(false)>"Cancel"</button>
                             <button type="submit" class="primary">"Start impersonation"</button>

@@ -57,9 +57,61 @@ struct Start {
     /// `full` or `readOnly`; empty: the organization's default.
     #[serde(default)]
     mode: String,
+    /// The impersonator's password again, where the organization asks for a recent one
+    /// (a step-up; empty: none given).
+    #[serde(default)]
+    password: String,
 }
 
-async fn start(State(state): State<AppState>, Form(start): Form<Start>) -> Response {
+/// A step-up in the dialog: the signed-in user's password, checked (and counted toward a
+/// lockout like any), moves the sign-in's `auth_time` to now. `Err` is the page to show.
+async fn step_up(state: &AppState, headers: &HeaderMap, password: String) -> Result<(), Response> {
+    let current = match app::ssr::session_cookie_value(headers, state.session_cookie()) {
+        Some(cookie) => identity::sessions::resolve(&state.db, &cookie).await,
+        None => Ok(None),
+    };
+    let current = match current {
+        Ok(Some(current)) => current,
+        Ok(None) => return Err(refused("Your session has ended. Sign in again.")),
+        Err(error) => return Err(crate::error::HttpError::from(error).into_response()),
+    };
+    let lockout = state.config.lockout();
+    match identity::users::authenticate(&state.db, &current.user.username, password, &lockout).await
+    {
+        Ok(_) => {}
+        Err(identity::Error::InvalidCredentials) => {
+            let failed = identity::audit::Event {
+                action: identity::audit::action::SIGN_IN_FAILED,
+                actor_id: Some(current.user.id.to_string()),
+                target_id: Some(current.user.id.to_string()),
+                reason: "wrong password entered again before an impersonation".into(),
+                ..identity::audit::Event::default()
+            };
+            if let Err(error) = identity::audit::record(&state.db, failed).await {
+                return Err(crate::error::HttpError::from(error).into_response());
+            }
+            return Err(refused(
+                "The password is not right: the impersonation did not start.",
+            ));
+        }
+        Err(error) => return Err(crate::error::HttpError::from(error).into_response()),
+    }
+    if let Err(error) = identity::sessions::reauthenticated(&state.db, current.session.id).await {
+        return Err(crate::error::HttpError::from(error).into_response());
+    }
+    Ok(())
+}
+
+async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(start): Form<Start>,
+) -> Response {
+    if !start.password.is_empty()
+        && let Err(page) = step_up(&state, &headers, start.password.clone()).await
+    {
+        return page;
+    }
     let handoff = Handoff {
         state: identity::tokens::random_token(),
         nonce: identity::tokens::random_token(),
