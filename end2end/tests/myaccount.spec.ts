@@ -129,4 +129,54 @@ test.describe('My Account', () => {
     await expect(row).toContainText('stopped by the impersonator');
     await own.close();
   });
+
+  test('a shorter session counts down in the banner and Extend lengthens it up to the limit', async ({
+    page,
+    request,
+    organizationSettings: _,
+  }) => {
+    const tag = unique();
+    const impersonator = `timer-${tag}`;
+    const impersonatorId = await createUser(request, impersonator, 'timer-Password-1');
+    await assignRole(request, 'Administrator', impersonatorId);
+    await assignRole(request, 'Impersonator', impersonatorId);
+    const targetId = await createUser(request, `timed-${tag}`, 'timed-Password-1');
+
+    await page.goto(`/console/users/${targetId}`);
+    await new LoginPage(page).signIn(impersonator, 'timer-Password-1');
+    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+    await page.getByRole('button', { name: 'Impersonate User' }).click();
+    await page.getByLabel('Duration (minutes)').fill('5');
+    const [myAccount] = await Promise.all([
+      page.context().waitForEvent('page'),
+      page.getByRole('button', { name: 'Start impersonation' }).click(),
+    ]);
+    const timer = myAccount.getByRole('region', { name: 'Impersonation' }).getByRole('timer');
+    await expect(timer).toHaveText(/^4 min \d\d s left$/);
+    await expect(myAccount.locator('body[data-hydrated]')).toBeAttached();
+    // It counts down in the page, without a reload.
+    const first = await timer.textContent();
+    await expect(timer).not.toHaveText(first!);
+
+    const session = async () =>
+      (
+        await (
+          await request.get(`/api/server/v1/impersonation-sessions?impersonator=${impersonatorId}`, {
+            headers: adminAuth(),
+          })
+        ).json()
+      ).sessions[0];
+    const before = Date.parse((await session()).expiresAt);
+    await myAccount.getByRole('button', { name: 'Extend' }).click();
+    await expect(timer).toHaveText(/^19 min \d\d s left$/);
+    expect(Date.parse((await session()).expiresAt) - before).toBe(15 * 60 * 1000);
+    // Up to the organization's limit (60 minutes from the start), then no more Extend.
+    for (const expected of [/^34 min/, /^49 min/, /^(59|60) min/]) {
+      await myAccount.getByRole('button', { name: 'Extend' }).click();
+      await expect(timer).toHaveText(expected);
+    }
+    await expect(myAccount.getByRole('button', { name: 'Extend' })).toHaveCount(0);
+    await myAccount.getByRole('button', { name: 'Stop impersonating' }).click();
+    await expect(myAccount).toHaveURL(/\/console$/);
+  });
 });

@@ -43,6 +43,8 @@ pub mod action {
     pub const IMPERSONATION_REQUEST_WITHDRAWN: &str = "impersonation-request-withdrawn";
     /// Not decided, or not used, in time (no actor).
     pub const IMPERSONATION_REQUEST_EXPIRED: &str = "impersonation-request-expired";
+    /// A running impersonation session made longer (Extend), within its limit.
+    pub const IMPERSONATION_EXTENDED: &str = "impersonation-extended";
     /// A user granted standing support access to their account.
     pub const SUPPORT_ACCESS_GRANTED: &str = "support-access-granted";
     /// A user revoked it (the sessions it allowed end).

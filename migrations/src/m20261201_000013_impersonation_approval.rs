@@ -1,6 +1,7 @@
 //! Impersonation that asks first (issue 14): requests for access, decided by the user, an
 //! approving administrator or both; a user's standing support access (access granted for
-//! some hours without a request); and, on each session, what allowed it.
+//! some hours without a request); and, on each session, what allowed it and how far it
+//! may be extended.
 //!
 //! Requests keep the requester's name (like sessions: the target's history outlives the
 //! administrator) and go with their target.
@@ -112,14 +113,15 @@ impl MigrationTrait for Migration {
 
         // One column per statement: SQLite's ALTER TABLE adds one at a time.
         for column in [
-            ImpersonationSessions::RequestId,
-            ImpersonationSessions::SupportAccessId,
+            uuid_null(ImpersonationSessions::RequestId),
+            uuid_null(ImpersonationSessions::SupportAccessId),
+            big_integer_null(ImpersonationSessions::LimitAt),
         ] {
             manager
                 .alter_table(
                     Table::alter()
                         .table(ImpersonationSessions::Table)
-                        .add_column(uuid_null(column))
+                        .add_column(column)
                         .to_owned(),
                 )
                 .await?;
@@ -129,6 +131,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for column in [
+            ImpersonationSessions::LimitAt,
             ImpersonationSessions::SupportAccessId,
             ImpersonationSessions::RequestId,
         ] {
@@ -193,6 +196,7 @@ enum ImpersonationSessions {
     Table,
     RequestId,
     SupportAccessId,
+    LimitAt,
 }
 
 #[derive(DeriveIden)]

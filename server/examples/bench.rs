@@ -128,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
         ticket: String::new(),
         mode: identity::settings::Mode::Full,
         request: None,
+        duration_minutes: None,
         code_challenge: None,
     };
 

@@ -31,6 +31,8 @@ pub struct Model {
     pub request_id: Option<Uuid>,
     /// The target's standing support access that allowed it.
     pub support_access_id: Option<Uuid>,
+    /// The latest it may be extended to (`None`: never extended; sessions from before).
+    pub limit_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

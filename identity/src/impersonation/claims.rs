@@ -35,6 +35,10 @@ pub struct SubjectClaims {
     /// The session's mode, decided at this request.
     #[serde(default)]
     pub mode: crate::settings::Mode,
+    /// How long the impersonator asked the session to last, in minutes (`None`: as long
+    /// as the organization allows; Extend lengthens a shorter one up to that).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_minutes: Option<i64>,
     /// The approved request this token was issued with (where the organization asks for
     /// approval): the exchange uses it up.
     #[serde(default, skip_serializing_if = "Option::is_none")]

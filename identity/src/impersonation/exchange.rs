@@ -208,6 +208,7 @@ pub async fn exchange(
             ticket: &subject.ticket,
             read_only: subject.mode == crate::settings::Mode::ReadOnly,
             max_minutes: settings.max_session_duration_minutes,
+            asked_minutes: subject.duration_minutes,
             approval: &usable,
         },
     );

@@ -112,6 +112,60 @@ pub mod end_reason {
     pub const SUPPORT_ACCESS_REVOKED: &str = "the user revoked support access";
 }
 
+/// How much Extend adds at a time.
+pub const EXTEND_MINUTES: i64 = 15;
+
+/// Whether a running session may be extended (it ends before its limit).
+pub fn extendable(session: &impersonation_session::Model) -> bool {
+    session
+        .limit_at
+        .is_some_and(|limit| session.ended_at.is_none() && session.expires_at < limit)
+}
+
+/// Extend: the running session lasts [`EXTEND_MINUTES`] more, up to its limit, on `db`
+/// (pass a transaction). Returns the new end, or `None` when it cannot be extended (over,
+/// or at its limit).
+pub async fn extend(
+    db: &impl ConnectionTrait,
+    session: &impersonation_session::Model,
+    by: Uuid,
+) -> Result<Option<i64>> {
+    let now = clock::now();
+    let Some(limit) = session.limit_at else {
+        return Ok(None);
+    };
+    if !extendable(session) || session.expires_at <= now {
+        return Ok(None);
+    }
+    let until = (session.expires_at + EXTEND_MINUTES * 60).min(limit);
+    let changed = impersonation_session::Entity::update_many()
+        .col_expr(impersonation_session::Column::ExpiresAt, Expr::value(until))
+        .filter(impersonation_session::Column::Id.eq(session.id))
+        .filter(impersonation_session::Column::EndedAt.is_null())
+        .filter(impersonation_session::Column::ExpiresAt.eq(session.expires_at))
+        .filter(impersonation_session::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    if changed.rows_affected != 1 {
+        return Ok(None);
+    }
+    audit::record(
+        db,
+        audit::Event {
+            action: audit::action::IMPERSONATION_EXTENDED,
+            success: true,
+            actor_id: Some(by.to_string()),
+            impersonator_id: Some(session.impersonator_id.to_string()),
+            target_id: Some(session.target_id.to_string()),
+            impersonation_session_id: Some(session.id),
+            reason: format!("until {}", clock::rfc3339(until)),
+            ..audit::Event::default()
+        },
+    )
+    .await?;
+    Ok(Some(until))
+}
+
 /// Ends a session, revokes everything derived from it and records who ended it and why,
 /// all on `db` (pass a transaction). `ended_by` is `None` for the expiry sweep. Returns
 /// `false` when it had already ended (ending twice changes nothing).
@@ -283,12 +337,17 @@ pub fn start_in(
         ticket,
         read_only,
         max_minutes,
+        asked_minutes,
         approval,
     } = new;
     let now = clock::now();
-    let expires_at = (now + max_minutes * 60)
+    let limit_at = (now + max_minutes * 60)
         .min(sign_in_expires_at)
         .min(approval.ends_by(now).unwrap_or(i64::MAX));
+    let expires_at = match asked_minutes {
+        Some(minutes) => limit_at.min(now + minutes.max(1) * 60),
+        None => limit_at,
+    };
     let support_access_id = match approval {
         super::approval::Usable::Standing(access) => Some(access.id),
         _ => None,
@@ -311,6 +370,7 @@ pub fn start_in(
         end_reason: None,
         request_id: approval.request().map(|r| r.id),
         support_access_id,
+        limit_at: Some(limit_at),
     };
     batch.only_if(&attach(idp_session_id, session.id, now));
     super::approval::use_in(batch, approval, session.id);
@@ -377,8 +437,11 @@ pub struct NewSession<'a> {
     /// The help-desk ticket.
     pub ticket: &'a str,
     pub read_only: bool,
-    /// The hard limit.
+    /// The organization's hard limit.
     pub max_minutes: i64,
+    /// What the impersonator asked for (at most `max_minutes`; `None`: all of it). Extend
+    /// lengthens a shorter session up to the limit.
+    pub asked_minutes: Option<i64>,
     /// What allowed it where the organization asks for approval (it bounds the session
     /// too).
     pub approval: &'a super::approval::Usable,

@@ -25,6 +25,8 @@ pub struct Request<'a> {
     pub ticket: &'a str,
     /// The mode asked for (`None`: the organization's default).
     pub mode: Option<crate::settings::Mode>,
+    /// How long the session should last, in minutes (`None`: as long as allowed).
+    pub duration_minutes: Option<i64>,
     /// PKCE challenge, checked at the exchange.
     pub code_challenge: Option<String>,
     /// `Some(nonce)` when an ID token of the impersonator goes with the subject token (the
@@ -56,6 +58,7 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
         reason,
         ticket,
         mode,
+        duration_minutes,
         code_challenge,
         id_token_nonce,
     } = request;
@@ -131,6 +134,7 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
         ticket: ticket.to_owned(),
         mode: settings.mode_for(mode).unwrap_or_default(),
         request: usable.request().map(|r| r.id),
+        duration_minutes,
         code_challenge,
     };
     let subject_token = provider.keys.sign(token_type::SUBJECT, &claims)?;

@@ -266,6 +266,7 @@ async fn a_sub_organization_administrator_sees_and_changes_nothing_of_the_root()
         end_reason: Set(None),
         request_id: Set(None),
         support_access_id: Set(None),
+        limit_at: Set(None),
     }
     .insert(&app.db)
     .await

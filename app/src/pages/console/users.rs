@@ -758,10 +758,8 @@ fn ImpersonateButton(user: UserDetails, actions: RequestActions) -> impl IntoVie
                             {failed}
                             <input type="hidden" name="user" value=user.id.clone()/>
                             <RequirementFields reason_required ticket_required ticket_pattern
-                                read_only_default full_allowed/>
-                            <label for="impersonate-duration">"Duration (minutes)"</label>
-                            <input id="impersonate-duration" type="number" name="duration_minutes"
-                                min="1" max=max_minutes value=max_minutes.min(30)/>
+                                read_only_default full_allowed max_minutes
+                                duration=max_minutes.min(30)/>
                             <div class="actions">
                                 <button type="button" on:click=move |_| open.set(false)>"Cancel"</button>
                                 <button type="submit" class="primary">"Send request"</button>
@@ -800,7 +798,7 @@ fn ImpersonateButton(user: UserDetails, actions: RequestActions) -> impl IntoVie
                         )}</p>
                         <input type="hidden" name="user" value=user.id.clone()/>
                         <RequirementFields reason_required ticket_required ticket_pattern
-                            read_only_default full_allowed/>
+                            read_only_default full_allowed max_minutes duration=max_minutes/>
                         {step_up.then(|| view! {
                             <label for="impersonate-password">"Your password"</label>
                             <input id="impersonate-password" type="password" name="password"
@@ -822,8 +820,8 @@ fn ImpersonateButton(user: UserDetails, actions: RequestActions) -> impl IntoVie
     }
 }
 
-/// What an impersonation brings (the reason, the ticket, the mode), with what the
-/// organization requires of each.
+/// What an impersonation brings (the reason, the ticket, the mode, the duration), with
+/// what the organization requires of each.
 #[component]
 fn RequirementFields(
     reason_required: bool,
@@ -831,6 +829,10 @@ fn RequirementFields(
     ticket_pattern: String,
     read_only_default: bool,
     full_allowed: bool,
+    /// The organization's limit.
+    max_minutes: i64,
+    /// What the field proposes.
+    duration: i64,
 ) -> impl IntoView {
     view! {
         <label for="impersonate-reason">
@@ -859,6 +861,12 @@ fn RequirementFields(
                 "Read-only: look, change nothing"
             </option>
         </select>
+        <label for="impersonate-duration">"Duration (minutes)"</label>
+        <input id="impersonate-duration" type="number" name="duration_minutes"
+            min="1" max=max_minutes value=duration aria-describedby="impersonate-duration-help"/>
+        <p id="impersonate-duration-help" class="muted small">
+            {format!("At most {max_minutes}; a shorter session can be extended up to that from its banner.")}
+        </p>
     }
 }
 

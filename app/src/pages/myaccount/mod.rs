@@ -30,6 +30,10 @@ pub struct Account {
     pub impersonated_by: Option<String>,
     /// The impersonated session is read-only.
     pub read_only: bool,
+    /// How many seconds the impersonated session has left.
+    pub remaining_secs: Option<i64>,
+    /// The impersonated session may be extended (Extend).
+    pub extendable: bool,
 }
 
 /// The account this browser sees in My Account: the signed-in user, or the target of the
@@ -39,6 +43,12 @@ pub async fn get_account() -> Result<Account, ServerFnError> {
     use crate::ssr::{context, internal, my_account_user};
     let (user, impersonation) = my_account_user().await?;
     let read_only = impersonation.as_ref().is_some_and(|s| s.read_only);
+    let remaining_secs = impersonation
+        .as_ref()
+        .map(|s| (s.expires_at - identity::clock::now()).max(0));
+    let extendable = impersonation
+        .as_ref()
+        .is_some_and(identity::impersonation::session::extendable);
     let db = context()?.db;
     let impersonated_by = match impersonation {
         Some(session) => identity::users::find(&db, session.impersonator_id)
@@ -53,7 +63,32 @@ pub async fn get_account() -> Result<Account, ServerFnError> {
         email: user.email,
         impersonated_by,
         read_only,
+        remaining_secs,
+        extendable,
     })
+}
+
+/// Extend: the impersonated session of this browser lasts longer, up to its limit.
+#[server]
+pub async fn extend_impersonation() -> Result<(), ServerFnError> {
+    use crate::ssr::{context, failure, internal, invalid, my_account_user};
+    let (_, impersonation) = my_account_user().await?;
+    let session = impersonation.ok_or_else(|| failure("This session is not impersonated."))?;
+    let current = crate::ssr::current_session()
+        .await?
+        .ok_or_else(|| failure("Your session has ended. Sign in again."))?;
+    let db = context()?.db;
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
+    let extended = identity::impersonation::session::extend(&txn, &session, current.user.id)
+        .await
+        .map_err(internal)?;
+    txn.commit().await.map_err(internal)?;
+    match extended {
+        Some(_) => Ok(()),
+        None => Err(invalid("This session cannot be extended any further.")),
+    }
 }
 
 /// Stop impersonating: ends this browser's impersonation session (revoking everything
@@ -81,14 +116,46 @@ pub async fn stop_impersonating() -> Result<(), ServerFnError> {
     Ok(())
 }
 
-/// The banner of an impersonated session, on every My Account page.
+/// The banner of an impersonated session, on every My Account page: who acts, the time
+/// left (counting down), **Extend** while the session may last longer, and **Stop**.
 #[component]
-fn ImpersonationBanner(target: String, impersonator: String, read_only: bool) -> impl IntoView {
+fn ImpersonationBanner(
+    target: String,
+    impersonator: String,
+    read_only: bool,
+    remaining_secs: i64,
+    extendable: bool,
+    extend: ServerAction<ExtendImpersonation>,
+) -> impl IntoView {
     let stop = ServerAction::<StopImpersonating>::new();
     let mode = if read_only { ", read-only" } else { "" };
+    // Counts down in the browser from what the server said (the same text on both
+    // sides when the page hydrates).
+    let remaining = RwSignal::new(remaining_secs);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || remaining.update(|left| *left = (*left - 1).max(0)),
+            std::time::Duration::from_secs(1),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let left = move || {
+        let left = remaining.get();
+        match left {
+            0 => "The session has ended.".to_owned(),
+            _ => format!("{} min {:02} s left", left / 60, left % 60),
+        }
+    };
     view! {
         <div class="banner" role="region" aria-label="Impersonation">
             <p>{format!("You are signed in as {target}, impersonated by {impersonator}{mode}.")}</p>
+            <p class="remaining" role="timer" aria-live="off">{left}</p>
+            {extendable.then(|| view! {
+                <ActionForm action=extend>
+                    <button type="submit">"Extend"</button>
+                </ActionForm>
+            })}
             <ActionForm action=stop>
                 <button type="submit" class="danger">"Stop impersonating"</button>
             </ActionForm>
@@ -115,7 +182,8 @@ pub fn MyAccountLayout(
     while_impersonating: bool,
     children: ChildrenFn,
 ) -> impl IntoView {
-    let account = Resource::new(|| (), |_| get_account());
+    let extend = ServerAction::<ExtendImpersonation>::new();
+    let account = Resource::new(move || extend.version().get(), |_| get_account());
     let path = StoredValue::new(use_location().pathname.get_untracked());
     let children = StoredValue::new(children);
     view! {
@@ -143,7 +211,9 @@ pub fn MyAccountLayout(
                         view! {
                             {account.impersonated_by.clone().map(|impersonator| view! {
                                 <ImpersonationBanner target=account.username.clone() impersonator
-                                    read_only=account.read_only/>
+                                    read_only=account.read_only
+                                    remaining_secs=account.remaining_secs.unwrap_or_default()
+                                    extendable=account.extendable extend/>
                             })}
                             <header class="topbar">
                                 <span class="brand">"Identity Server"</span>

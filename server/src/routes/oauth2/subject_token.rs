@@ -95,6 +95,20 @@ pub async fn authorize(
         }
     };
 
+    // Ours: how long the session should last, within the organization's limit.
+    let duration_minutes = match params.get("duration_minutes").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(minutes)) if minutes >= 1 => {
+            Some(minutes.min(identity::settings::MAX_DURATION_MINUTES))
+        }
+        Some(_) => {
+            return responder.error(
+                ErrorCode::InvalidRequest,
+                "duration_minutes takes a whole number of minutes, at least 1.",
+            );
+        }
+    };
+
     // Check 1 before anything else: an application not enabled for impersonation never
     // sends anybody to sign in.
     if !policy::application_enabled(app) {
@@ -118,6 +132,7 @@ pub async fn authorize(
             reason: params.get("reason").unwrap_or(""),
             ticket: params.get("ticket").unwrap_or(""),
             mode,
+            duration_minutes,
             code_challenge,
             id_token_nonce: if with_id_token { nonce } else { None },
         },

@@ -57,6 +57,9 @@ struct Start {
     /// `full` or `readOnly`; empty: the organization's default.
     #[serde(default)]
     mode: String,
+    /// How long the session should last, in minutes (empty: as long as allowed).
+    #[serde(default)]
+    duration_minutes: String,
     /// The impersonator's password again, where the organization asks for a recent one
     /// (a step-up; empty: none given).
     #[serde(default)]
@@ -134,6 +137,9 @@ async fn start(
         .append_pair("code_challenge_method", "S256");
     if !start.mode.trim().is_empty() {
         query.append_pair("mode", start.mode.trim());
+    }
+    if !start.duration_minutes.trim().is_empty() {
+        query.append_pair("duration_minutes", start.duration_minutes.trim());
     }
     let query = query.finish();
     let value = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&handoff).unwrap_or_default());
