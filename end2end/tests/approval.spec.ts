@@ -7,9 +7,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { APIRequestContext } from '@playwright/test';
-import { test, expect } from './support/fixtures';
+import { test, expect, admin } from './support/fixtures';
 import { adminAuth, assignRole, createUser, unique } from './support/api';
-import { LoginPage } from './support/pages';
+import { LoginPage, submit } from './support/pages';
 
 const CONFIGS = '/api/server/v1/configs/impersonation';
 
@@ -186,6 +186,47 @@ test.describe('approval', () => {
         })
       ).json();
       expect(audit.events.some((e: { target?: string }) => e.target === targetId)).toBe(true);
+    } finally {
+      await resetSettings(request);
+    }
+  });
+
+  test("an approving administrator decides on the Console's first page, which shows the events @nojs", async ({
+    page,
+    request,
+    organizationSettings: _,
+  }) => {
+    const tag = unique();
+    const impersonator = `second-${tag}`;
+    const impersonatorId = await createUser(request, impersonator, 'second-Password-1');
+    await assignRole(request, 'Impersonator', impersonatorId);
+    const targetId = await createUser(request, `minded-${tag}`, 'minded-Password-1');
+    await configure(request, { approval: 'administrator' });
+    try {
+      const basic = 'Basic ' + Buffer.from(`${impersonator}:second-Password-1`).toString('base64');
+      const created = await request.post('/api/server/v1/impersonation-requests', {
+        headers: { Authorization: basic },
+        data: { target: targetId, reason: `Audit ${tag}` },
+      });
+      expect(created.status(), await created.text()).toBe(201);
+      const id = (await created.json()).id;
+
+      await page.goto('/console');
+      await new LoginPage(page).signIn(admin.username, admin.password);
+      const desk = page.getByRole('region', { name: 'Requests to decide' });
+      const asked = desk.getByRole('article', { name: `Request from ${impersonator}` });
+      await expect(asked).toContainText(`asks to impersonate minded-${tag}`);
+      await expect(asked).toContainText(`Audit ${tag}`);
+      await submit(asked.getByRole('button', { name: 'Approve' }));
+      await expect(asked).toHaveCount(0);
+      const read = await (
+        await request.get(`/api/server/v1/impersonation-requests/${id}`, { headers: adminAuth() })
+      ).json();
+      expect(read.status).toBe('approved');
+      const events = page.getByRole('region', { name: 'Latest impersonation events' });
+      await expect(events.getByRole('row', { name: /impersonation-request-approved/ }).first()).toContainText(
+        `minded-${tag}`,
+      );
     } finally {
       await resetSettings(request);
     }

@@ -49,6 +49,22 @@ pub mod action {
     pub const SUPPORT_ACCESS_GRANTED: &str = "support-access-granted";
     /// A user revoked it (the sessions it allowed end).
     pub const SUPPORT_ACCESS_REVOKED: &str = "support-access-revoked";
+
+    /// What the Console's impersonation desk shows: starts, ends, refusals, extensions,
+    /// requests and their decisions, support access.
+    pub const IMPERSONATION_DESK: &[&str] = &[
+        IMPERSONATION_DENIED,
+        IMPERSONATION_STARTED,
+        IMPERSONATION_ENDED,
+        IMPERSONATION_EXTENDED,
+        IMPERSONATION_REQUESTED,
+        IMPERSONATION_REQUEST_APPROVED,
+        IMPERSONATION_REQUEST_DENIED,
+        IMPERSONATION_REQUEST_WITHDRAWN,
+        IMPERSONATION_REQUEST_EXPIRED,
+        SUPPORT_ACCESS_GRANTED,
+        SUPPORT_ACCESS_REVOKED,
+    ];
 }
 
 /// An event to record.
@@ -152,6 +168,8 @@ pub struct Query {
     pub actor: Option<String>,
     pub target: Option<String>,
     pub action: Option<String>,
+    /// Any of these actions (empty: any action).
+    pub any_action: Vec<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
     /// Only events whose actor, impersonator or target is a user of an organization the
@@ -198,6 +216,9 @@ pub async fn search(
     }
     if let Some(action) = &q.action {
         query = query.filter(audit_event::Column::Action.eq(action.clone()));
+    }
+    if !q.any_action.is_empty() {
+        query = query.filter(audit_event::Column::Action.is_in(q.any_action.clone()));
     }
     if let Some(since) = q.since {
         query = query.filter(audit_event::Column::CreatedAt.gte(since));

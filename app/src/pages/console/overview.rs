@@ -1,6 +1,7 @@
 //! The Console's first page as the impersonation desk: requests waiting for an approving
-//! administrator's decision (for those who may decide them), and the impersonations
-//! running now, each with **End**.
+//! administrator's decision (for those who may decide them), the impersonations running
+//! now, each with **End**, the latest impersonation events, and the applications set up
+//! for impersonation that still miss a prerequisite.
 
 use super::Failure;
 use super::sessions::{EndSession, SessionRow, list_sessions};
@@ -72,6 +73,107 @@ pub async fn requests_to_decide() -> Result<Option<Vec<RequestToDecide>>, Server
     Ok(Some(rows))
 }
 
+/// One line of the latest impersonation events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeskEvent {
+    pub time: String,
+    pub action: String,
+    pub actor: String,
+    pub target: String,
+    pub reason: String,
+}
+
+/// The latest impersonation events the administrator may read (`None`: without
+/// `internal_audit_view`).
+#[server]
+pub async fn latest_events() -> Result<Option<Vec<DeskEvent>>, ServerFnError> {
+    use crate::ssr::{context, internal, require_console_user};
+    let me = require_console_user().await?;
+    let db = context()?.db;
+    let held = identity::roles::held(&db, me.user.id)
+        .await
+        .map_err(internal)?;
+    if held
+        .organizations_granting("internal_audit_view")
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let query = identity::audit::Query {
+        any_action: identity::audit::action::IMPERSONATION_DESK
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect(),
+        within: Some(crate::ssr::reach(&me, "internal_audit_view").await?),
+        ..identity::audit::Query::default()
+    };
+    let (_, events) = identity::audit::search(&db, &query, 0, 10)
+        .await
+        .map_err(internal)?;
+    let mut names = super::audit::UserNames::new(&db);
+    let mut rows = Vec::new();
+    for e in events {
+        let actor = match e.actor_id.is_some() {
+            true => names.of(&e.actor_id).await?,
+            false => names.of(&e.impersonator_id).await?,
+        };
+        rows.push(DeskEvent {
+            time: identity::clock::display(e.created_at),
+            actor,
+            target: names.of(&e.target_id).await?,
+            action: e.action,
+            reason: e.reason,
+        });
+    }
+    Ok(Some(rows))
+}
+
+/// An application set up for impersonation that still misses a prerequisite.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotReady {
+    pub name: String,
+    /// The first unmet prerequisite, and where to fix it.
+    pub missing: String,
+    pub fix: String,
+}
+
+/// Applications with the subject token or impersonated sign-in turned on whose readiness
+/// panel shows an unmet prerequisite (`None`: without `internal_application_mgt_view`).
+#[server]
+pub async fn applications_not_ready() -> Result<Option<Vec<NotReady>>, ServerFnError> {
+    use crate::ssr::{context, internal, require_console_user};
+    const SCOPE: &str = "internal_application_mgt_view";
+    let me = require_console_user().await?;
+    let db = context()?.db;
+    let held = identity::roles::held(&db, me.user.id)
+        .await
+        .map_err(internal)?;
+    if held.organizations_granting(SCOPE).is_empty() {
+        return Ok(None);
+    }
+    let reach = crate::ssr::reach(&me, SCOPE).await?;
+    let (_, apps) = identity::applications::list(&db, &reach, None, 0, 500)
+        .await
+        .map_err(internal)?;
+    let mut rows = Vec::new();
+    for app in apps
+        .into_iter()
+        .filter(|a| !a.system && (a.subject_token_enabled || a.impersonation_enabled))
+    {
+        let checks = identity::impersonation::readiness::check(&db, &app)
+            .await
+            .map_err(internal)?;
+        if let Some(unmet) = checks.into_iter().find(|c| !c.met) {
+            rows.push(NotReady {
+                name: app.name,
+                missing: unmet.label.to_owned(),
+                fix: unmet.fix,
+            });
+        }
+    }
+    Ok(Some(rows))
+}
+
 /// Approves (`decision` = `approve`) or denies a request as an approving administrator.
 #[server]
 pub async fn decide_request(
@@ -116,6 +218,11 @@ pub fn Desk() -> impl IntoView {
     let end = ServerAction::<EndSession>::new();
     let requests = Resource::new(move || decide.version().get(), |_| requests_to_decide());
     let sessions = Resource::new(move || end.version().get(), |_| list_sessions(1));
+    let events = Resource::new(
+        move || (decide.version().get(), end.version().get()),
+        |_| latest_events(),
+    );
+    let not_ready = Resource::new(|| (), |_| applications_not_ready());
     let failed = move || {
         [
             decide.value().get().and_then(Result::err),
@@ -147,6 +254,80 @@ pub fn Desk() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match events.await {
+                    Ok(Some(rows)) => view! { <Events rows/> }.into_any(),
+                    Ok(None) | Err(_) => ().into_any(),
+                }
+            })}
+        </Suspense>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match not_ready.await {
+                    Ok(Some(rows)) if !rows.is_empty() => view! { <NotReadyList rows/> }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Events(rows: Vec<DeskEvent>) -> impl IntoView {
+    let body = if rows.is_empty() {
+        view! { <p role="status">"No impersonation yet."</p> }.into_any()
+    } else {
+        let rows = rows
+            .into_iter()
+            .map(|e| {
+                view! {
+                    <tr>
+                        <td><time>{e.time}</time></td>
+                        <td>{e.action}</td>
+                        <td>{e.actor}</td>
+                        <td>{e.target}</td>
+                        <td>{e.reason}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="list">
+                <thead><tr><th scope="col">"When"</th><th scope="col">"What"</th>
+                    <th scope="col">"Who"</th><th scope="col">"Whom"</th><th scope="col">"Why"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="card" aria-labelledby="events-heading">
+            <h2 id="events-heading">"Latest impersonation events"</h2>
+            {body}
+            <p><a href="/console/audit">"Audit log"</a></p>
+        </section>
+    }
+}
+
+#[component]
+fn NotReadyList(rows: Vec<NotReady>) -> impl IntoView {
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            view! {
+                <li>
+                    <strong>{r.name}</strong>": "
+                    <a href=r.fix>{r.missing}</a>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" aria-labelledby="not-ready-heading">
+            <h2 id="not-ready-heading">"Applications not ready for impersonation"</h2>
+            <ul>{items}</ul>
+        </section>
     }
 }
 

@@ -41,6 +41,7 @@ async fn list(
         actor: p.actor,
         target: p.target,
         action: p.action,
+        any_action: Vec::new(),
         since: p.since,
         until: p.until,
         within: Some(reach),
