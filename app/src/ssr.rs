@@ -303,3 +303,38 @@ pub async fn own_account() -> Result<sessions::Current, ServerFnError> {
     }
     Ok(current)
 }
+
+/// The usernames of the user ids that audit records name, each read once.
+pub struct UserNames<'a> {
+    db: &'a identity::DatabaseConnection,
+    names: std::collections::HashMap<String, String>,
+}
+
+impl<'a> UserNames<'a> {
+    pub fn new(db: &'a identity::DatabaseConnection) -> Self {
+        Self {
+            db,
+            names: Default::default(),
+        }
+    }
+
+    /// The username of `id` (empty for none; the id itself when it names no user).
+    pub async fn of(&mut self, id: &Option<String>) -> Result<String, ServerFnError> {
+        let Some(id) = id else {
+            return Ok(String::new());
+        };
+        if let Some(name) = self.names.get(id) {
+            return Ok(name.clone());
+        }
+        let name = match uuid::Uuid::parse_str(id) {
+            Ok(uuid) => identity::users::find(self.db, uuid)
+                .await
+                .map_err(internal)?
+                .map(|u| u.username)
+                .unwrap_or_else(|| id.clone()),
+            Err(_) => id.clone(),
+        };
+        self.names.insert(id.clone(), name.clone());
+        Ok(name)
+    }
+}

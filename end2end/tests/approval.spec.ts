@@ -130,9 +130,12 @@ test.describe('approval', () => {
         await page.reload();
         await expect(page.getByRole('button', { name: 'Request access' })).toBeVisible();
         await userPage.goto('/myaccount/history');
-        await expect(userPage.getByRole('row', { name: new RegExp(`Invoice ${tag}`) })).toContainText(
+        const sessions = userPage.getByRole('table', { name: 'Impersonations' });
+        await expect(sessions.getByRole('row', { name: new RegExp(`Invoice ${tag}`) })).toContainText(
           'stopped by the impersonator',
         );
+        const requests = userPage.getByRole('table', { name: 'Requests and support access' });
+        await expect(requests.getByRole('row', { name: /Request approved/ })).toContainText('approved by the user');
       });
       await own.close();
     } finally {
@@ -186,6 +189,14 @@ test.describe('approval', () => {
         })
       ).json();
       expect(audit.events.some((e: { target?: string }) => e.target === targetId)).toBe(true);
+
+      // All of it is in the Access history.
+      await page.getByRole('link', { name: 'Access history' }).click();
+      const history = page.getByRole('table', { name: 'Requests and support access' });
+      await expect(history.getByRole('row', { name: /Asked to act as you/ })).toContainText(impersonator);
+      await expect(history.getByRole('row', { name: /Request denied/ })).toContainText('denied by the user: Not today');
+      await expect(history.getByRole('row', { name: /Support access granted/ })).toContainText('for 3 hours');
+      await expect(history.getByRole('row', { name: /Support access revoked/ })).toBeVisible();
     } finally {
       await resetSettings(request);
     }

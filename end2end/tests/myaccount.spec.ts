@@ -52,7 +52,10 @@ test.describe('My Account', () => {
     await page.getByRole('link', { name: 'Security' }).click();
     await expect(page.getByRole('cell', { name: /\(this browser\)/ })).toBeVisible();
     await page.getByRole('link', { name: 'Access history' }).click();
-    await expect(page.getByRole('status')).toHaveText('Nobody has impersonated you.');
+    await expect(page.getByRole('status').filter({ hasText: 'impersonated' })).toHaveText(
+      'Nobody has impersonated you.',
+    );
+    await expect(page.getByRole('status').filter({ hasText: 'asked' })).toHaveText('Nobody has asked to act as you.');
 
     await page.getByRole('link', { name: 'Security' }).click();
     await page.getByRole('button', { name: 'Sign out everywhere' }).click();

@@ -50,6 +50,18 @@ pub mod action {
     /// A user revoked it (the sessions it allowed end).
     pub const SUPPORT_ACCESS_REVOKED: &str = "support-access-revoked";
 
+    /// What a user's Access history shows beside the sessions: the requests about them,
+    /// their decisions, and their support access.
+    pub const ACCESS_REQUESTS: &[&str] = &[
+        IMPERSONATION_REQUESTED,
+        IMPERSONATION_REQUEST_APPROVED,
+        IMPERSONATION_REQUEST_DENIED,
+        IMPERSONATION_REQUEST_WITHDRAWN,
+        IMPERSONATION_REQUEST_EXPIRED,
+        SUPPORT_ACCESS_GRANTED,
+        SUPPORT_ACCESS_REVOKED,
+    ];
+
     /// What the Console's impersonation desk shows: starts, ends, refusals, extensions,
     /// requests and their decisions, support access.
     pub const IMPERSONATION_DESK: &[&str] = &[

@@ -26,7 +26,7 @@ pub async fn setup() -> Setup {
     setup_in(spawn_app().await).await
 }
 
-async fn setup_in(app: TestApp) -> Setup {
+pub async fn setup_in(app: TestApp) -> Setup {
     let (user, pass) = admin();
     let shop = app
         .register(

@@ -303,6 +303,45 @@ async fn twenty_exchanges_racing_for_one_approval_start_one_session() {
 }
 
 #[tokio::test]
+async fn one_approval_starts_one_session_across_two_instances_on_one_database() {
+    let data = tempfile::TempDir::new().unwrap();
+    let public = "http://idp.scale-out.test";
+    let shared = |c: &mut server::Config| c.public_url = Some(public.to_owned());
+    let first = crate::helpers::spawn_app_in(data.path(), shared)
+        .await
+        .unwrap();
+    let second = crate::helpers::spawn_app_in(data.path(), shared)
+        .await
+        .unwrap();
+    let s = crate::impersonation::setup_in(first).await;
+    set(&s.app, "/approval", json!("user")).await;
+    let request_id = id(&request_access(&s, json!({})).await);
+    user_decides(&s, &request_id, "approve", None).await;
+    let mut pairs = Vec::new();
+    for _ in 0..20 {
+        let browser = s.app.browser_for(SUPPORT.0, SUPPORT.1).await;
+        pairs.push(tokens(&s, &browser).await);
+    }
+    let answers = join_all(pairs.iter().enumerate().map(|(i, (id_token, subject))| {
+        let instance = if i % 2 == 0 { &s.app } else { &second };
+        exchange(instance, &s.shop, subject, id_token)
+    }))
+    .await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    let sessions = impersonation_session::Entity::find()
+        .all(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(status_of(&s, &request_id).await, "used");
+}
+
+#[tokio::test]
 async fn a_denied_withdrawn_or_expired_request_starts_nothing_and_is_decided_no_more() {
     let s = setup().await;
     set(&s.app, "/approval", json!("user")).await;

@@ -93,7 +93,7 @@ pub async fn list_audit(filter: AuditFilter, page: u64) -> Result<AuditPage, Ser
     let (total, events) = identity::audit::search(&db, &query, (page - 1) * PAGE_SIZE, PAGE_SIZE)
         .await
         .map_err(internal)?;
-    let mut names = UserNames::new(&db);
+    let mut names = crate::ssr::UserNames::new(&db);
     let mut name_of = async |id: &Option<String>| names.of(id).await;
     let mut rows = Vec::new();
     for e in events {
@@ -124,43 +124,6 @@ pub async fn list_audit(filter: AuditFilter, page: u64) -> Result<AuditPage, Ser
         pages: total.div_ceil(PAGE_SIZE).max(1),
         rows,
     })
-}
-
-/// The usernames of the user ids that audit records name, each read once.
-#[cfg(feature = "ssr")]
-pub struct UserNames<'a> {
-    db: &'a identity::DatabaseConnection,
-    names: std::collections::HashMap<String, String>,
-}
-
-#[cfg(feature = "ssr")]
-impl<'a> UserNames<'a> {
-    pub fn new(db: &'a identity::DatabaseConnection) -> Self {
-        Self {
-            db,
-            names: Default::default(),
-        }
-    }
-
-    /// The username of `id` (empty for none; the id itself when it names no user).
-    pub async fn of(&mut self, id: &Option<String>) -> Result<String, ServerFnError> {
-        let Some(id) = id else {
-            return Ok(String::new());
-        };
-        if let Some(name) = self.names.get(id) {
-            return Ok(name.clone());
-        }
-        let name = match uuid::Uuid::parse_str(id) {
-            Ok(uuid) => identity::users::find(self.db, uuid)
-                .await
-                .map_err(crate::ssr::internal)?
-                .map(|u| u.username)
-                .unwrap_or_else(|| id.clone()),
-            Err(_) => id.clone(),
-        };
-        self.names.insert(id.clone(), name.clone());
-        Ok(name)
-    }
 }
 
 /// `GET /console/audit?actor=…&target=…&action=…&from=…&to=…&page=…`

@@ -110,7 +110,7 @@ pub async fn latest_events() -> Result<Option<Vec<DeskEvent>>, ServerFnError> {
     let (_, events) = identity::audit::search(&db, &query, 0, 10)
         .await
         .map_err(internal)?;
-    let mut names = super::audit::UserNames::new(&db);
+    let mut names = crate::ssr::UserNames::new(&db);
     let mut rows = Vec::new();
     for e in events {
         let actor = match e.actor_id.is_some() {
