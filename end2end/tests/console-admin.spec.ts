@@ -218,6 +218,15 @@ test.describe('the notification template', () => {
     await page.getByRole('button', { name: 'Reset to default' }).click();
     await expect(page.getByLabel('Subject')).toHaveValue('User Impersonation Session Started');
     await expect(page.getByText('The built-in version.')).toBeVisible();
+
+    // The request for a user's decision has a template of its own.
+    await page.getByRole('navigation', { name: 'Templates' }).getByRole('link', { name: 'Impersonation request' }).click();
+    await expect(page.getByRole('heading', { name: 'Impersonation request' })).toBeVisible();
+    await expect(page.getByRole('list', { name: 'Placeholders' })).toContainText('{{access-requests-url}}');
+    await expect(page.getByTestId('preview-subject')).toHaveText('Someone asks to access your account');
+    await expect(page.locator('pre[aria-label="Text preview"]')).toContainText(
+      'https://id.example.com/myaccount/access-requests',
+    );
   });
 });
 

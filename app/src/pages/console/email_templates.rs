@@ -1,5 +1,7 @@
-//! Branding > Email Templates: the impersonation notification's subject and bodies, its
-//! placeholders, a live preview with sample values, and reset to the built-in text.
+//! Branding > Email Templates: each template's subject and bodies (the impersonation
+//! notification, `?type=ImpersonationEmailNotification`, and the request for a decision,
+//! `?type=ImpersonationRequestEmailNotification`), its placeholders, a live preview with
+//! sample values, and reset to the built-in text.
 
 use super::{ConsoleLayout, Failure};
 use leptos::prelude::*;
@@ -8,6 +10,11 @@ use serde::{Deserialize, Serialize};
 /// The template as the editor shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EditableTemplate {
+    /// The template type (WSO2's name).
+    pub kind: String,
+    pub title: String,
+    /// When it is sent.
+    pub description: String,
     pub subject: String,
     pub html: String,
     pub text: String,
@@ -32,7 +39,35 @@ const SAMPLES: &[(&str, &str)] = &[
     ("user-name", "jane.doe"),
     ("login-time", "2026-11-21T09:30:00Z"),
     ("impersonator-user-name", "sam.support"),
+    ("reason", "Ticket SUP-4711: invoices missing"),
+    ("ticket", "SUP-4711"),
+    ("mode", "read-only"),
+    ("duration-minutes", "30"),
+    ("decide-by", "2026-11-22T09:30:00Z"),
+    (
+        "access-requests-url",
+        "https://id.example.com/myaccount/access-requests",
+    ),
 ];
+
+/// The template types the page edits: (type, title, when it is sent).
+pub const KINDS: &[(&str, &str, &str)] = &[
+    (
+        "ImpersonationEmailNotification",
+        "Impersonation notification",
+        "Sent to a user when someone starts impersonating them.",
+    ),
+    (
+        "ImpersonationRequestEmailNotification",
+        "Impersonation request",
+        "Sent to a user when an administrator asks to impersonate them and the organization asks for the user's approval.",
+    ),
+];
+
+/// The type `kind` names, or the first.
+fn kind_of(kind: &str) -> &'static (&'static str, &'static str, &'static str) {
+    KINDS.iter().find(|(k, ..)| *k == kind).unwrap_or(&KINDS[0])
+}
 
 #[cfg(feature = "ssr")]
 fn sample(template: &identity::mail::Template) -> Preview {
@@ -55,25 +90,24 @@ fn organization_template(subject: String, html: String, text: String) -> identit
 
 /// Permission: the Console and `internal_email_template_view`.
 #[server]
-pub async fn get_template() -> Result<EditableTemplate, ServerFnError> {
+pub async fn get_template(kind: String) -> Result<EditableTemplate, ServerFnError> {
     use crate::ssr::{context, internal, require_console_scope};
     use identity::mail;
     let me = require_console_scope("internal_email_template_view")
         .await?
         .user;
     let organization = crate::ssr::own_organization(&me, "internal_email_template_view").await?;
-    let t = mail::template(
-        &context()?.db,
-        organization,
-        mail::IMPERSONATION_NOTIFICATION,
-        mail::DEFAULT_LOCALE,
-    )
-    .await
-    .map_err(internal)?;
+    let (kind, title, description) = *kind_of(&kind);
+    let t = mail::template(&context()?.db, organization, kind, mail::DEFAULT_LOCALE)
+        .await
+        .map_err(internal)?;
     Ok(EditableTemplate {
-        customized: t != mail::default_impersonation_template(),
+        kind: kind.to_owned(),
+        title: title.to_owned(),
+        description: description.to_owned(),
+        customized: t != mail::default_template(kind),
         preview: sample(&t),
-        placeholders: mail::placeholders(mail::IMPERSONATION_NOTIFICATION)
+        placeholders: mail::placeholders(kind)
             .iter()
             .map(|p| format!("{{{{{p}}}}}"))
             .collect(),
@@ -100,6 +134,7 @@ pub async fn preview_template(
 /// `internal_email_template_update`.
 #[server]
 pub async fn save_template(
+    kind: String,
     subject: String,
     html: String,
     text: String,
@@ -120,7 +155,7 @@ pub async fn save_template(
     mail::set_template(
         &txn,
         organization,
-        mail::IMPERSONATION_NOTIFICATION,
+        kind_of(&kind).0,
         mail::DEFAULT_LOCALE,
         &organization_template(subject, html, text),
     )
@@ -133,7 +168,7 @@ pub async fn save_template(
 /// Back to the built-in template. Permission: the Console and
 /// `internal_email_template_update`.
 #[server]
-pub async fn reset_template() -> Result<(), ServerFnError> {
+pub async fn reset_template(kind: String) -> Result<(), ServerFnError> {
     use crate::ssr::{context, internal, require_console_scope};
     use identity::mail;
     let me = require_console_scope("internal_email_template_update")
@@ -144,31 +179,41 @@ pub async fn reset_template() -> Result<(), ServerFnError> {
     let txn = identity::store::db::begin_write(&db)
         .await
         .map_err(internal)?;
-    mail::reset_template(
-        &txn,
-        organization,
-        mail::IMPERSONATION_NOTIFICATION,
-        mail::DEFAULT_LOCALE,
-    )
-    .await
-    .map_err(internal)?;
+    mail::reset_template(&txn, organization, kind_of(&kind).0, mail::DEFAULT_LOCALE)
+        .await
+        .map_err(internal)?;
     txn.commit().await.map_err(internal)?;
     Ok(())
 }
 
-/// `GET /console/email-templates`
+/// `GET /console/email-templates[?type=…]`
 #[component]
 pub fn EmailTemplatesPage() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let kind = move || query.with(|q| kind_of(&q.get("type").unwrap_or_default()).0.to_owned());
     let save = ServerAction::<SaveTemplate>::new();
     let reset = ServerAction::<ResetTemplate>::new();
     let template = Resource::new(
-        move || (save.version().get(), reset.version().get()),
-        |_| get_template(),
+        move || (kind(), save.version().get(), reset.version().get()),
+        |(kind, ..)| get_template(kind),
     );
+    let tabs = move || {
+        let current = kind();
+        KINDS
+            .iter()
+            .map(|(k, title, _)| {
+                view! {
+                    <li><a href=format!("/console/email-templates?type={k}")
+                        aria-current=(current == *k).then_some("page")>{*title}</a></li>
+                }
+            })
+            .collect_view()
+    };
     view! {
         <ConsoleLayout title="Email templates">
             <p class="muted">"Branding"</p>
             <h1>"Email templates"</h1>
+            <nav aria-label="Templates"><ul class="chips">{tabs}</ul></nav>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match template.await {
@@ -219,6 +264,7 @@ fn TemplateEditor(
             Err(error) => view! { <Failure error/> }.into_any(),
         })
     };
+    let (kind_for_save, kind_for_reset) = (template.kind.clone(), template.kind.clone());
     let placeholders = template
         .placeholders
         .iter()
@@ -226,15 +272,16 @@ fn TemplateEditor(
         .collect_view();
     view! {
         <section class="card" aria-labelledby="template-heading">
-            <h2 id="template-heading">"Impersonation notification"</h2>
+            <h2 id="template-heading">{template.title.clone()}</h2>
             <p class="muted">
-                {if template.customized { "Your organization's version." } else { "The built-in version." }}
-                " Sent to a user when someone starts impersonating them."
+                {if template.customized { "Your organization's version. " } else { "The built-in version. " }}
+                {template.description.clone()}
             </p>
             <p class="small">"Placeholders:"</p>
             <ul class="chips" aria-label="Placeholders">{placeholders}</ul>
             {outcome}
             <ActionForm action=save attr:class="template-form">
+                <input type="hidden" name="kind" value=kind_for_save/>
                 <label for="t-subject">"Subject"</label>
                 <input id="t-subject" type="text" name="subject" required
                     value=template.subject.clone()
@@ -253,6 +300,7 @@ fn TemplateEditor(
                 <div class="actions"><button type="submit" class="primary">"Save template"</button></div>
             </ActionForm>
             <ActionForm action=reset attr:class="actions">
+                <input type="hidden" name="kind" value=kind_for_reset/>
                 <button type="submit">"Reset to default"</button>
             </ActionForm>
         </section>
