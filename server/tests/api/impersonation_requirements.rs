@@ -476,3 +476,30 @@ async fn the_consoles_dialog_takes_the_password_again_and_a_wrong_one_starts_not
         .unwrap();
     assert!(identity::clock::now() - after.auth_time < 60, "stepped up");
 }
+
+#[tokio::test]
+async fn a_clients_own_max_age_or_prompt_login_asks_for_the_password_again() {
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    signed_in_ago(&s.app, 20 * 60).await;
+    for extra in [vec![("max_age", "60")], vec![("prompt", "login")]] {
+        let answer = subject_request(&s.app, &browser, &s.shop, &s.target_id, &extra).await;
+        assert!(answer.starts_with("/login?"), "{extra:?}: {answer}");
+    }
+    let silent = [("max_age", "60"), ("prompt", "none")];
+    let answer = subject_request(&s.app, &browser, &s.shop, &s.target_id, &silent).await;
+    assert_eq!(
+        query_param(&answer, "error").as_deref(),
+        Some("login_required")
+    );
+    let wrong = [("max_age", "soon")];
+    let answer = subject_request(&s.app, &browser, &s.shop, &s.target_id, &wrong).await;
+    assert_eq!(
+        query_param(&answer, "error").as_deref(),
+        Some("invalid_request")
+    );
+    // Recent enough: issued.
+    let roomy = [("max_age", "3600")];
+    let answer = subject_request(&s.app, &browser, &s.shop, &s.target_id, &roomy).await;
+    assert!(query_param(&answer, "subject_token").is_some(), "{answer}");
+}

@@ -116,6 +116,23 @@ pub async fn authorize(
         let (code, description) = subject_token_error(&refused);
         return responder.error(code, &description);
     }
+    // OIDC `max_age` and `prompt=login` ask for a password entered recently, here too (a
+    // step-up the client asks for itself).
+    let max_age = match params.get("max_age").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(age)) if age >= 0 => Some(age),
+        Some(_) => {
+            return responder.error(
+                ErrorCode::InvalidRequest,
+                "max_age must be a number of seconds.",
+            );
+        }
+    };
+    let prompts: Vec<&str> = params.get("prompt").unwrap_or("").split(' ').collect();
+    let current = current.filter(|c| {
+        !prompts.contains(&"login")
+            && max_age.is_none_or(|age| identity::clock::now() - c.session.auth_time <= age)
+    });
     let Some(current) = current else {
         if params.get("prompt") == Some("none") {
             return responder.error(ErrorCode::LoginRequired, "The user is not signed in.");
