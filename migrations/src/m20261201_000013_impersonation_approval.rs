@@ -46,6 +46,7 @@ impl MigrationTrait for Migration {
                     .col(string(R::Comment).default(""))
                     .col(big_integer_null(R::ValidUntil))
                     .col(uuid_null(R::SessionId))
+                    .col(uuid_null(R::SupportAccessId))
                     .foreign_key(
                         ForeignKey::create()
                             .from(R::Table, R::TargetId)
@@ -178,6 +179,7 @@ enum ImpersonationRequests {
     Comment,
     ValidUntil,
     SessionId,
+    SupportAccessId,
 }
 
 #[derive(DeriveIden)]

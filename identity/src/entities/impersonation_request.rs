@@ -40,6 +40,9 @@ pub struct Model {
     pub valid_until: Option<i64>,
     /// The session it was used for.
     pub session_id: Option<Uuid>,
+    /// The user's standing support access that stood for their approval, if it did: the
+    /// request counts only while that access does.
+    pub support_access_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -117,6 +117,8 @@ impl Status {
 pub const MAX_TEXT: usize = 500;
 /// How many open requests one requester may have at once (each may mail a user).
 pub const MAX_OPEN_PER_REQUESTER: usize = 20;
+/// How many requests one requester may make in a day (each may mail a user).
+pub const MAX_REQUESTS_A_DAY: u64 = 50;
 /// Standing support access lasts 1 to this many hours.
 pub const MAX_SUPPORT_ACCESS_HOURS: i64 = 72;
 
@@ -158,6 +160,10 @@ pub enum RequestError {
         "You have {MAX_OPEN_PER_REQUESTER} open requests already: withdraw one, or wait for their decisions."
     )]
     TooMany,
+    #[error("This user denied your last request less than a day ago.")]
+    RecentlyDenied,
+    #[error("You made {MAX_REQUESTS_A_DAY} requests in the last day; wait before asking again.")]
+    TooOften,
     #[error(transparent)]
     Internal(#[from] crate::Error),
 }
@@ -220,6 +226,26 @@ pub async fn create(
     if open.len() >= MAX_OPEN_PER_REQUESTER {
         return Err(RequestError::TooMany);
     }
+    // No asking again and again: not after a denial for a day, not more than so many a day.
+    let day_ago = now - 24 * 3600;
+    let recently_denied = request::Entity::find()
+        .filter(request::Column::RequesterId.eq(requester.id))
+        .filter(request::Column::TargetId.eq(target.id))
+        .filter(request::Column::Status.eq(Status::Denied.as_str()))
+        .filter(request::Column::ClosedAt.gt(day_ago))
+        .count(db)
+        .await?;
+    if recently_denied > 0 {
+        return Err(RequestError::RecentlyDenied);
+    }
+    let today = request::Entity::find()
+        .filter(request::Column::RequesterId.eq(requester.id))
+        .filter(request::Column::CreatedAt.gt(day_ago))
+        .count(db)
+        .await?;
+    if today >= MAX_REQUESTS_A_DAY {
+        return Err(RequestError::TooOften);
+    }
 
     let standing = live_support_access(db, target.id, now).await?;
     let needs_user = settings.approval.needs_user();
@@ -255,6 +281,7 @@ pub async fn create(
         comment: String::new(),
         valid_until: approved.then_some(now + settings.approval_window_minutes * 60),
         session_id: None,
+        support_access_id: user_approved_at.and(standing.as_ref().map(|a| a.id)),
     };
     let mut writes = Batch::new(db);
     writes.push(&request::Entity::insert(request::ActiveModel::from(
@@ -469,8 +496,14 @@ pub async fn decide(
             }
         }
     }
+    // Approving needs a pending request; a denial also takes back an approval not used
+    // yet (the user changed their mind).
     let status = Status::of(&found, now);
-    if status != Status::Pending {
+    let decidable = match decision {
+        Decision::Approve => status == Status::Pending,
+        Decision::Deny { .. } => status.open(),
+    };
+    if !decidable {
         return Err(DecideError::Closed(status));
     }
     let part_approved = match decider {
@@ -480,16 +513,10 @@ pub async fn decide(
     if part_approved && decision == Decision::Approve {
         return Err(DecideError::AlreadyApproved);
     }
-    let mut update = request::Entity::update_many()
-        .filter(request::Column::Id.eq(id))
-        .filter(Status::Pending.condition(now));
-    let (action, reason) = match (&decision, decider) {
-        (Decision::Approve, _) => {
-            let user_approved =
-                found.user_approved_at.is_some() || matches!(decider, Decider::User(_));
-            let administrator_approved = found.administrator_approved_at.is_some()
-                || matches!(decider, Decider::Administrator(_));
-            update = match decider {
+    let update = request::Entity::update_many().filter(request::Column::Id.eq(id));
+    let (action, reason) = match &decision {
+        Decision::Approve => {
+            let update = match decider {
                 Decider::User(_) => update
                     .col_expr(request::Column::UserApprovedAt, Expr::value(now))
                     .filter(request::Column::UserApprovedAt.is_null()),
@@ -498,11 +525,25 @@ pub async fn decide(
                     .col_expr(request::Column::AdministratorId, Expr::value(approver.id))
                     .filter(request::Column::AdministratorApprovedAt.is_null()),
             };
-            let complete = (!found.needs_user || user_approved)
-                && (!found.needs_administrator || administrator_approved);
+            if update
+                .filter(Status::Pending.condition(now))
+                .exec(db)
+                .await?
+                .rows_affected
+                != 1
+            {
+                return Err(decided_meanwhile(db, id).await);
+            }
+            // Read again after the update (which holds the row now): an approval of the
+            // other part committed meanwhile counts, so two approvers deciding at once
+            // leave the request approved, not pending.
+            let now_found = find(db, id).await?.ok_or(DecideError::NotFound)?;
+            let complete = (!now_found.needs_user || now_found.user_approved_at.is_some())
+                && (!now_found.needs_administrator
+                    || now_found.administrator_approved_at.is_some());
             if complete {
                 let settings = crate::settings::impersonation(db, found.organization_id).await?;
-                update = update
+                request::Entity::update_many()
                     .col_expr(
                         request::Column::Status,
                         Expr::value(Status::Approved.as_str()),
@@ -510,7 +551,11 @@ pub async fn decide(
                     .col_expr(
                         request::Column::ValidUntil,
                         Expr::value(now + settings.approval_window_minutes * 60),
-                    );
+                    )
+                    .filter(request::Column::Id.eq(id))
+                    .filter(Status::Pending.condition(now))
+                    .exec(db)
+                    .await?;
             }
             let who = match decider {
                 Decider::User(_) => "approved by the user",
@@ -523,17 +568,27 @@ pub async fn decide(
             };
             (action::IMPERSONATION_REQUEST_APPROVED, reason)
         }
-        (Decision::Deny { comment }, _) => {
+        Decision::Deny { comment } => {
             let mut comment = comment.trim().to_owned();
             crate::text::bound(&mut comment, MAX_TEXT);
-            update = update
+            let denied = update
                 .col_expr(
                     request::Column::Status,
                     Expr::value(Status::Denied.as_str()),
                 )
                 .col_expr(request::Column::ClosedBy, Expr::value(decider.id()))
                 .col_expr(request::Column::ClosedAt, Expr::value(now))
-                .col_expr(request::Column::Comment, Expr::value(comment.clone()));
+                .col_expr(request::Column::Comment, Expr::value(comment.clone()))
+                .filter(
+                    Condition::any()
+                        .add(Status::Pending.condition(now))
+                        .add(Status::Approved.condition(now)),
+                )
+                .exec(db)
+                .await?;
+            if denied.rows_affected != 1 {
+                return Err(decided_meanwhile(db, id).await);
+            }
             let who = match decider {
                 Decider::User(_) => "denied by the user",
                 Decider::Administrator(_) => "denied by an administrator",
@@ -545,16 +600,20 @@ pub async fn decide(
             (action::IMPERSONATION_REQUEST_DENIED, reason)
         }
     };
-    if update.exec(db).await?.rows_affected != 1 {
-        // Decided or expired meanwhile.
-        let now_found = find(db, id).await?.ok_or(DecideError::NotFound)?;
-        return Err(match Status::of(&now_found, clock::now()) {
-            Status::Pending => DecideError::AlreadyApproved,
-            other => DecideError::Closed(other),
-        });
-    }
     audit::record(db, event(action, decider.id(), &found, &reason)).await?;
     find(db, id).await?.ok_or(DecideError::NotFound)
+}
+
+/// Why a decision changed nothing: the request was decided, used or expired meanwhile.
+async fn decided_meanwhile(db: &impl ConnectionTrait, id: Uuid) -> DecideError {
+    match find(db, id).await {
+        Ok(Some(found)) => match Status::of(&found, clock::now()) {
+            Status::Pending => DecideError::AlreadyApproved,
+            other => DecideError::Closed(other),
+        },
+        Ok(None) => DecideError::NotFound,
+        Err(error) => DecideError::Internal(error),
+    }
 }
 
 /// The requester withdraws their open request (pending, or approved and not used yet), on
@@ -652,6 +711,10 @@ pub struct RequestQuery {
     pub target: Option<Uuid>,
     /// Only requests of organizations the caller's rights reach (`None`: no limit).
     pub within: Option<crate::organizations::Reach>,
+    /// Only requests still waiting for an approving administrator.
+    pub awaiting_administrator: bool,
+    /// Only requests neither made by nor about this user.
+    pub not_involving: Option<Uuid>,
 }
 
 /// A page of requests, newest first, and the total.
@@ -675,6 +738,16 @@ pub async fn list(
     if let Some(crate::organizations::Reach::Within(organizations)) = &q.within {
         query = query.filter(request::Column::OrganizationId.is_in(organizations.iter().copied()));
     }
+    if q.awaiting_administrator {
+        query = query
+            .filter(request::Column::NeedsAdministrator.eq(true))
+            .filter(request::Column::AdministratorApprovedAt.is_null());
+    }
+    if let Some(user) = q.not_involving {
+        query = query
+            .filter(request::Column::RequesterId.ne(user))
+            .filter(request::Column::TargetId.ne(user));
+    }
     let total = query.clone().count(db).await?;
     Ok((total, query.offset(offset).limit(limit).all(db).await?))
 }
@@ -684,8 +757,13 @@ pub async fn list(
 pub enum Usable {
     /// The organization asks for none.
     NotAsked,
-    /// An approved request of this impersonator for this user, not used yet.
-    Request(Box<request::Model>),
+    /// An approved request of this impersonator for this user, not used yet, and the
+    /// standing support access that stood for the user's approval, if one did (still
+    /// granted).
+    Request {
+        request: Box<request::Model>,
+        standing: Option<support_access::Model>,
+    },
     /// The user's standing support access (stands in for the user's approval alone).
     Standing(support_access::Model),
     /// Nothing: the impersonation needs an approval first.
@@ -693,6 +771,15 @@ pub enum Usable {
 }
 
 impl Usable {
+    /// The standing support access it relies on, if any (revoking it ends the session).
+    pub fn standing(&self) -> Option<&support_access::Model> {
+        match self {
+            Usable::Request { standing, .. } => standing.as_ref(),
+            Usable::Standing(access) => Some(access),
+            Usable::NotAsked | Usable::Missing => None,
+        }
+    }
+
     /// Whether an impersonation may start with it.
     pub fn approved(&self) -> bool {
         !matches!(self, Usable::Missing)
@@ -701,7 +788,7 @@ impl Usable {
     /// The approved request, when it is one.
     pub fn request(&self) -> Option<&request::Model> {
         match self {
-            Usable::Request(request) => Some(request.as_ref()),
+            Usable::Request { request, .. } => Some(request.as_ref()),
             _ => None,
         }
     }
@@ -710,23 +797,38 @@ impl Usable {
     /// own), started at `now`.
     pub fn ends_by(&self, now: i64) -> Option<i64> {
         match self {
-            Usable::Request(request) => Some(now + request.duration_minutes * 60),
+            Usable::Request { request, standing } => Some(
+                (now + request.duration_minutes * 60)
+                    .min(standing.as_ref().map_or(i64::MAX, |a| a.expires_at)),
+            ),
             Usable::Standing(access) => Some(access.expires_at),
             Usable::NotAsked | Usable::Missing => None,
         }
     }
 }
 
-/// What lets `impersonator` impersonate `target` now under `settings`: the request
-/// `pinned` if given (the one a subject token was issued for), else the newest approved
-/// one; the user's standing access where only the user's approval is asked for.
-/// A request counts only if it was asked with at least today's approvals.
+/// Which approved requests may count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pinned {
+    /// Any (a new subject token: the newest approved one).
+    Any,
+    /// Only this one (the one a subject token was issued with).
+    Request(Uuid),
+    /// None (a subject token issued without a request: it started under standing access
+    /// or while no approval was asked, and must not use up a request of another mode).
+    NoRequest,
+}
+
+/// What lets `impersonator` impersonate `target` now under `settings`: an approved request
+/// as `pinned` allows (one whose user's part standing access stood for only while that
+/// access is granted); the user's standing access where only the user's approval is asked
+/// for. A request counts only if it was asked with at least today's approvals.
 pub async fn usable(
     db: &impl ConnectionTrait,
     settings: &Impersonation,
     impersonator: Uuid,
     target: Uuid,
-    pinned: Option<Uuid>,
+    pinned: Pinned,
 ) -> Result<Usable> {
     let approval = settings.approval;
     if approval == Approval::None {
@@ -738,17 +840,30 @@ pub async fn usable(
         .filter(request::Column::TargetId.eq(target))
         .filter(Status::Approved.condition(now))
         .order_by_desc(request::Column::CreatedAt);
-    if let Some(id) = pinned {
-        approved = approved.filter(request::Column::Id.eq(id));
+    match pinned {
+        Pinned::Any => {}
+        Pinned::Request(id) => approved = approved.filter(request::Column::Id.eq(id)),
+        Pinned::NoRequest => approved = approved.filter(Expr::val(false)),
     }
-    let covering = approved.all(db).await?.into_iter().find(|r| {
+    let covering = approved.all(db).await?.into_iter().filter(|r| {
         (r.needs_user || !approval.needs_user())
             && (r.needs_administrator || !approval.needs_administrator())
     });
-    if let Some(request) = covering {
-        return Ok(Usable::Request(Box::new(request)));
+    for request in covering {
+        let standing = match request.support_access_id {
+            None => None,
+            // Standing access stood for the user's approval: only while it is granted.
+            Some(id) => match live_support_access(db, target, now).await? {
+                Some(access) if access.id == id => Some(access),
+                _ => continue,
+            },
+        };
+        return Ok(Usable::Request {
+            request: Box::new(request),
+            standing,
+        });
     }
-    if pinned.is_none()
+    if !matches!(pinned, Pinned::Request(_))
         && approval == Approval::User
         && let Some(access) = live_support_access(db, target, now).await?
     {
@@ -763,8 +878,11 @@ pub async fn usable(
 /// been revoked meanwhile.
 pub fn use_in(batch: &mut Batch, usable: &Usable, session: Uuid) {
     let now = clock::now();
-    match usable {
-        Usable::Request(found) => batch.only_if(
+    if let Some(access) = usable.standing() {
+        hold_support_access(batch, access.id, now);
+    }
+    if let Usable::Request { request: found, .. } = usable {
+        batch.only_if(
             &Query::update()
                 .table(request::Entity)
                 .value(request::Column::Status, Status::Used.as_str())
@@ -773,24 +891,27 @@ pub fn use_in(batch: &mut Batch, usable: &Usable, session: Uuid) {
                 .cond_where(Status::Approved.condition(now))
                 .returning_col(request::Column::Id)
                 .to_owned(),
-        ),
-        Usable::Standing(access) => batch.only_if(
-            // Changes nothing; takes the row's lock, so that a revocation waits for this
-            // commit (and then ends the session) or this sees it.
-            &Query::update()
-                .table(support_access::Entity)
-                .value(
-                    support_access::Column::ExpiresAt,
-                    Expr::col(support_access::Column::ExpiresAt),
-                )
-                .and_where(support_access::Column::Id.eq(access.id))
-                .and_where(support_access::Column::RevokedAt.is_null())
-                .and_where(support_access::Column::ExpiresAt.gt(now))
-                .returning_col(support_access::Column::Id)
-                .to_owned(),
-        ),
-        Usable::NotAsked | Usable::Missing => {}
+        );
     }
+}
+
+/// Makes the writes of `batch` depend on support access `id` being granted when they
+/// commit. The statement changes nothing; it takes the row's lock, so that a revocation
+/// waits for this commit (and then ends the session) or this sees it.
+fn hold_support_access(batch: &mut Batch, id: Uuid, now: i64) {
+    batch.only_if(
+        &Query::update()
+            .table(support_access::Entity)
+            .value(
+                support_access::Column::ExpiresAt,
+                Expr::col(support_access::Column::ExpiresAt),
+            )
+            .and_where(support_access::Column::Id.eq(id))
+            .and_where(support_access::Column::RevokedAt.is_null())
+            .and_where(support_access::Column::ExpiresAt.gt(now))
+            .returning_col(support_access::Column::Id)
+            .to_owned(),
+    );
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -874,24 +995,31 @@ pub async fn grant_support_access(
 }
 
 /// The user revokes their standing support access, on `db` (pass a transaction): every
-/// session it allowed ends now, with everything derived from it. Returns whether there was
-/// one to revoke.
+/// session it allowed ends now, with everything derived from it, and every open request
+/// it approved for them is denied. Returns whether there was any to revoke (all of it,
+/// should two grants have raced).
 pub async fn revoke_support_access(db: &impl ConnectionTrait, user: &user::Model) -> Result<bool> {
     let now = clock::now();
-    let Some(access) = live_support_access(db, user.id, now).await? else {
+    let live: Vec<Uuid> = support_access::Entity::find()
+        .filter(support_access::Column::UserId.eq(user.id))
+        .filter(support_access::Column::RevokedAt.is_null())
+        .filter(support_access::Column::ExpiresAt.gt(now))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    if live.is_empty() {
         return Ok(false);
-    };
-    let revoked = support_access::Entity::update_many()
+    }
+    support_access::Entity::update_many()
         .col_expr(support_access::Column::RevokedAt, Expr::value(now))
-        .filter(support_access::Column::Id.eq(access.id))
+        .filter(support_access::Column::Id.is_in(live.clone()))
         .filter(support_access::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    if revoked.rows_affected != 1 {
-        return Ok(false);
-    }
     let sessions = impersonation_session::Entity::find()
-        .filter(impersonation_session::Column::SupportAccessId.eq(access.id))
+        .filter(impersonation_session::Column::SupportAccessId.is_in(live.clone()))
         .filter(impersonation_session::Column::EndedAt.is_null())
         .all(db)
         .await?;
@@ -899,6 +1027,25 @@ pub async fn revoke_support_access(db: &impl ConnectionTrait, user: &user::Model
     for session in &sessions {
         super::session::end(db, session, Some(user.id), reason).await?;
     }
+    request::Entity::update_many()
+        .col_expr(
+            request::Column::Status,
+            Expr::value(Status::Denied.as_str()),
+        )
+        .col_expr(request::Column::ClosedBy, Expr::value(user.id))
+        .col_expr(request::Column::ClosedAt, Expr::value(now))
+        .col_expr(
+            request::Column::Comment,
+            Expr::value("support access revoked"),
+        )
+        .filter(request::Column::SupportAccessId.is_in(live))
+        .filter(
+            Condition::any()
+                .add(Status::Pending.condition(now))
+                .add(Status::Approved.condition(now)),
+        )
+        .exec(db)
+        .await?;
     audit::record(
         db,
         Event {

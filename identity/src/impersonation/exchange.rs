@@ -146,16 +146,13 @@ pub async fn exchange(
     let settings = crate::settings::impersonation_cached(reads, organization).await?;
     // The approval, as of now: the request the subject token was issued with, still
     // approved and unused (or the user's standing access, still granted).
+    let pinned = match subject.request {
+        Some(id) => approval::Pinned::Request(id),
+        None => approval::Pinned::NoRequest,
+    };
     let usable = match &pair.target {
         Some(target) => {
-            approval::usable(
-                &provider.db,
-                &settings,
-                impersonator.id,
-                target.id,
-                subject.request,
-            )
-            .await?
+            approval::usable(&provider.db, &settings, impersonator.id, target.id, pinned).await?
         }
         None => approval::Usable::Missing,
     };
@@ -278,15 +275,11 @@ pub async fn exchange(
             // runs another impersonation, or the approval was used up (or revoked) by
             // then.
             let approval_gone = match &usable {
-                approval::Usable::Request(_) | approval::Usable::Standing(_) => !approval::usable(
-                    &provider.db,
-                    &settings,
-                    impersonator.id,
-                    target.id,
-                    subject.request,
-                )
-                .await?
-                .approved(),
+                approval::Usable::Request { .. } | approval::Usable::Standing(_) => {
+                    !approval::usable(&provider.db, &settings, impersonator.id, target.id, pinned)
+                        .await?
+                        .approved()
+                }
                 approval::Usable::NotAsked | approval::Usable::Missing => false,
             };
             let refusal = match approval_gone {

@@ -348,10 +348,7 @@ pub fn start_in(
         Some(minutes) => limit_at.min(now + minutes.max(1) * 60),
         None => limit_at,
     };
-    let support_access_id = match approval {
-        super::approval::Usable::Standing(access) => Some(access.id),
-        _ => None,
-    };
+    let support_access_id = approval.standing().map(|access| access.id);
     let session = impersonation_session::Model {
         id,
         organization_id: target.organization_id,

@@ -70,7 +70,16 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
     let pair = policy::pair(db, app, impersonator, requested_subject).await?;
     let sign_in = policy::sign_in(db, &signed_in.session).await?;
     let usable = match &pair.target {
-        Some(target) => approval::usable(db, &settings, impersonator.id, target.id, None).await?,
+        Some(target) => {
+            approval::usable(
+                db,
+                &settings,
+                impersonator.id,
+                target.id,
+                approval::Pinned::Any,
+            )
+            .await?
+        }
         None => approval::Usable::Missing,
     };
     // An approved request decides what was approved: its mode, and its reason and ticket

@@ -171,6 +171,17 @@ pub async fn authorize(
     required: Option<&'static str>,
 ) -> Result<Caller, AuthError> {
     if let Some(credentials) = basic_credentials(headers) {
+        // A browser keeps Basic credentials and sends them with any site's request: a
+        // request another site's page made counts as unauthenticated (API clients send
+        // no Origin; our own pages use their session, not Basic).
+        let from_a_browser_elsewhere = headers.contains_key(axum::http::header::ORIGIN)
+            && !crate::routes::ui::origin::is_same_origin(headers, &state.public_url)
+            || headers
+                .get("sec-fetch-site")
+                .is_some_and(|v| v.as_bytes() == b"cross-site");
+        if from_a_browser_elsewhere {
+            return Err(AuthError::Unauthenticated);
+        }
         let (username, password) = credentials.map_err(|_| AuthError::Unauthenticated)?;
         let user = match identity::users::authenticate(
             &state.db,

@@ -346,22 +346,6 @@ async fn a_denied_withdrawn_or_expired_request_starts_nothing_and_is_decided_no_
     let s = setup().await;
     set(&s.app, "/approval", json!("user")).await;
 
-    // Denied by the user, with a comment kept to its size.
-    let denied = id(&request_access(&s, json!({})).await);
-    let comment = "Not now. ".repeat(200);
-    let (status, body) =
-        user_decides(&s, &denied, "deny", Some(json!({ "comment": comment }))).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["status"], "denied");
-    assert!(body["comment"].as_str().unwrap().len() <= 600);
-    let (status, _) = user_decides(&s, &denied, "approve", None).await;
-    assert_eq!(status, 409, "denied stays denied");
-    let refused = try_subject_token(&s).await;
-    assert_eq!(
-        query_param(&refused, "error").as_deref(),
-        Some("access_denied")
-    );
-
     // Withdrawn: only by the requester.
     let withdrawn = id(&request_access(&s, json!({})).await);
     let path = format!("{REQUESTS}/{withdrawn}");
@@ -424,6 +408,23 @@ async fn a_denied_withdrawn_or_expired_request_starts_nothing_and_is_decided_no_
         Some("access_denied")
     );
     assert_eq!(status_of(&s, &unused).await, "expired");
+
+    // Denied by the user, with a comment kept to its size (last: a denial keeps the
+    // requester from asking this user again for a day).
+    let denied = id(&request_access(&s, json!({})).await);
+    let comment = "Not now. ".repeat(200);
+    let (status, body) =
+        user_decides(&s, &denied, "deny", Some(json!({ "comment": comment }))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "denied");
+    assert!(body["comment"].as_str().unwrap().len() <= 600);
+    let (status, _) = user_decides(&s, &denied, "approve", None).await;
+    assert_eq!(status, 409, "denied stays denied");
+    let refused = try_subject_token(&s).await;
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("access_denied")
+    );
 
     // The list filters by status.
     let expired = s
@@ -879,4 +880,172 @@ async fn rules_say_who_may_impersonate_whom_and_are_checked_again_at_the_exchang
     let browser = s.app.browser_for(SUPPORT.0, SUPPORT.1).await;
     let (id_token, subject_token) = tokens(&s, &browser).await;
     exchanged(&s, &id_token, &subject_token).await;
+}
+
+#[tokio::test]
+async fn an_approval_that_standing_access_gave_ends_with_it_and_the_user_takes_an_approval_back() {
+    let s = setup().await;
+    set(&s.app, "/approval", json!("user")).await;
+    let grant = json!({ "hours": 1 });
+    call(
+        &s.app,
+        CUSTOMER,
+        reqwest::Method::POST,
+        SUPPORT_ACCESS,
+        Some(grant),
+    )
+    .await;
+    // Asked while support access runs: the user's part is approved by it, at once.
+    let by_standing = request_access(&s, json!({ "durationMinutes": 60 })).await;
+    assert_eq!(by_standing["status"], "approved");
+    let (status, _) = call(
+        &s.app,
+        CUSTOMER,
+        reqwest::Method::DELETE,
+        SUPPORT_ACCESS,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    // Revoking the access takes that approval back too: nothing starts.
+    assert_eq!(status_of(&s, &id(&by_standing)).await, "denied");
+    let refused = try_subject_token(&s).await;
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("access_denied")
+    );
+
+    // An approval of the user's own, taken back before it was used. (A denial keeps the
+    // requester from asking the same user again for a day: another requester asks.)
+    let other = s.app.create_user("helper", "helper-password-1").await;
+    let (user, pass) = admin();
+    let added = s
+        .app
+        .client
+        .patch(s.app.at(&format!("/scim2/v2/Roles/{}", s.role_id)))
+        .basic_auth(user, Some(pass))
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{ "op": "add", "path": "users", "value": [{ "value": other }] }],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 200);
+    let body = json!({ "target": s.target_id });
+    let helper = ("helper", "helper-password-1");
+    let (status, created) = call(&s.app, helper, reqwest::Method::POST, REQUESTS, Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    user_decides(&s, &id(&created), "approve", None).await;
+    let (status, body) = user_decides(&s, &id(&created), "deny", Some(json!({}))).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("denied")),
+        "{body}"
+    );
+    let browser = s.app.browser_for("helper", "helper-password-1").await;
+    let refused = subject_request(&s.app, &browser, &s.shop, &s.target_id, &[]).await;
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("access_denied")
+    );
+
+    // After a denial, the same requester does not ask again at once.
+    let body = json!({ "target": s.target_id });
+    let (status, answer) = call(&s.app, SUPPORT, reqwest::Method::POST, REQUESTS, Some(body)).await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer.to_string().contains("denied your last request"));
+}
+
+#[tokio::test]
+async fn the_user_and_an_administrator_approving_at_once_leave_the_request_approved() {
+    let s = setup().await;
+    set(&s.app, "/approval", json!("userAndAdministrator")).await;
+    let request_id = id(&request_access(&s, json!({})).await);
+    let approve = format!("{REQUESTS}/{request_id}/approve");
+    let (by_user, by_admin) = tokio::join!(
+        user_decides(&s, &request_id, "approve", None),
+        call(&s.app, admin(), reqwest::Method::POST, &approve, None),
+    );
+    assert_eq!((by_user.0, by_admin.0), (200, 200));
+    assert_eq!(status_of(&s, &request_id).await, "approved");
+}
+
+#[tokio::test]
+async fn consent_needs_my_account_or_the_password_and_a_page_elsewhere_cannot_use_cached_credentials()
+ {
+    let s = setup().await;
+    set(&s.app, "/approval", json!("user")).await;
+    let pending = id(&request_access(&s, json!({})).await);
+    // The customer signs in to the Shop, which asks for internal_login: it reads, but
+    // does not let anyone in on the customer's behalf.
+    let browser = s.app.browser_for(CUSTOMER.0, CUSTOMER.1).await;
+    let code = s
+        .app
+        .code_for(&browser, &s.shop, &[("scope", "openid internal_login")])
+        .await;
+    let token = s.app.redeem(&s.shop, &code, None).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        s.app
+            .bearer_status(reqwest::Method::GET, MINE, &token)
+            .await,
+        200
+    );
+    for (method, path) in [
+        (reqwest::Method::POST, format!("{MINE}/{pending}/approve")),
+        (reqwest::Method::DELETE, SUPPORT_ACCESS.to_owned()),
+    ] {
+        assert_eq!(
+            s.app.bearer_status(method, &path, &token).await,
+            403,
+            "{path}"
+        );
+    }
+    let grant = s
+        .app
+        .client
+        .post(s.app.at(SUPPORT_ACCESS))
+        .bearer_auth(&token)
+        .json(&json!({ "hours": 72 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), 403);
+    assert_eq!(status_of(&s, &pending).await, "pending");
+
+    // A form on another site posting with the browser's cached Basic credentials.
+    let (user, pass) = admin();
+    for header in [
+        ("Origin", "https://attacker.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let forged = s
+            .app
+            .client
+            .post(s.app.at(&format!("{MINE}/{pending}/approve")))
+            .basic_auth(CUSTOMER.0, Some(CUSTOMER.1))
+            .header(header.0, header.1)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 401, "{header:?}");
+        let forged = s
+            .app
+            .client
+            .patch(s.app.at("/api/server/v1/configs/impersonation"))
+            .basic_auth(user, Some(pass))
+            .header(header.0, header.1)
+            .json(&json!([{ "operation": "REPLACE", "path": "/approval", "value": "none" }]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 401, "{header:?}");
+    }
+    assert_eq!(status_of(&s, &pending).await, "pending");
+    // The same from our own origin, or from a client that sends none, is fine.
+    let (status, _) = user_decides(&s, &pending, "approve", None).await;
+    assert_eq!(status, 200);
 }

@@ -42,18 +42,15 @@ pub async fn requests_to_decide() -> Result<Option<Vec<RequestToDecide>>, Server
     let query = RequestQuery {
         status: Some(Status::Pending),
         within: Some(reach),
+        awaiting_administrator: true,
+        not_involving: Some(me.user.id),
         ..RequestQuery::default()
     };
     let (_, pending) = approval::list(&db, &query, 0, 100)
         .await
         .map_err(internal)?;
     let mut rows = Vec::new();
-    for r in pending.into_iter().filter(|r| {
-        r.needs_administrator
-            && r.administrator_approved_at.is_none()
-            && r.requester_id != me.user.id
-            && r.target_id != me.user.id
-    }) {
+    for r in pending {
         let target = identity::users::find(&db, r.target_id)
             .await
             .map_err(internal)?

@@ -371,7 +371,11 @@ pub async fn get_user(id: String) -> Result<UserDetails, ServerFnError> {
                 .await
                 .map_err(internal)?;
             let usable = identity::impersonation::approval::usable(
-                &db, &settings, me.user.id, user.id, None,
+                &db,
+                &settings,
+                me.user.id,
+                user.id,
+                identity::impersonation::approval::Pinned::Any,
             )
             .await
             .map_err(internal)?;
@@ -420,7 +424,7 @@ async fn pending_request(
         status: Some(Status::Pending),
         requester: Some(impersonator),
         target: Some(target),
-        within: None,
+        ..RequestQuery::default()
     };
     let (_, found) = approval::list(db, &query, 0, 1)
         .await

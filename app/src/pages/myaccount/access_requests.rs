@@ -22,6 +22,8 @@ pub struct RequestRow {
     pub status: String,
     /// Pending, and this user's approval is still asked for.
     pub awaits_me: bool,
+    /// Approved and not used yet: the user may take the approval back.
+    pub revocable: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,13 +41,26 @@ pub async fn get_access_requests() -> Result<AccessRequests, ServerFnError> {
     let user = own_account().await?.user;
     let db = context()?.db;
     let now = identity::clock::now();
-    let query = RequestQuery {
-        target: Some(user.id),
-        ..RequestQuery::default()
-    };
-    let (_, requests) = approval::list(&db, &query, 0, 100)
-        .await
-        .map_err(internal)?;
+    // The open ones first (however many past ones there are), then the latest others.
+    let mut requests = Vec::new();
+    for status in [Some(Status::Pending), Some(Status::Approved), None] {
+        let query = RequestQuery {
+            target: Some(user.id),
+            status,
+            ..RequestQuery::default()
+        };
+        let (_, found) = approval::list(&db, &query, 0, 100)
+            .await
+            .map_err(internal)?;
+        for r in found {
+            if !requests
+                .iter()
+                .any(|known: &identity::entities::impersonation_request::Model| known.id == r.id)
+            {
+                requests.push(r);
+            }
+        }
+    }
     let support = approval::live_support_access(&db, user.id, now)
         .await
         .map_err(internal)?;
@@ -67,6 +82,7 @@ pub async fn get_access_requests() -> Result<AccessRequests, ServerFnError> {
                     awaits_me: status == Status::Pending
                         && r.needs_user
                         && r.user_approved_at.is_none(),
+                    revocable: status == Status::Approved && r.needs_user,
                 }
             })
             .collect(),
@@ -195,8 +211,43 @@ fn Requests(
     grant: ServerAction<GrantSupportAccess>,
     revoke: ServerAction<RevokeSupportAccess>,
 ) -> impl IntoView {
-    let (waiting, past): (Vec<RequestRow>, Vec<RequestRow>) =
+    let (waiting, others): (Vec<RequestRow>, Vec<RequestRow>) =
         data.requests.into_iter().partition(|r| r.awaits_me);
+    let (approved, past): (Vec<RequestRow>, Vec<RequestRow>) =
+        others.into_iter().partition(|r| r.revocable);
+    let approved = (!approved.is_empty()).then(|| {
+        let items = approved
+            .into_iter()
+            .map(|r| {
+                let summary = format!(
+                    "{} may act as you once, until the approval expires ({}).",
+                    r.requester,
+                    if r.reason.is_empty() {
+                        "no reason given".to_owned()
+                    } else {
+                        r.reason.clone()
+                    }
+                );
+                view! {
+                    <li>
+                        <span>{summary}</span>
+                        <ActionForm action=decide>
+                            <input type="hidden" name="id" value=r.id/>
+                            <input type="hidden" name="decision" value="deny"/>
+                            <input type="hidden" name="comment" value="approval taken back"/>
+                            <button type="submit" class="danger">"Take back"</button>
+                        </ActionForm>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="card" aria-labelledby="approved-heading">
+                <h2 id="approved-heading">"Approved, not used yet"</h2>
+                <ul class="rules">{items}</ul>
+            </section>
+        }
+    });
     let waiting = if waiting.is_empty() {
         view! { <p role="status">"No request waits for your decision."</p> }.into_any()
     } else {
@@ -258,6 +309,7 @@ fn Requests(
             <h2 id="waiting-heading">"Waiting for you"</h2>
             {waiting}
         </section>
+        {approved}
         <section class="card" aria-labelledby="support-heading">
             <h2 id="support-heading">"Support access"</h2>
             {support}

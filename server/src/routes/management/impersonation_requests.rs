@@ -183,7 +183,7 @@ async fn list(
         status,
         requester: p.requester,
         target: p.target,
-        within: None,
+        ..RequestQuery::default()
     };
     match approver_reach(&state, &caller).await? {
         Some(reach) => query.within = Some(reach),
@@ -225,9 +225,11 @@ fn request_error(error: RequestError) -> ApiError {
                 .unwrap_or_else(|| format!("This impersonation is not allowed: {refusal}."));
             ApiError::Forbidden(text)
         }
-        RequestError::AlreadyOpen | RequestError::TooMany | RequestError::NotNeeded => {
-            ApiError::Conflict(error.to_string())
-        }
+        RequestError::AlreadyOpen
+        | RequestError::TooMany
+        | RequestError::NotNeeded
+        | RequestError::RecentlyDenied
+        | RequestError::TooOften => ApiError::Conflict(error.to_string()),
     }
 }
 
@@ -377,12 +379,26 @@ async fn withdraw(
     Ok(Json(view(&withdrawn)))
 }
 
-/// The caller's own account, for a self-service call.
+/// The caller's own account, for a self-service call. Consent (deciding a request,
+/// granting or revoking support access) is given only with one's password or My
+/// Account's own token: a token any application may obtain with `internal_login` reads,
+/// but does not let others in.
 async fn own(state: &AppState, headers: &HeaderMap, purpose: Use) -> Result<user::Model, ApiError> {
     let caller = authorize(state, headers, None).await?;
-    caller
+    let through_another_application = caller
+        .token
+        .as_ref()
+        .is_some_and(|t| t.client_id != identity::scopes::MY_ACCOUNT_CLIENT_ID);
+    let impersonated = caller.impersonated();
+    let user = caller
         .own_account(purpose)
-        .map_err(|(message, _)| ApiError::Forbidden(message.to_owned()))
+        .map_err(|(message, _)| ApiError::Forbidden(message.to_owned()))?;
+    if purpose == Use::Write && through_another_application && !impersonated {
+        return Err(ApiError::Forbidden(
+            "Only you decide who may act as you: use My Account or your password.".into(),
+        ));
+    }
+    Ok(user)
 }
 
 async fn list_mine(
@@ -393,9 +409,8 @@ async fn list_mine(
     let me = own(&state, &headers, Use::Read).await?;
     let query = RequestQuery {
         status: status_filter(p.status.as_deref())?,
-        requester: None,
         target: Some(me.id),
-        within: None,
+        ..RequestQuery::default()
     };
     page(&state, query, &p).await
 }

@@ -6,7 +6,7 @@ mod consent;
 mod content_policy;
 mod guard;
 mod impersonate;
-mod origin;
+pub mod origin;
 mod sign_in;
 
 pub use origin::is_same_origin;
