@@ -98,7 +98,9 @@ test.describe('approval', () => {
         await expect(asked).toContainText('SUP-77');
         await asked.getByRole('button', { name: 'Approve' }).click();
         await expect(userPage.getByText('No request waits for your decision.')).toBeVisible();
-        await expect(userPage.getByRole('row', { name: new RegExp(impersonator) })).toContainText('approved');
+        const approved = userPage.getByRole('region', { name: 'Approved, not used yet' });
+        await expect(approved).toContainText(`${impersonator} may act as you once`);
+        await expect(approved.getByRole('button', { name: 'Take back' })).toBeVisible();
       });
 
       await test.step('the administrator impersonates, read-only, and stops', async () => {
