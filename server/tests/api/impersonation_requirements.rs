@@ -503,3 +503,167 @@ async fn a_clients_own_max_age_or_prompt_login_asks_for_the_password_again() {
     let answer = subject_request(&s.app, &browser, &s.shop, &s.target_id, &roomy).await;
     assert!(query_param(&answer, "subject_token").is_some(), "{answer}");
 }
+
+#[tokio::test]
+async fn a_read_only_token_is_refused_on_every_write_path_of_our_apis_and_each_refusal_is_audited()
+{
+    let s = setup().await;
+    let browser = s.app.browser_for("support", "support-password-1").await;
+    let asked = [
+        (
+            "scope",
+            "internal_user_impersonate openid profile internal_login",
+        ),
+        ("mode", "readOnly"),
+    ];
+    let (id_token, subject) = subject_tokens(&s, &browser, &asked).await;
+    let access = exchanged(&s, &id_token, &subject).await;
+    let (app, user, any) = (&s.shop.id, &s.target_id, uuid::Uuid::new_v4());
+    // Every route of ours that changes something (server/src/routes/management, scim2),
+    // with real ids where a handler would find something.
+    let writes: Vec<(reqwest::Method, String)> = vec![
+        (reqwest::Method::POST, "/api/server/v1/applications".into()),
+        (
+            reqwest::Method::PATCH,
+            format!("/api/server/v1/applications/{app}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/server/v1/applications/{app}"),
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/api/server/v1/applications/{app}/inbound-protocols/oidc"),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/server/v1/applications/{app}/inbound-protocols/oidc/regenerate-secret"),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/server/v1/applications/{app}/authorized-apis"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/server/v1/applications/{app}/authorized-apis/{any}"),
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/api/server/v1/configs/impersonation".into(),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/server/v1/configs/impersonation".into(),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/server/v1/email/template-types/ImpersonationEmailNotification/templates/en_US"
+                .into(),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/server/v1/email/template-types/ImpersonationEmailNotification/templates/en_US"
+                .into(),
+        ),
+        (reqwest::Method::POST, "/api/server/v1/organizations".into()),
+        (
+            reqwest::Method::POST,
+            format!("/api/server/v1/organizations/{any}/members"),
+        ),
+        (reqwest::Method::POST, "/api/server/v1/keys/rotate".into()),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/server/v1/keys/{any}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/server/v1/impersonation-sessions/{any}"),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/server/v1/impersonation-requests".into(),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/server/v1/impersonation-requests/{any}"),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/server/v1/impersonation-requests/{any}/approve"),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/server/v1/impersonation-requests/{any}/deny"),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/users/v1/me/impersonation-requests/{any}/approve"),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/users/v1/me/impersonation-requests/{any}/deny"),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/users/v1/me/support-access".into(),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/users/v1/me/support-access".into(),
+        ),
+        (reqwest::Method::POST, "/scim2/Users".into()),
+        (reqwest::Method::PUT, format!("/scim2/Users/{user}")),
+        (reqwest::Method::PATCH, format!("/scim2/Users/{user}")),
+        (reqwest::Method::DELETE, format!("/scim2/Users/{user}")),
+        (reqwest::Method::PUT, "/scim2/Me".into()),
+        (reqwest::Method::PATCH, "/scim2/Me".into()),
+        (reqwest::Method::POST, "/scim2/v2/Roles".into()),
+        (
+            reqwest::Method::PATCH,
+            format!("/scim2/v2/Roles/{}", s.role_id),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/scim2/v2/Roles/{}", s.role_id),
+        ),
+    ];
+    for (method, path) in &writes {
+        let answer = s
+            .app
+            .client
+            .request(method.clone(), s.app.at(path))
+            .bearer_auth(&access)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 403, "{method} {path}");
+        assert!(
+            answer.text().await.unwrap().contains("read-only"),
+            "{method} {path}"
+        );
+    }
+    let refused = crate::impersonation::audit_events(&s.app)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e["action"]
+                .as_str()
+                .unwrap()
+                .ends_with("-via-impersonation")
+                && e["outcome"] == "failure"
+        })
+        .count();
+    assert_eq!(refused, writes.len(), "each refusal audited once");
+    // Nothing changed: the application, the user and the role are still there.
+    let shop = s
+        .app
+        .get_as_admin(s.app.at(&format!("/api/server/v1/applications/{app}")))
+        .await;
+    assert_eq!(shop["id"], app.as_str());
+    let target = s
+        .app
+        .get_as_admin(s.app.at(&format!("/scim2/Users/{user}")))
+        .await;
+    assert_eq!(target["id"], user.as_str());
+}
