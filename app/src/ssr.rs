@@ -173,6 +173,53 @@ pub async fn reach(
         .map_err(internal)
 }
 
+/// A decision of an impersonation request posted by a page's form (`decision` is
+/// `approve` or `deny`), made by `decider` in a transaction of its own; `within`, when
+/// given, is where the decider's rights reach (a request beyond is as unknown as none).
+pub async fn decide_request(
+    id: &str,
+    decider: identity::impersonation::approval::Decider<'_>,
+    within: Option<&identity::organizations::Reach>,
+    decision: &str,
+    comment: String,
+) -> Result<(), ServerFnError> {
+    use identity::impersonation::approval::{self, DecideError, Decision};
+    let not_found = || invalid("There is no such request.");
+    let id = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
+    let decision = match decision {
+        "approve" => Decision::Approve,
+        "deny" => Decision::Deny { comment },
+        _ => return Err(invalid("Approve or deny.")),
+    };
+    let db = context()?.db;
+    if let Some(reach) = within {
+        approval::find(&db, id)
+            .await
+            .map_err(internal)?
+            .filter(|r| reach.contains(r.organization_id))
+            .ok_or_else(not_found)?;
+    }
+    let txn = identity::store::db::begin_write(&db)
+        .await
+        .map_err(internal)?;
+    match approval::decide(&txn, id, decider, decision).await {
+        Ok(_) => {}
+        Err(DecideError::Internal(error)) => return Err(internal(error)),
+        Err(refused) => return Err(invalid(&refused.to_string())),
+    }
+    txn.commit().await.map_err(internal)
+}
+
+/// [`reach`], or `None` when the user holds `scope` nowhere (a section of a page they may
+/// not see).
+pub async fn reach_if_held(
+    current: &sessions::Current,
+    scope: &str,
+) -> Result<Option<identity::organizations::Reach>, ServerFnError> {
+    let reach = reach(current, scope).await?;
+    Ok((!reach.is_nowhere()).then_some(reach))
+}
+
 /// The organization whose settings the Console user edits: their own, when their `scope`
 /// reaches it; 403 (audited) for someone who holds `scope` only for a sub-organization.
 pub async fn own_organization(

@@ -43,6 +43,11 @@ impl Reach {
         }
     }
 
+    /// Whether the rights reach no organization at all (they are held nowhere).
+    pub fn is_nowhere(&self) -> bool {
+        matches!(self, Reach::Within(set) if set.is_empty())
+    }
+
     /// The reach of rights held in `roots`: those organizations and their descendants.
     pub async fn of(db: &impl ConnectionTrait, roots: &[Uuid]) -> Result<Self> {
         let all = organization::Entity::find().all(db).await?;

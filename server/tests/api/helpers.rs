@@ -310,6 +310,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Sets one impersonation setting (`PATCH /api/server/v1/configs/impersonation` with
+    /// one REPLACE of `path`) as the bootstrap administrator; the answer.
+    pub async fn set_impersonation(&self, path: &str, value: serde_json::Value) -> Response {
+        let (user, pass) = admin();
+        self.client
+            .patch(self.at("/api/server/v1/configs/impersonation"))
+            .basic_auth(user, Some(pass))
+            .json(&serde_json::json!([{ "operation": "REPLACE", "path": path, "value": value }]))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The status of `method path` called with the Bearer `token`.
     pub async fn bearer_status(&self, method: reqwest::Method, path: &str, token: &str) -> u16 {
         self.client

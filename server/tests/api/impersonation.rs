@@ -146,6 +146,15 @@ pub async fn exchange(
     .await
 }
 
+/// An exchange that must be refused (400) with a description containing `why`.
+pub async fn refused_exchange(s: &Setup, subject: &str, actor: &str, why: &str) {
+    let refused = exchange(&s.app, &s.shop, subject, actor).await;
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains(why), "{body}");
+}
+
 pub async fn audit_actions(app: &TestApp) -> Vec<(String, String, String)> {
     let events: Value = app
         .get_as_admin(app.at("/api/server/v1/audit-events"))

@@ -4,7 +4,9 @@
 //! administrator, an impersonated token).
 
 use crate::helpers::{TestApp, admin, query_param};
-use crate::impersonation::{Setup, exchange, exchanged, setup, subject_request, tokens};
+use crate::impersonation::{
+    Setup, exchange, exchanged, refused_exchange, setup, subject_request, tokens,
+};
 use futures::future::join_all;
 use identity::entities::{impersonation_request, impersonation_session, outbox_mail};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
@@ -15,18 +17,6 @@ const MINE: &str = "/api/users/v1/me/impersonation-requests";
 const SUPPORT_ACCESS: &str = "/api/users/v1/me/support-access";
 const SUPPORT: (&str, &str) = ("support", "support-password-1");
 const CUSTOMER: (&str, &str) = ("customer", "customer-password-1");
-
-/// Sets one impersonation setting as the administrator.
-async fn set(app: &TestApp, path: &str, value: Value) -> reqwest::Response {
-    let (user, pass) = admin();
-    app.client
-        .patch(app.at("/api/server/v1/configs/impersonation"))
-        .basic_auth(user, Some(pass))
-        .json(&json!([{ "operation": "REPLACE", "path": path, "value": value }]))
-        .send()
-        .await
-        .unwrap()
-}
 
 /// `method path` with `body` as `who` (HTTP Basic): status and JSON body (`null` if none).
 async fn call(
@@ -81,6 +71,16 @@ async fn status_of(s: &Setup, id: &str) -> String {
     read["status"].as_str().unwrap().to_owned()
 }
 
+/// Moves a request's deadline (`column`) into the past.
+async fn overdue(app: &TestApp, id: &str, column: impersonation_request::Column) {
+    impersonation_request::Entity::update_many()
+        .col_expr(column, Expr::value(identity::clock::now() - 1))
+        .filter(impersonation_request::Column::Id.eq(uuid::Uuid::parse_str(id).unwrap()))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
 fn id(request: &Value) -> String {
     request["id"].as_str().unwrap().to_owned()
 }
@@ -118,7 +118,7 @@ async fn approval_settings_are_validated_naming_their_field() {
         ),
         ("/approvalWindowMinutes", json!(0), "approvalWindowMinutes"),
     ] {
-        let answer = set(&s.app, path, value.clone()).await;
+        let answer = s.app.set_impersonation(path, value.clone()).await;
         assert_eq!(answer.status(), 400, "{path} = {value}");
         let body: Value = answer.json().await.unwrap();
         assert_eq!(body["fields"][0]["field"], field, "{body}");
@@ -130,7 +130,10 @@ async fn approval_settings_are_validated_naming_their_field() {
     assert_eq!(settings["approval"], "none", "nothing changed");
     for approval in ["user", "administrator", "userAndAdministrator", "none"] {
         assert_eq!(
-            set(&s.app, "/approval", json!(approval)).await.status(),
+            s.app
+                .set_impersonation("/approval", json!(approval))
+                .await
+                .status(),
             200
         );
     }
@@ -139,7 +142,7 @@ async fn approval_settings_are_validated_naming_their_field() {
 #[tokio::test]
 async fn the_user_approves_a_request_which_then_starts_exactly_one_read_only_session() {
     let s = setup().await;
-    set(&s.app, "/approval", json!("user")).await;
+    s.app.set_impersonation("/approval", json!("user")).await;
 
     // Without an approval: access_denied, saying an approval is needed.
     let refused = try_subject_token(&s).await;
@@ -259,7 +262,7 @@ async fn the_user_approves_a_request_which_then_starts_exactly_one_read_only_ses
 #[tokio::test]
 async fn twenty_exchanges_racing_for_one_approval_start_one_session() {
     let s = setup().await;
-    set(&s.app, "/approval", json!("user")).await;
+    s.app.set_impersonation("/approval", json!("user")).await;
     let request_id = id(&request_access(&s, json!({})).await);
     user_decides(&s, &request_id, "approve", None).await;
     // Twenty sign-ins of the impersonator, each with a subject token for the approval.
@@ -314,7 +317,7 @@ async fn one_approval_starts_one_session_across_two_instances_on_one_database() 
         .await
         .unwrap();
     let s = crate::impersonation::setup_in(first).await;
-    set(&s.app, "/approval", json!("user")).await;
+    s.app.set_impersonation("/approval", json!("user")).await;
     let request_id = id(&request_access(&s, json!({})).await);
     user_decides(&s, &request_id, "approve", None).await;
     let mut pairs = Vec::new();
@@ -344,7 +347,7 @@ async fn one_approval_starts_one_session_across_two_instances_on_one_database() 
 #[tokio::test]
 async fn a_denied_withdrawn_or_expired_request_starts_nothing_and_is_decided_no_more() {
     let s = setup().await;
-    set(&s.app, "/approval", json!("user")).await;
+    s.app.set_impersonation("/approval", json!("user")).await;
 
     // Withdrawn: only by the requester.
     let withdrawn = id(&request_access(&s, json!({})).await);
@@ -358,15 +361,7 @@ async fn a_denied_withdrawn_or_expired_request_starts_nothing_and_is_decided_no_
 
     // Expired: not decided in time reads as expired at once, and the sweep records it once.
     let expiring = id(&request_access(&s, json!({})).await);
-    impersonation_request::Entity::update_many()
-        .col_expr(
-            impersonation_request::Column::DecideBy,
-            Expr::value(identity::clock::now() - 1),
-        )
-        .filter(impersonation_request::Column::Id.eq(uuid::Uuid::parse_str(&expiring).unwrap()))
-        .exec(&s.app.db)
-        .await
-        .unwrap();
+    overdue(&s.app, &expiring, impersonation_request::Column::DecideBy).await;
     assert_eq!(status_of(&s, &expiring).await, "expired");
     let (status, _) = user_decides(&s, &expiring, "approve", None).await;
     assert_eq!(status, 409);
@@ -393,15 +388,7 @@ async fn a_denied_withdrawn_or_expired_request_starts_nothing_and_is_decided_no_
     // An approval not used within its window expires too.
     let unused = id(&request_access(&s, json!({})).await);
     user_decides(&s, &unused, "approve", None).await;
-    impersonation_request::Entity::update_many()
-        .col_expr(
-            impersonation_request::Column::ValidUntil,
-            Expr::value(identity::clock::now() - 1),
-        )
-        .filter(impersonation_request::Column::Id.eq(uuid::Uuid::parse_str(&unused).unwrap()))
-        .exec(&s.app.db)
-        .await
-        .unwrap();
+    overdue(&s.app, &unused, impersonation_request::Column::ValidUntil).await;
     let refused = try_subject_token(&s).await;
     assert_eq!(
         query_param(&refused, "error").as_deref(),
@@ -449,17 +436,23 @@ async fn a_denied_withdrawn_or_expired_request_starts_nothing_and_is_decided_no_
     }
 }
 
-/// Gives `user_id` a root organization role of its own granting `scopes`.
-async fn organization_role(app: &TestApp, name: &str, scopes: &[&str], user_id: &str) {
+/// Creates a role of `audience` (`{"type", "value"}`) granting `scopes`, held by
+/// `user_id`; its id.
+async fn role(
+    app: &TestApp,
+    name: &str,
+    audience: Value,
+    scopes: &[&str],
+    user_id: &str,
+) -> String {
     let (user, pass) = admin();
-    let root_id = identity::seed::root_organization_id(&app.db).await.unwrap();
     let created = app
         .client
         .post(app.at("/scim2/v2/Roles"))
         .basic_auth(user, Some(pass))
         .json(&json!({
             "displayName": name,
-            "audience": { "type": "organization", "value": root_id },
+            "audience": audience,
             "permissions": scopes.iter().map(|s| json!({ "value": s })).collect::<Vec<_>>(),
             "users": [{ "value": user_id }],
         }))
@@ -467,12 +460,23 @@ async fn organization_role(app: &TestApp, name: &str, scopes: &[&str], user_id: 
         .await
         .unwrap();
     assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let body: Value = created.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// Gives `user_id` a root organization role of its own granting `scopes`.
+async fn organization_role(app: &TestApp, name: &str, scopes: &[&str], user_id: &str) {
+    let root = identity::seed::root_organization_id(&app.db).await.unwrap();
+    let audience = json!({ "type": "organization", "value": root });
+    role(app, name, audience, scopes, user_id).await;
 }
 
 #[tokio::test]
 async fn a_second_administrator_approves_never_the_requester_nor_a_weaker_one() {
     let s = setup().await;
-    set(&s.app, "/approval", json!("administrator")).await;
+    s.app
+        .set_impersonation("/approval", json!("administrator"))
+        .await;
     // The requester administers users too, and may approve others' requests.
     let approve_scope = identity::scopes::IMPERSONATION_APPROVE;
     let support_scopes = [approve_scope, "internal_user_mgt_view"];
@@ -522,7 +526,9 @@ async fn a_second_administrator_approves_never_the_requester_nor_a_weaker_one() 
 #[tokio::test]
 async fn user_and_administrator_both_approve_before_anything_starts() {
     let s = setup().await;
-    set(&s.app, "/approval", json!("userAndAdministrator")).await;
+    s.app
+        .set_impersonation("/approval", json!("userAndAdministrator"))
+        .await;
     let request_id = id(&request_access(&s, json!({})).await);
     let (_, body) = user_decides(&s, &request_id, "approve", None).await;
     assert_eq!(
@@ -545,7 +551,7 @@ async fn user_and_administrator_both_approve_before_anything_starts() {
 #[tokio::test]
 async fn standing_support_access_allows_without_a_request_and_revoking_it_ends_the_session() {
     let s = setup().await;
-    set(&s.app, "/approval", json!("user")).await;
+    s.app.set_impersonation("/approval", json!("user")).await;
     for hours in [json!(0), json!(73), json!("2")] {
         let (status, body) = call(
             &s.app,
@@ -637,7 +643,7 @@ async fn standing_support_access_allows_without_a_request_and_revoking_it_ends_t
 #[tokio::test]
 async fn an_impersonated_token_neither_decides_nor_grants_nor_requests() {
     let s = setup().await;
-    set(&s.app, "/approval", json!("user")).await;
+    s.app.set_impersonation("/approval", json!("user")).await;
     let pending = id(&request_access(&s, json!({})).await);
     call(
         &s.app,
@@ -719,7 +725,7 @@ async fn an_impersonated_token_neither_decides_nor_grants_nor_requests() {
 #[tokio::test]
 async fn a_flood_of_requests_is_bounded_and_attacker_sized_input_is_refused() {
     let s = setup().await;
-    set(&s.app, "/approval", json!("user")).await;
+    s.app.set_impersonation("/approval", json!("user")).await;
     let huge = "x".repeat(10_000);
     for body in [
         json!({ "target": s.target_id, "reason": huge }),
@@ -755,33 +761,14 @@ async fn a_flood_of_requests_is_bounded_and_attacker_sized_input_is_refused() {
     assert_eq!((status, theirs["totalResults"].as_u64()), (200, Some(0)));
 }
 
-/// Creates a role of `audience` (`{"type", "value"}`) without permissions, held by `user_id`.
-async fn plain_role(app: &TestApp, name: &str, audience: Value, user_id: &str) -> String {
-    let (user, pass) = admin();
-    let created = app
-        .client
-        .post(app.at("/scim2/v2/Roles"))
-        .basic_auth(user, Some(pass))
-        .json(&json!({
-            "displayName": name,
-            "audience": audience,
-            "users": [{ "value": user_id }],
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
-    let body: Value = created.json().await.unwrap();
-    body["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn rules_say_who_may_impersonate_whom_and_are_checked_again_at_the_exchange() {
     let s = setup().await;
-    let vip = plain_role(
+    let vip = role(
         &s.app,
         "VIP",
         json!({ "type": "application", "value": s.shop.id }),
+        &[],
         &s.target_id,
     )
     .await;
@@ -798,7 +785,7 @@ async fn rules_say_who_may_impersonate_whom_and_are_checked_again_at_the_exchang
         json!([{ "impersonatorRole": s.role_id, "targetOrganization": stranger }]),
         json!(too_many),
     ] {
-        let answer = set(&s.app, "/rules", rules.clone()).await;
+        let answer = s.app.set_impersonation("/rules", rules.clone()).await;
         assert_eq!(answer.status(), 400, "{rules}");
         let body: Value = answer.json().await.unwrap();
         assert_eq!(body["fields"][0]["field"], "rules", "{body}");
@@ -810,7 +797,7 @@ async fn rules_say_who_may_impersonate_whom_and_are_checked_again_at_the_exchang
         { "impersonatorRole": s.role_id, "targetRole": vip, "effect": "deny" },
         { "impersonatorRole": s.role_id, "effect": "allow" },
     ]);
-    assert_eq!(set(&s.app, "/rules", rules).await.status(), 200);
+    assert_eq!(s.app.set_impersonation("/rules", rules).await.status(), 200);
     let refused = try_subject_token(&s).await;
     assert_eq!(
         query_param(&refused, "error").as_deref(),
@@ -832,21 +819,12 @@ async fn rules_say_who_may_impersonate_whom_and_are_checked_again_at_the_exchang
 
     // Allowed at authorize, a rule changed before the exchange: refused there.
     let rules = json!([{ "impersonatorRole": s.role_id, "effect": "allow" }]);
-    assert_eq!(set(&s.app, "/rules", rules).await.status(), 200);
+    assert_eq!(s.app.set_impersonation("/rules", rules).await.status(), 200);
     let browser = s.app.browser_for(SUPPORT.0, SUPPORT.1).await;
     let (id_token, subject_token) = tokens(&s, &browser).await;
     let rules = json!([{ "impersonatorRole": s.role_id, "targetRole": vip, "effect": "deny" }]);
-    assert_eq!(set(&s.app, "/rules", rules).await.status(), 200);
-    let answer = exchange(&s.app, &s.shop, &subject_token, &id_token).await;
-    assert_eq!(answer.status(), 400);
-    let body: Value = answer.json().await.unwrap();
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("no rule of the organization"),
-        "{body}"
-    );
+    assert_eq!(s.app.set_impersonation("/rules", rules).await.status(), 200);
+    refused_exchange(&s, &subject_token, &id_token, "no rule of the organization").await;
     assert!(
         impersonation_session::Entity::find()
             .all(&s.app.db)
@@ -867,7 +845,7 @@ async fn rules_say_who_may_impersonate_whom_and_are_checked_again_at_the_exchang
         .unwrap()
         .to_owned();
     let rules = json!([{ "impersonatorRole": admins, "effect": "allow" }]);
-    assert_eq!(set(&s.app, "/rules", rules).await.status(), 200);
+    assert_eq!(s.app.set_impersonation("/rules", rules).await.status(), 200);
     let browser = s.app.browser_for(SUPPORT.0, SUPPORT.1).await;
     let refused = subject_request(&s.app, &browser, &s.shop, &other, &[]).await;
     assert_eq!(
@@ -876,7 +854,10 @@ async fn rules_say_who_may_impersonate_whom_and_are_checked_again_at_the_exchang
     );
 
     // No rules: today's rule again.
-    assert_eq!(set(&s.app, "/rules", json!([])).await.status(), 200);
+    assert_eq!(
+        s.app.set_impersonation("/rules", json!([])).await.status(),
+        200
+    );
     let browser = s.app.browser_for(SUPPORT.0, SUPPORT.1).await;
     let (id_token, subject_token) = tokens(&s, &browser).await;
     exchanged(&s, &id_token, &subject_token).await;
@@ -885,7 +866,7 @@ async fn rules_say_who_may_impersonate_whom_and_are_checked_again_at_the_exchang
 #[tokio::test]
 async fn an_approval_that_standing_access_gave_ends_with_it_and_the_user_takes_an_approval_back() {
     let s = setup().await;
-    set(&s.app, "/approval", json!("user")).await;
+    s.app.set_impersonation("/approval", json!("user")).await;
     let grant = json!({ "hours": 1 });
     call(
         &s.app,
@@ -960,7 +941,9 @@ async fn an_approval_that_standing_access_gave_ends_with_it_and_the_user_takes_a
 #[tokio::test]
 async fn the_user_and_an_administrator_approving_at_once_leave_the_request_approved() {
     let s = setup().await;
-    set(&s.app, "/approval", json!("userAndAdministrator")).await;
+    s.app
+        .set_impersonation("/approval", json!("userAndAdministrator"))
+        .await;
     let request_id = id(&request_access(&s, json!({})).await);
     let approve = format!("{REQUESTS}/{request_id}/approve");
     let (by_user, by_admin) = tokio::join!(
@@ -975,7 +958,7 @@ async fn the_user_and_an_administrator_approving_at_once_leave_the_request_appro
 async fn consent_needs_my_account_or_the_password_and_a_page_elsewhere_cannot_use_cached_credentials()
  {
     let s = setup().await;
-    set(&s.app, "/approval", json!("user")).await;
+    s.app.set_impersonation("/approval", json!("user")).await;
     let pending = id(&request_access(&s, json!({})).await);
     // The customer signs in to the Shop, which asks for internal_login: it reads, but
     // does not let anyone in on the customer's behalf.

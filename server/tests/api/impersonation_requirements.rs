@@ -3,24 +3,14 @@
 //! Off by default; checked at the subject token and again at the exchange.
 
 use crate::helpers::{TestApp, admin, location, query_param};
-use crate::impersonation::{exchange, exchanged, rename_me, setup, subject_request};
+use crate::impersonation::{
+    exchange, exchanged, refused_exchange, rename_me, setup, subject_request,
+};
 use identity::entities::{idp_session, impersonation_session};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 
 const CONFIGS: &str = "/api/server/v1/configs/impersonation";
-
-/// PATCHes one setting and returns the answer.
-async fn replace(app: &TestApp, path: &str, value: Value) -> reqwest::Response {
-    let (user, pass) = admin();
-    app.client
-        .patch(app.at(CONFIGS))
-        .basic_auth(user, Some(pass))
-        .json(&json!([{ "operation": "REPLACE", "path": path, "value": value }]))
-        .send()
-        .await
-        .unwrap()
-}
 
 /// Moves the impersonator's last password entry `seconds` into the past.
 async fn signed_in_ago(app: &TestApp, seconds: i64) {
@@ -66,7 +56,7 @@ async fn every_new_setting_is_validated_naming_its_field_and_a_refusal_changes_n
         ),
     ];
     for (path, value, field) in refused {
-        let answer = replace(&s.app, path, value.clone()).await;
+        let answer = s.app.set_impersonation(path, value.clone()).await;
         assert_eq!(answer.status(), 400, "{path} = {value}");
         let body: Value = answer.json().await.unwrap();
         assert_eq!(body["fields"][0]["field"], field, "{body}");
@@ -79,7 +69,11 @@ async fn every_new_setting_is_validated_naming_its_field_and_a_refusal_changes_n
         ("/ticketRequired", json!(true)),
         ("/ticketPattern", json!("SUP-[0-9]+")),
     ] {
-        assert_eq!(replace(&s.app, path, value).await.status(), 200, "{path}");
+        assert_eq!(
+            s.app.set_impersonation(path, value).await.status(),
+            200,
+            "{path}"
+        );
     }
     let set = s.app.get_as_admin(s.app.at(CONFIGS)).await;
     assert_eq!(set["reauthenticateWithinMinutes"], 15);
@@ -90,8 +84,12 @@ async fn every_new_setting_is_validated_naming_its_field_and_a_refusal_changes_n
 #[tokio::test]
 async fn a_ticket_in_the_organizations_format_is_asked_at_authorize_and_again_at_the_exchange() {
     let s = setup().await;
-    replace(&s.app, "/ticketRequired", json!(true)).await;
-    replace(&s.app, "/ticketPattern", json!("SUP-[0-9]+")).await;
+    s.app
+        .set_impersonation("/ticketRequired", json!(true))
+        .await;
+    s.app
+        .set_impersonation("/ticketPattern", json!("SUP-[0-9]+"))
+        .await;
     let browser = s.app.browser_for("support", "support-password-1").await;
     // None, not in the format, more than the format, and attacker-sized.
     let huge = format!("SUP-{}", "1".repeat(5_000));
@@ -153,17 +151,10 @@ async fn a_ticket_in_the_organizations_format_is_asked_at_authorize_and_again_at
     let answer = subject_request(&s.app, &browser, &s.shop, &s.target_id, &ticketed).await;
     let id_token = query_param(&answer, "id_token").unwrap();
     let subject = query_param(&answer, "subject_token").unwrap();
-    replace(&s.app, "/ticketPattern", json!("INC[0-9]+")).await;
-    let refused = exchange(&s.app, &s.shop, &subject, &id_token).await;
-    assert_eq!(refused.status(), 400);
-    let body: Value = refused.json().await.unwrap();
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("ticket"),
-        "{body}"
-    );
+    s.app
+        .set_impersonation("/ticketPattern", json!("INC[0-9]+"))
+        .await;
+    refused_exchange(&s, &subject, &id_token, "ticket").await;
 }
 
 #[tokio::test]
@@ -172,7 +163,9 @@ async fn with_a_step_up_an_old_sign_in_is_sent_to_enter_the_password_again() {
     let browser = s.app.browser_for("support", "support-password-1").await;
     // Signed in twenty minutes ago; the organization asks for ten.
     signed_in_ago(&s.app, 20 * 60).await;
-    replace(&s.app, "/reauthenticateWithinMinutes", json!(10)).await;
+    s.app
+        .set_impersonation("/reauthenticateWithinMinutes", json!(10))
+        .await;
     let answer = subject_request(&s.app, &browser, &s.shop, &s.target_id, &[]).await;
     assert!(
         answer.starts_with("/login?"),
@@ -211,17 +204,10 @@ async fn a_step_up_turned_on_after_the_subject_token_refuses_the_exchange() {
     let answer = subject_request(&s.app, &browser, &s.shop, &s.target_id, &[]).await;
     let id_token = query_param(&answer, "id_token").unwrap();
     let subject = query_param(&answer, "subject_token").unwrap();
-    replace(&s.app, "/reauthenticateWithinMinutes", json!(10)).await;
-    let refused = exchange(&s.app, &s.shop, &subject, &id_token).await;
-    assert_eq!(refused.status(), 400);
-    let body: Value = refused.json().await.unwrap();
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("enter their password again"),
-        "{body}"
-    );
+    s.app
+        .set_impersonation("/reauthenticateWithinMinutes", json!(10))
+        .await;
+    refused_exchange(&s, &subject, &id_token, "enter their password again").await;
     assert!(
         impersonation_session::Entity::find()
             .one(&s.app.db)
@@ -355,24 +341,30 @@ async fn a_read_only_session_says_so_carries_read_only_scopes_and_changes_nothin
 #[tokio::test]
 async fn an_organization_may_allow_only_read_only_sessions() {
     let s = setup().await;
-    let refused = replace(&s.app, "/allowFullMode", json!(false)).await;
+    let refused = s
+        .app
+        .set_impersonation("/allowFullMode", json!(false))
+        .await;
     assert_eq!(refused.status(), 400, "full is still the default");
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["fields"][0]["field"], "allowFullMode");
     assert_eq!(
-        replace(&s.app, "/defaultMode", json!("sideways"))
+        s.app
+            .set_impersonation("/defaultMode", json!("sideways"))
             .await
             .status(),
         400
     );
     assert_eq!(
-        replace(&s.app, "/defaultMode", json!("readOnly"))
+        s.app
+            .set_impersonation("/defaultMode", json!("readOnly"))
             .await
             .status(),
         200
     );
     assert_eq!(
-        replace(&s.app, "/allowFullMode", json!(false))
+        s.app
+            .set_impersonation("/allowFullMode", json!(false))
             .await
             .status(),
         200
@@ -422,7 +414,9 @@ async fn an_organization_may_allow_only_read_only_sessions() {
 #[tokio::test]
 async fn the_consoles_dialog_takes_the_password_again_and_a_wrong_one_starts_nothing() {
     let s = setup().await;
-    replace(&s.app, "/reauthenticateWithinMinutes", json!(5)).await;
+    s.app
+        .set_impersonation("/reauthenticateWithinMinutes", json!(5))
+        .await;
     let browser = s.app.browser_for("support", "support-password-1").await;
     signed_in_ago(&s.app, 20 * 60).await;
     let start = |password: &'static str| {

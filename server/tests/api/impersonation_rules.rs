@@ -17,15 +17,7 @@ async fn sessions(app: &TestApp) -> Vec<impersonation_session::Model> {
 }
 
 async fn settings(app: &TestApp, path: &str, value: Value) {
-    let (user, pass) = admin();
-    let response = app
-        .client
-        .patch(app.at("/api/server/v1/configs/impersonation"))
-        .basic_auth(user, Some(pass))
-        .json(&json!([{ "operation": "REPLACE", "path": path, "value": value }]))
-        .send()
-        .await
-        .unwrap();
+    let response = app.set_impersonation(path, value).await;
     assert!(response.status().is_success(), "{}", response.status());
 }
 

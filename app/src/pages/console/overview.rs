@@ -29,16 +29,9 @@ pub async fn requests_to_decide() -> Result<Option<Vec<RequestToDecide>>, Server
     use identity::scopes::IMPERSONATION_APPROVE;
     let me = require_console_user().await?;
     let db = context()?.db;
-    let held = identity::roles::held(&db, me.user.id)
-        .await
-        .map_err(internal)?;
-    if held
-        .organizations_granting(IMPERSONATION_APPROVE)
-        .is_empty()
-    {
+    let Some(reach) = crate::ssr::reach_if_held(&me, IMPERSONATION_APPROVE).await? else {
         return Ok(None);
-    }
-    let reach = crate::ssr::reach(&me, IMPERSONATION_APPROVE).await?;
+    };
     let query = RequestQuery {
         status: Some(Status::Pending),
         within: Some(reach),
@@ -87,21 +80,15 @@ pub async fn latest_events() -> Result<Option<Vec<DeskEvent>>, ServerFnError> {
     use crate::ssr::{context, internal, require_console_user};
     let me = require_console_user().await?;
     let db = context()?.db;
-    let held = identity::roles::held(&db, me.user.id)
-        .await
-        .map_err(internal)?;
-    if held
-        .organizations_granting("internal_audit_view")
-        .is_empty()
-    {
+    let Some(reach) = crate::ssr::reach_if_held(&me, "internal_audit_view").await? else {
         return Ok(None);
-    }
+    };
     let query = identity::audit::Query {
         any_action: identity::audit::action::IMPERSONATION_DESK
             .iter()
             .map(|a| (*a).to_owned())
             .collect(),
-        within: Some(crate::ssr::reach(&me, "internal_audit_view").await?),
+        within: Some(reach),
         ..identity::audit::Query::default()
     };
     let (_, events) = identity::audit::search(&db, &query, 0, 10)
@@ -142,13 +129,9 @@ pub async fn applications_not_ready() -> Result<Option<Vec<NotReady>>, ServerFnE
     const SCOPE: &str = "internal_application_mgt_view";
     let me = require_console_user().await?;
     let db = context()?.db;
-    let held = identity::roles::held(&db, me.user.id)
-        .await
-        .map_err(internal)?;
-    if held.organizations_granting(SCOPE).is_empty() {
+    let Some(reach) = crate::ssr::reach_if_held(&me, SCOPE).await? else {
         return Ok(None);
-    }
-    let reach = crate::ssr::reach(&me, SCOPE).await?;
+    };
     let (_, apps) = identity::applications::list(&db, &reach, None, 0, 500)
         .await
         .map_err(internal)?;
@@ -178,34 +161,11 @@ pub async fn decide_request(
     decision: String,
     #[server(default)] comment: String,
 ) -> Result<(), ServerFnError> {
-    use crate::ssr::{context, internal, invalid, require_console_user};
-    use identity::impersonation::approval::{self, DecideError, Decider, Decision};
-    use identity::scopes::IMPERSONATION_APPROVE;
-    let me = require_console_user().await?;
-    let reach = crate::ssr::reach(&me, IMPERSONATION_APPROVE).await?;
-    let db = context()?.db;
-    let not_found = || invalid("There is no such request.");
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
-    approval::find(&db, id)
-        .await
-        .map_err(internal)?
-        .filter(|r| reach.contains(r.organization_id))
-        .ok_or_else(not_found)?;
-    let decision = match decision.as_str() {
-        "approve" => Decision::Approve,
-        "deny" => Decision::Deny { comment },
-        _ => return Err(invalid("Approve or deny.")),
-    };
-    let txn = identity::store::db::begin_write(&db)
-        .await
-        .map_err(internal)?;
-    match approval::decide(&txn, id, Decider::Administrator(&me.user), decision).await {
-        Ok(_) => {}
-        Err(DecideError::Internal(error)) => return Err(internal(error)),
-        Err(refused) => return Err(invalid(&refused.to_string())),
-    }
-    txn.commit().await.map_err(internal)?;
-    Ok(())
+    use identity::impersonation::approval::Decider;
+    let me = crate::ssr::require_console_user().await?;
+    let reach = crate::ssr::reach(&me, identity::scopes::IMPERSONATION_APPROVE).await?;
+    let decider = Decider::Administrator(&me.user);
+    crate::ssr::decide_request(&id, decider, Some(&reach), &decision, comment).await
 }
 
 /// The desk's sections, below the welcome.

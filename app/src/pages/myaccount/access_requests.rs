@@ -98,26 +98,9 @@ pub async fn decide_access_request(
     decision: String,
     #[server(default)] comment: String,
 ) -> Result<(), ServerFnError> {
-    use crate::ssr::{context, internal, invalid, own_account};
-    use identity::impersonation::approval::{self, DecideError, Decider, Decision};
-    let user = own_account().await?.user;
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| invalid("There is no such request."))?;
-    let decision = match decision.as_str() {
-        "approve" => Decision::Approve,
-        "deny" => Decision::Deny { comment },
-        _ => return Err(invalid("Approve or deny.")),
-    };
-    let db = context()?.db;
-    let txn = identity::store::db::begin_write(&db)
-        .await
-        .map_err(internal)?;
-    match approval::decide(&txn, id, Decider::User(&user), decision).await {
-        Ok(_) => {}
-        Err(DecideError::Internal(error)) => return Err(internal(error)),
-        Err(refused) => return Err(invalid(&refused.to_string())),
-    }
-    txn.commit().await.map_err(internal)?;
-    Ok(())
+    use identity::impersonation::approval::Decider;
+    let user = crate::ssr::own_account().await?.user;
+    crate::ssr::decide_request(&id, Decider::User(&user), None, &decision, comment).await
 }
 
 /// Grants standing support access for `hours`.

@@ -133,10 +133,7 @@ async fn approver_reach(state: &AppState, caller: &Caller) -> Result<Option<Reac
         return Ok(None);
     }
     let reach = caller.reach(state, IMPERSONATION_APPROVE).await?;
-    Ok(match &reach {
-        Reach::Within(organizations) if organizations.is_empty() => None,
-        _ => Some(reach),
-    })
+    Ok((!reach.is_nowhere()).then_some(reach))
 }
 
 #[derive(Deserialize)]
