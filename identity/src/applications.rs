@@ -35,6 +35,9 @@ pub struct Settings {
     /// What a read-only impersonation session may be granted here, beside `openid profile
     /// email`.
     pub read_only_scopes: Vec<String>,
+    /// OpenID Connect Back-Channel Logout: where to post logout tokens.
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
 }
 
 impl Default for Settings {
@@ -58,6 +61,8 @@ impl Default for Settings {
             refresh_for_impersonation: false,
             impersonation_enabled: false,
             read_only_scopes: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         }
     }
 }
@@ -84,6 +89,8 @@ impl Settings {
             refresh_for_impersonation: app.refresh_for_impersonation,
             impersonation_enabled: app.impersonation_enabled,
             read_only_scopes: app.read_only_scopes.0.clone(),
+            backchannel_logout_uri: app.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: app.backchannel_logout_session_required,
         }
     }
 
@@ -145,6 +152,14 @@ impl Settings {
             problems.push((
                 "accessUrl",
                 format!("{url} is not an absolute http(s) URL."),
+            ));
+        }
+        if let Some(url) = &self.backchannel_logout_uri
+            && !is_redirect_uri(url)
+        {
+            problems.push((
+                "backchannelLogoutUri",
+                format!("{url} is not an absolute http(s) URL without a fragment."),
             ));
         }
         for (field, value, min) in [
@@ -277,6 +292,8 @@ fn apply(model: &mut application::ActiveModel, s: Settings) {
     model.refresh_for_impersonation = Set(s.refresh_for_impersonation);
     model.impersonation_enabled = Set(s.impersonation_enabled);
     model.read_only_scopes = Set(StringList(s.read_only_scopes));
+    model.backchannel_logout_uri = Set(s.backchannel_logout_uri);
+    model.backchannel_logout_session_required = Set(s.backchannel_logout_session_required);
 }
 
 async fn name_taken(db: &impl ConnectionTrait, name: &str, except: Option<Uuid>) -> Result<bool> {

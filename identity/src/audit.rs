@@ -50,6 +50,18 @@ pub mod action {
     /// A user revoked it (the sessions it allowed end).
     pub const SUPPORT_ACCESS_REVOKED: &str = "support-access-revoked";
 
+    /// A webhook subscription created, changed or deleted, or its secret rotated.
+    pub const WEBHOOK_CREATED: &str = "webhook-created";
+    pub const WEBHOOK_UPDATED: &str = "webhook-updated";
+    pub const WEBHOOK_DELETED: &str = "webhook-deleted";
+    pub const WEBHOOK_SECRET_ROTATED: &str = "webhook-secret-rotated";
+    /// A delivery sent again by an administrator (Redeliver).
+    pub const WEBHOOK_REDELIVERED: &str = "webhook-redelivered";
+    /// A Shared Signals receiver created, changed or deleted its stream.
+    pub const SSF_STREAM_CREATED: &str = "ssf-stream-created";
+    pub const SSF_STREAM_UPDATED: &str = "ssf-stream-updated";
+    pub const SSF_STREAM_DELETED: &str = "ssf-stream-deleted";
+
     /// What a user's Access history shows beside the sessions: the requests about them,
     /// their decisions, and their support access.
     pub const ACCESS_REQUESTS: &[&str] = &[

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod delegation;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod html;
 pub mod impersonation;
 pub mod keys;

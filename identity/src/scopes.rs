@@ -31,7 +31,17 @@ pub const MANAGEMENT: &[&str] = &[
     IMPERSONATION_APPROVE,
     "internal_email_template_view",
     "internal_email_template_update",
+    WEBHOOK_VIEW,
+    WEBHOOK_UPDATE,
+    SSF_STREAM_MANAGE,
 ];
+
+/// Lets the holder read the organization's webhook subscriptions and their delivery logs.
+pub const WEBHOOK_VIEW: &str = "internal_webhook_view";
+/// Lets the holder create, change, delete webhooks, rotate their secrets, redeliver.
+pub const WEBHOOK_UPDATE: &str = "internal_webhook_update";
+/// Lets an application's own token (client credentials) manage its Shared Signals stream.
+pub const SSF_STREAM_MANAGE: &str = "internal_ssf_stream_manage";
 
 /// Lets the holder decide other administrators' impersonation requests where the
 /// organization asks for an administrator's approval.

@@ -238,6 +238,8 @@ async fn ensure_system_application(
         // My Account is where an impersonation happens: it signs in as the target.
         impersonation_enabled: Set(app.subject_token),
         read_only_scopes: Set(StringList::default()),
+        backchannel_logout_uri: Set(None),
+        backchannel_logout_session_required: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }

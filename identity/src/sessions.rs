@@ -125,7 +125,33 @@ pub async fn end(
         .filter(idp_session::Column::EndedAt.is_null())
         .exec(db)
         .await?;
-    Ok((result.rows_affected == 1).then_some(live))
+    if result.rows_affected != 1 {
+        return Ok(None);
+    }
+    publish_signed_out(db, &live).await?;
+    Ok(Some(live))
+}
+
+/// Tells receivers outside that a sign-in ended (`session.revoked`; applications signed
+/// in through it get a back-channel logout token).
+async fn publish_signed_out(db: &impl ConnectionTrait, ended: &idp_session::Model) -> Result<()> {
+    let Some(user) = crate::users::find(db, ended.user_id).await? else {
+        return Ok(());
+    };
+    crate::events::publish(
+        db,
+        crate::events::Event {
+            kind: crate::events::kind::SESSION_REVOKED,
+            organization_id: Some(user.organization_id),
+            subject: Some(user.id),
+            data: serde_json::json!({
+                "cause": crate::events::cause::SIGNED_OUT,
+                "user": crate::events::user_ref(user.id, &user.username),
+                "signInId": ended.id,
+            }),
+        },
+    )
+    .await
 }
 
 /// A user's live sessions, the most recently used first.
@@ -146,11 +172,23 @@ pub async fn live_for_user(
 /// Ends every live session of a user (sign out everywhere). Returns how many ended. (The
 /// caller ends the impersonations they run, as for [`end`].)
 pub async fn end_all_for_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<u64> {
-    Ok(idp_session::Entity::update_many()
-        .col_expr(idp_session::Column::EndedAt, Expr::value(clock::now()))
+    let live = idp_session::Entity::find()
         .filter(idp_session::Column::UserId.eq(user_id))
         .filter(idp_session::Column::EndedAt.is_null())
-        .exec(db)
-        .await?
-        .rows_affected)
+        .all(db)
+        .await?;
+    let mut ended = 0;
+    for session in live {
+        let result = idp_session::Entity::update_many()
+            .col_expr(idp_session::Column::EndedAt, Expr::value(clock::now()))
+            .filter(idp_session::Column::Id.eq(session.id))
+            .filter(idp_session::Column::EndedAt.is_null())
+            .exec(db)
+            .await?;
+        if result.rows_affected == 1 {
+            publish_signed_out(db, &session).await?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
 }

@@ -168,8 +168,29 @@ async fn record_failure(
             },
         )
         .await?;
+        let mut event = user_event(crate::events::kind::USER_LOCKED, user, None);
+        event.data["cause"] = serde_json::json!("failed-sign-ins");
+        event.data["lockedUntil"] = serde_json::json!(crate::clock::rfc3339(now + length));
+        crate::events::publish(db, event).await?;
     }
     Ok(())
+}
+
+/// An event about `user`, by `by` (none: the server itself, or the operator).
+fn user_event(kind: &'static str, user: &user::Model, by: Option<Uuid>) -> crate::events::Event {
+    let mut data = serde_json::json!({
+        "user": crate::events::user_ref(user.id, &user.username),
+        "organizationId": user.organization_id,
+    });
+    if let Some(by) = by {
+        data["by"] = serde_json::json!({ "id": by });
+    }
+    crate::events::Event {
+        kind,
+        organization_id: Some(user.organization_id),
+        subject: Some(user.id),
+        data,
+    }
 }
 
 /// Ends a user's lock (`server users unlock`): a failed-password lock with its streak,
@@ -646,6 +667,7 @@ pub async fn update(
     if let Some(v) = changes.family_name {
         model.family_name = Set(v);
     }
+    let password_changed = changes.password.is_some();
     if let Some(v) = changes.password {
         model.password_hash = Set(password::hash(v).await?);
     }
@@ -686,8 +708,33 @@ pub async fn update(
         )
         .await?;
     }
+    let disabled =
+        changes.status == Some(UserStatus::Disabled) && user_status != UserStatus::Disabled;
     match model.update(db).await {
-        Ok(user) => Ok(Ok(user)),
+        Ok(user) => {
+            let by_id = by.actor();
+            let mut events = Vec::new();
+            if lock_change == Some(crate::audit::action::ACCOUNT_LOCKED) {
+                let mut event = user_event(crate::events::kind::USER_LOCKED, &user, by_id);
+                event.data["cause"] = serde_json::json!("administrator");
+                events.push(event);
+            }
+            if disabled {
+                events.push(user_event(crate::events::kind::USER_DISABLED, &user, by_id));
+            }
+            if password_changed {
+                let mut event =
+                    user_event(crate::events::kind::USER_PASSWORD_CHANGED, &user, by_id);
+                if let Some(by) = by_id {
+                    event.data["changedBy"] = serde_json::json!({ "id": by });
+                }
+                events.push(event);
+            }
+            for event in events {
+                crate::events::publish(db, event).await?;
+            }
+            Ok(Ok(user))
+        }
         Err(error) if unique_violation(&error) => Ok(Err(UserError::DuplicateUsername(
             changes.username.unwrap_or_default(),
         ))),

@@ -19,6 +19,7 @@ mod m20261201_000010_lockout;
 mod m20261201_000011_impersonation_history;
 mod m20261201_000012_impersonation_requirements;
 mod m20261201_000013_impersonation_approval;
+mod m20261201_000014_events;
 
 pub use m20261121_000009_change_counter::COUNTED_TABLES;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_impersonation_history::Migration),
             Box::new(m20261201_000012_impersonation_requirements::Migration),
             Box::new(m20261201_000013_impersonation_approval::Migration),
+            Box::new(m20261201_000014_events::Migration),
         ]
     }
 }

@@ -19,6 +19,9 @@
 //! | `IDP_REFRESH_FAMILY_LIFETIME_SECS` | `refresh_family_lifetime_secs` | `2592000` | a sign-in's refresh tokens end |
 //! | `IDP_MAIL_FROM` | `mail_from` | `Identity Server <no-reply@localhost>` | sender of mail |
 //! | `IDP_MAIL_RETRY_SECS` | `mail_retry_secs` | `5` | first retry delay of unsent mail (doubles) |
+//! | `IDP_DELIVERY_RETRY_SECS` | `delivery_retry_secs` | `5` | first retry delay of an event delivery (doubles, at most 1 h, for a day) |
+//! | `IDP_WEBHOOK_ALLOW_HTTP_LOOPBACK` | `webhook_allow_http_loopback` | `false` | receivers at `http://127.0.0.1…`/`localhost` too |
+//! | `IDP_WEBHOOK_ALLOW_PRIVATE_NETWORKS` | `webhook_allow_private_networks` | `false` | receivers at private addresses too |
 //! | `IDP_LOG_FORMAT` | `log_format` | `text` | `text` or `json` log lines |
 
 use serde::Deserialize;
@@ -50,6 +53,13 @@ Configuration (environment variables win over the file given by IDP_CONFIG or --
                                                                          [default: 2592000]
   IDP_MAIL_FROM              sender of mail      [default: Identity Server <no-reply@localhost>]
   IDP_MAIL_RETRY_SECS        first retry delay of unsent mail, doubling    [default: 5]
+  IDP_DELIVERY_RETRY_SECS    first retry delay of an event delivery (webhooks, Shared
+                             Signals, back-channel logout), doubling up to 1 h, for a day
+                                                                             [default: 5]
+  IDP_WEBHOOK_ALLOW_HTTP_LOOPBACK     event receivers at http://127.0.0.1, [::1] or
+                             localhost too (tests, local receivers)     [default: false]
+  IDP_WEBHOOK_ALLOW_PRIVATE_NETWORKS  event receivers at private, link-local or other
+                             non-public addresses too                   [default: false]
   IDP_LOG_FORMAT             text or json                                   [default: text]
   RUST_LOG                   log filter, e.g. info,server=debug              [default: info]";
 
@@ -116,6 +126,10 @@ pub struct Config {
     pub mail_from: String,
     /// First retry delay of a mail that could not be sent; doubles each attempt.
     pub mail_retry_secs: i64,
+    /// First retry delay of an event delivery; doubles each attempt.
+    pub delivery_retry_secs: i64,
+    /// Where events may be sent (webhooks, Shared Signals, back-channel logout).
+    pub outbound: identity::events::webhooks::Outbound,
     /// Log line format.
     pub log_format: LogFormat,
 }
@@ -138,6 +152,8 @@ impl Default for Config {
             refresh_family_lifetime_secs: 30 * 86_400,
             mail_from: "Identity Server <no-reply@localhost>".to_owned(),
             mail_retry_secs: 5,
+            delivery_retry_secs: 5,
+            outbound: identity::events::webhooks::Outbound::default(),
             log_format: LogFormat::Text,
         }
     }
@@ -162,6 +178,9 @@ struct Layer {
     refresh_family_lifetime_secs: Option<i64>,
     mail_from: Option<String>,
     mail_retry_secs: Option<i64>,
+    delivery_retry_secs: Option<i64>,
+    webhook_allow_http_loopback: Option<bool>,
+    webhook_allow_private_networks: Option<bool>,
     log_format: Option<LogFormat>,
 }
 
@@ -235,8 +254,20 @@ impl Config {
             refresh_family_lifetime_secs,
             mail_from,
             mail_retry_secs,
+            delivery_retry_secs,
+            webhook_allow_http_loopback,
+            webhook_allow_private_networks,
             log_format,
         } = layer;
+        if let Some(v) = delivery_retry_secs {
+            self.delivery_retry_secs = v.max(1);
+        }
+        if let Some(v) = webhook_allow_http_loopback {
+            self.outbound.allow_http_loopback = v;
+        }
+        if let Some(v) = webhook_allow_private_networks {
+            self.outbound.allow_private_networks = v;
+        }
         if let Some(v) = lockout_duration_secs {
             self.lockout_duration_secs = v;
         }
@@ -333,6 +364,15 @@ fn env_layer(env: &impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError
         mail_from: get("IDP_MAIL_FROM"),
         mail_retry_secs: get("IDP_MAIL_RETRY_SECS")
             .map(|v| parse("IDP_MAIL_RETRY_SECS", v))
+            .transpose()?,
+        delivery_retry_secs: get("IDP_DELIVERY_RETRY_SECS")
+            .map(|v| parse("IDP_DELIVERY_RETRY_SECS", v))
+            .transpose()?,
+        webhook_allow_http_loopback: get("IDP_WEBHOOK_ALLOW_HTTP_LOOPBACK")
+            .map(|v| parse("IDP_WEBHOOK_ALLOW_HTTP_LOOPBACK", v))
+            .transpose()?,
+        webhook_allow_private_networks: get("IDP_WEBHOOK_ALLOW_PRIVATE_NETWORKS")
+            .map(|v| parse("IDP_WEBHOOK_ALLOW_PRIVATE_NETWORKS", v))
             .transpose()?,
         lockout_threshold: get("IDP_LOCKOUT_THRESHOLD")
             .map(|v| parse("IDP_LOCKOUT_THRESHOLD", v))

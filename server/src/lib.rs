@@ -3,6 +3,7 @@
 //! The domain lives in the `identity` crate and the pages in `app`; this crate wires them.
 
 pub mod config;
+pub mod deliverer;
 pub mod error;
 pub mod mailer;
 pub mod routes;

@@ -147,6 +147,15 @@ impl Application {
             from,
             self.state.config.mail_retry_secs,
         ));
+        let deliverer = crate::deliverer::Deliverer::new(
+            self.state.db.clone(),
+            self.state.provider.keys.clone(),
+            self.state.provider.issuer.clone(),
+            self.state.config.outbound,
+            self.state.config.delivery_retry_secs,
+        )
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        let deliverer = tokio::spawn(deliverer.run());
         let router = routes::router(self.state);
         let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = axum::serve(self.listener, router)
@@ -154,6 +163,7 @@ impl Application {
             .await;
         reload.abort();
         mailer.abort();
+        deliverer.abort();
         served
     }
 }

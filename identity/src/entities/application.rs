@@ -41,6 +41,11 @@ pub struct Model {
     /// `openid profile email`.
     #[sea_orm(column_type = "Json")]
     pub read_only_scopes: StringList,
+    /// OpenID Connect Back-Channel Logout: where logout tokens are posted when a session
+    /// this application signed someone in through ends.
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the application needs `sid` in logout tokens (it always gets one).
+    pub backchannel_logout_session_required: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -19,6 +19,7 @@ use crate::audit::{self, Event, action};
 use crate::entities::{
     impersonation_request as request, impersonation_session, support_access, user,
 };
+use crate::events::kind;
 use crate::settings::{Approval, Impersonation, Mode};
 use crate::store::db::Batch;
 use crate::{Result, clock, roles, scopes};
@@ -296,6 +297,12 @@ pub async fn create(
             reason,
         ),
     );
+    let requested = super::events::request(db, kind::IMPERSONATION_REQUESTED, &created, None);
+    crate::events::publish_in(&mut writes, requested.await?);
+    if approved {
+        let approved = super::events::request(db, kind::IMPERSONATION_APPROVED, &created, None);
+        crate::events::publish_in(&mut writes, approved.await?);
+    }
     if needs_user && user_approved_at.is_none() && !target.email.is_empty() {
         let template = crate::mail::template(
             db,
@@ -601,7 +608,19 @@ pub async fn decide(
         }
     };
     audit::record(db, event(action, decider.id(), &found, &reason)).await?;
-    find(db, id).await?.ok_or(DecideError::NotFound)
+    let decided = find(db, id).await?.ok_or(DecideError::NotFound)?;
+    let published = match decided.status.as_str() {
+        s if s == Status::Approved.as_str() && action == action::IMPERSONATION_REQUEST_APPROVED => {
+            Some(kind::IMPERSONATION_APPROVED)
+        }
+        s if s == Status::Denied.as_str() => Some(kind::IMPERSONATION_DENIED),
+        _ => None,
+    };
+    if let Some(published) = published {
+        let event = super::events::request(db, published, &decided, Some(decider.id()));
+        crate::events::publish(db, event.await?).await?;
+    }
+    Ok(decided)
 }
 
 /// Why a decision changed nothing: the request was decided, used or expired meanwhile.

@@ -264,6 +264,10 @@ pub async fn exchange(
     };
     audit::record_in(&mut writes, event(action::IMPERSONATION_STARTED));
     audit::record_in(&mut writes, event(action::IMPERSONATED_TOKEN_ISSUED));
+    crate::events::publish_in(
+        &mut writes,
+        super::events::started(&session, &target.username),
+    );
     match provider.single_use.use_up(single_use, writes).await? {
         Outcome::Written => Ok(Exchanged {
             tokens: minted,

@@ -16,6 +16,7 @@
 
 pub mod approval;
 pub mod claims;
+pub mod events;
 pub mod exchange;
 pub mod policy;
 pub mod readiness;

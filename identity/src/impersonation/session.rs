@@ -208,6 +208,8 @@ pub async fn end(
         },
     )
     .await?;
+    let event = super::events::ended(db, session, ended_by, reason).await?;
+    crate::events::publish(db, event).await?;
     Ok(true)
 }
 

@@ -241,6 +241,25 @@ impl KeyStore {
         active.activated_at = Set(Some(now));
         active.update(&txn).await?;
         generate(KeyStatus::Next).await?.insert(&txn).await?;
+        let retired: Vec<&str> = keys
+            .iter()
+            .filter(|k| k.status == KeyStatus::Active)
+            .map(|k| k.kid.as_str())
+            .collect();
+        crate::events::publish(
+            &txn,
+            crate::events::Event {
+                kind: crate::events::kind::SIGNING_KEY_ROTATED,
+                organization_id: None,
+                subject: None,
+                data: serde_json::json!({
+                    "kid": kid,
+                    "algorithm": "RS256",
+                    "retiredKids": retired,
+                }),
+            },
+        )
+        .await?;
         txn.commit().await?;
         self.reload().await?;
         tracing::info!(%kid, "signing keys rotated");

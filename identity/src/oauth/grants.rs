@@ -223,7 +223,11 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
                 nonce: m.nonce.clone(),
                 at_hash: Some(half_hash(&access_token)),
                 c_hash: None,
-                sid: m.idp_session_id.map(|s| s.to_string()),
+                // An impersonated sign-in is a session of its own at the application:
+                // ending the impersonation signs out exactly it (back-channel logout).
+                sid: impersonation_session_id
+                    .or(m.idp_session_id)
+                    .map(|s| s.to_string()),
                 act,
                 impersonation_mode,
                 profile: Profile::of(user, &m.scopes),
@@ -366,8 +370,13 @@ pub async fn refresh(
 
 /// Revokes every refresh token of a family and the access tokens minted in it.
 pub async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid) -> Result<()> {
+    revoke_family_counted(db, family_id).await.map(|_| ())
+}
+
+/// [`revoke_family`], returning how many refresh tokens it revoked (none: it was revoked).
+async fn revoke_family_counted(db: &impl ConnectionTrait, family_id: Uuid) -> Result<u64> {
     let now = clock::now();
-    refresh_token::Entity::update_many()
+    let revoked = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
         .filter(refresh_token::Column::FamilyId.eq(family_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
@@ -379,7 +388,7 @@ pub async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid) -> Result
         .filter(access_token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    Ok(())
+    Ok(revoked.rows_affected)
 }
 
 /// A verified access token whose record is live and whose user may still sign in.
@@ -463,11 +472,15 @@ pub enum Revoked {
 /// Revokes an access token (by its JWT) or a refresh token (with its family).
 pub async fn revoke(provider: &Provider, token: &str, app: &application::Model) -> Result<Revoked> {
     let db = &provider.db;
-    if let Some((found, _)) = live_refresh(db, token).await? {
+    if let Some((found, user)) = live_refresh(db, token).await? {
         if found.application_id != app.id {
             return Ok(Revoked::OtherClient);
         }
-        revoke_family(db, found.family_id).await?;
+        let txn = crate::store::db::begin_write(db).await?;
+        if revoke_family_counted(&txn, found.family_id).await? > 0 {
+            publish_token_revoked(&txn, &user, found.idp_session_id, app).await?;
+        }
+        txn.commit().await?;
         return Ok(Revoked::Done);
     }
     if let Ok(claims) = provider
@@ -478,14 +491,54 @@ pub async fn revoke(provider: &Provider, token: &str, app: &application::Model) 
         if claims.client_id != app.client_id {
             return Ok(Revoked::OtherClient);
         }
-        access_token::Entity::update_many()
+        let txn = crate::store::db::begin_write(db).await?;
+        let record = access_token::Entity::find_by_id(claims.jti.clone())
+            .one(&txn)
+            .await?;
+        let revoked = access_token::Entity::update_many()
             .col_expr(access_token::Column::RevokedAt, Expr::value(clock::now()))
             .filter(access_token::Column::Jti.eq(claims.jti))
             .filter(access_token::Column::RevokedAt.is_null())
-            .exec(db)
+            .exec(&txn)
             .await?;
+        if revoked.rows_affected == 1
+            && let Some(record) = record
+            && let Some(user_id) = record.user_id
+            && let Some(user) = crate::users::find(&txn, user_id).await?
+        {
+            publish_token_revoked(&txn, &user, record.idp_session_id, app).await?;
+        }
+        txn.commit().await?;
     }
     Ok(Revoked::Done)
+}
+
+/// Tells receivers outside that a user's token was revoked at `/oauth2/revoke`
+/// (`session.revoked`, cause `token-revoked`).
+async fn publish_token_revoked(
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    sign_in: Option<Uuid>,
+    app: &application::Model,
+) -> Result<()> {
+    let mut data = serde_json::json!({
+        "cause": crate::events::cause::TOKEN_REVOKED,
+        "user": crate::events::user_ref(user.id, &user.username),
+        "clientId": app.client_id,
+    });
+    if let Some(sign_in) = sign_in {
+        data["signInId"] = serde_json::json!(sign_in);
+    }
+    crate::events::publish(
+        db,
+        crate::events::Event {
+            kind: crate::events::kind::SESSION_REVOKED,
+            organization_id: Some(user.organization_id),
+            subject: Some(user.id),
+            data,
+        },
+    )
+    .await
 }
 
 /// An ID token for `user` alone (no access token beside it): the impersonator's ID token

@@ -7,6 +7,8 @@
 //! - `api_auth`: who calls the management API and SCIM (Basic or Bearer, with scopes)
 //! - `impersonation_audit`: audits API requests made with impersonated tokens
 //! - `rejections`: audits every refused request
+//! - `shared_signals`: the Shared Signals transmitter (`/.well-known/ssf-configuration`,
+//!   `/ssf/*`)
 //! - `ui`: the server-rendered pages, their server functions, sign-in and sign-out
 
 pub mod api_auth;
@@ -16,6 +18,7 @@ pub mod management;
 pub mod oauth2;
 pub mod rejections;
 pub mod scim2;
+pub mod shared_signals;
 pub mod ui;
 
 use crate::{state::AppState, telemetry};
@@ -40,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(
             management::router()
                 .merge(scim2::router())
+                .merge(shared_signals::router())
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     impersonation_audit::audit_impersonated,

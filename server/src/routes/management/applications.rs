@@ -81,6 +81,15 @@ struct OidcInput {
     refresh_token: Option<RefreshTokenInput>,
     id_token: Option<ExpiryInput>,
     subject_token: Option<SubjectTokenInput>,
+    logout: Option<LogoutInput>,
+}
+
+/// WSO2's `logout` block; `backChannelLogoutSessionRequired` is ours.
+#[derive(Deserialize, Default, Clone)]
+#[serde(rename_all = "camelCase")]
+struct LogoutInput {
+    back_channel_logout_url: Option<String>,
+    back_channel_logout_session_required: Option<bool>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -163,6 +172,14 @@ fn apply_oidc(settings: &mut Settings, oidc: OidcInput) -> Result<(), ApiError> 
     }
     if let Some(secs) = oidc.id_token.and_then(|t| t.expiry_in_seconds) {
         settings.id_token_lifetime_secs = secs;
+    }
+    if let Some(logout) = oidc.logout {
+        if let Some(url) = logout.back_channel_logout_url {
+            settings.backchannel_logout_uri = Some(url).filter(|u| !u.is_empty());
+        }
+        if let Some(on) = logout.back_channel_logout_session_required {
+            settings.backchannel_logout_session_required = on;
+        }
     }
     if let Some(subject) = oidc.subject_token {
         if let Some(on) = subject.enable {
@@ -256,6 +273,10 @@ fn oidc_config(app: &application::Model, secret: Option<String>) -> Value {
         "subjectToken": {
             "enable": app.subject_token_enabled,
             "applicationSubjectTokenExpiryInSeconds": app.subject_token_expiry_secs,
+        },
+        "logout": {
+            "backChannelLogoutUrl": app.backchannel_logout_uri,
+            "backChannelLogoutSessionRequired": app.backchannel_logout_session_required,
         },
     });
     if let Some(secret) = secret {

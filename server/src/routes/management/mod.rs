@@ -11,6 +11,7 @@ pub mod impersonation_requests;
 pub mod impersonation_sessions;
 pub mod keys;
 pub mod organizations;
+pub mod webhooks;
 
 use crate::state::AppState;
 use axum::Router;
@@ -26,4 +27,5 @@ pub fn router() -> Router<AppState> {
         .merge(impersonation_sessions::router())
         .merge(keys::router())
         .merge(organizations::router())
+        .merge(webhooks::router())
 }

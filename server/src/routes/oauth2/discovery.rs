@@ -23,6 +23,8 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
         "introspection_endpoint": format!("{base}/oauth2/introspect"),
         "revocation_endpoint": format!("{base}/oauth2/revoke"),
         "end_session_endpoint": format!("{base}/oidc/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "response_types_supported": ["code", "subject_token", "id_token subject_token"],
         "response_modes_supported": ["query", "fragment", "form_post"],

@@ -1,0 +1,256 @@
+//! The event delivery worker: fans new events out (`identity::events::outbox`) and sends
+//! the deliveries that are due, each in its receiver's format:
+//!
+//! - webhooks: the Standard Webhooks headers and JSON body, signed with the subscription's
+//!   secret;
+//! - Shared Signals streams: the Security Event Token, signed with our keys, pushed as in
+//!   RFC 8935 (`application/secevent+jwt`);
+//! - back-channel logout: the logout token, signed at each attempt (it lives two
+//!   minutes), posted as `logout_token`.
+//!
+//! Every request goes only where `Outbound` allows (checked on the URL, and on every
+//! address its name resolves to, so a name cannot be pointed inside later), follows no
+//! redirect, and gives up after 10 s. A failure is retried with backoff for a day.
+
+use identity::DatabaseConnection;
+use identity::entities::delivery;
+use identity::entities::{ssf_stream, webhook};
+use identity::events::outbox::{self, Channel, Outcome};
+use identity::events::webhooks::Outbound;
+use identity::events::{backchannel_logout, shared_signals, webhooks};
+use identity::keys::KeyStore;
+use sea_orm::EntityTrait;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a receiver has to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the worker needs.
+#[derive(Clone)]
+pub struct Deliverer {
+    pub db: DatabaseConnection,
+    pub keys: Arc<KeyStore>,
+    pub issuer: String,
+    pub outbound: Outbound,
+    pub retry_secs: i64,
+    client: reqwest::Client,
+}
+
+/// Resolves names for the HTTP client, keeping only the addresses `Outbound` allows.
+struct CheckedResolver(Outbound);
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let outbound = self.0;
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|a| outbound.address_allowed(a.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(
+                    format!("{} has no address the server may send to", name.as_str()).into(),
+                );
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+impl Deliverer {
+    pub fn new(
+        db: DatabaseConnection,
+        keys: Arc<KeyStore>,
+        issuer: String,
+        outbound: Outbound,
+        retry_secs: i64,
+    ) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT)
+            .dns_resolver(Arc::new(CheckedResolver(outbound)))
+            .user_agent("identity-server-events/1")
+            .build()?;
+        Ok(Self {
+            db,
+            keys,
+            issuer,
+            outbound,
+            retry_secs,
+            client,
+        })
+    }
+
+    /// Fans out and sends every second until the task is aborted.
+    pub async fn run(self) {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            if let Err(error) = outbox::fan_out_due(&self.db, &self.issuer, 100).await {
+                tracing::warn!("fanning out events failed: {error}");
+            }
+            let due = match outbox::claim_due(&self.db, 50).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!("reading the event outbox failed: {error}");
+                    continue;
+                }
+            };
+            let mut sending = tokio::task::JoinSet::new();
+            for d in due {
+                let this = self.clone();
+                sending.spawn(async move { this.deliver(d).await });
+            }
+            while sending.join_next().await.is_some() {}
+        }
+    }
+
+    async fn deliver(&self, d: delivery::Model) {
+        let outcome = match self.attempt(&d).await {
+            Ok(outcome) => outcome,
+            Err(error) => Outcome::Retry {
+                status: None,
+                error: format!("{error:#}"),
+            },
+        };
+        match &outcome {
+            Outcome::Delivered { status } => {
+                tracing::info!(delivery_id = %d.id, channel = %d.channel, status, "event delivered")
+            }
+            Outcome::Retry { error, .. } | Outcome::GiveUp { error } => {
+                tracing::warn!(delivery_id = %d.id, channel = %d.channel, attempt = d.attempts + 1, "event not delivered: {error}")
+            }
+            Outcome::Hold => {}
+        }
+        if let Err(error) = self.record(&d, outcome).await {
+            tracing::error!(delivery_id = %d.id, "recording a delivery's outcome failed: {error}");
+        }
+    }
+
+    /// Records an attempt, as a write transaction queued with the process's others.
+    async fn record(&self, d: &delivery::Model, outcome: Outcome) -> identity::Result<()> {
+        let txn = identity::store::db::begin_write(&self.db).await?;
+        outbox::record(&txn, d, outcome, self.retry_secs).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// One attempt: the request in the receiver's format, sent.
+    async fn attempt(&self, d: &delivery::Model) -> anyhow::Result<Outcome> {
+        if let Err(why) = self.outbound.check_url(&d.url) {
+            return Ok(Outcome::GiveUp { error: why });
+        }
+        let now = identity::clock::now();
+        let request = match Channel::parse(&d.channel) {
+            Some(Channel::Webhook) => {
+                let Some(hook) = webhook::Entity::find_by_id(d.destination_id)
+                    .one(&self.db)
+                    .await?
+                else {
+                    return Ok(gone("The webhook was deleted."));
+                };
+                if !hook.enabled {
+                    return Ok(gone("The webhook is disabled."));
+                }
+                let body = serde_json::to_string(&d.payload)?;
+                let id = d.event_id.to_string();
+                let signature =
+                    webhooks::signature(&webhooks::signing_secrets(&hook, now), &id, now, &body);
+                self.client
+                    .post(&d.url)
+                    .header("content-type", "application/json")
+                    .header("webhook-id", id)
+                    .header("webhook-timestamp", now.to_string())
+                    .header("webhook-signature", signature)
+                    .body(body)
+            }
+            Some(Channel::SharedSignals) => {
+                let Some(stream) = ssf_stream::Entity::find_by_id(d.destination_id)
+                    .one(&self.db)
+                    .await?
+                else {
+                    return Ok(gone("The stream was deleted."));
+                };
+                match stream.status.as_str() {
+                    shared_signals::status::PAUSED => return Ok(Outcome::Hold),
+                    shared_signals::status::DISABLED => return Ok(gone("The stream is disabled.")),
+                    _ => {}
+                }
+                let token = self.keys.sign(shared_signals::TOKEN_TYPE, &d.payload)?;
+                let mut request = self
+                    .client
+                    .post(&d.url)
+                    .header("content-type", "application/secevent+jwt")
+                    .header("accept", "application/json")
+                    .body(token);
+                if let Some(authorization) = &stream.authorization_header {
+                    request = request.header("authorization", authorization);
+                }
+                request
+            }
+            Some(Channel::BackchannelLogout) => {
+                let claims = backchannel_logout::claims_at(&d.payload, now);
+                let token = self.keys.sign(backchannel_logout::TOKEN_TYPE, &claims)?;
+                let body = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("logout_token", &token)
+                    .finish();
+                self.client
+                    .post(&d.url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("cache-control", "no-store")
+                    .body(body)
+            }
+            None => return Ok(gone("Unknown channel.")),
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Ok(Outcome::Retry {
+                    status: None,
+                    error: describe(&error),
+                });
+            }
+        };
+        let status = response.status();
+        Ok(if status.is_success() {
+            Outcome::Delivered {
+                status: status.as_u16(),
+            }
+        } else {
+            let error = if status.is_redirection() {
+                format!("HTTP {status}: redirects are not followed")
+            } else {
+                format!("HTTP {status}")
+            };
+            Outcome::Retry {
+                status: Some(status.as_u16()),
+                error,
+            }
+        })
+    }
+}
+
+fn gone(why: &str) -> Outcome {
+    Outcome::GiveUp {
+        error: why.to_owned(),
+    }
+}
+
+/// A send error in a line: timeouts and refused connections named as such.
+fn describe(error: &reqwest::Error) -> String {
+    use std::error::Error;
+    if error.is_timeout() {
+        return "no answer within 10 s".to_owned();
+    }
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
+}
