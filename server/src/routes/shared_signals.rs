@@ -27,6 +27,12 @@ use serde_json::{Value, json};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/.well-known/ssf-configuration", get(configuration))
+        // SSF §7.2: an issuer with a path (ours is WSO2's `/oauth2/token`) has its
+        // metadata under the well-known path followed by that path.
+        .route(
+            "/.well-known/ssf-configuration/oauth2/token",
+            get(configuration),
+        )
         .route(
             "/ssf/streams",
             get(read)

@@ -45,6 +45,12 @@ pub fn test_config(data_dir: &Path) -> Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         admin_password: Some(Secret::new(ADMIN_PASSWORD)),
         site_dir: data_dir.join("site"),
+        // Event receivers in the tests listen on http://127.0.0.1; retries come quickly.
+        outbound: identity::events::webhooks::Outbound {
+            allow_http_loopback: true,
+            allow_private_networks: false,
+        },
+        delivery_retry_secs: 1,
         ..Config::default()
     }
 }

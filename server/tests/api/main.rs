@@ -7,6 +7,7 @@ mod binary;
 mod console;
 mod current_rights;
 mod delegation;
+mod events;
 mod flood;
 mod headers;
 mod health;
