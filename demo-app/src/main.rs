@@ -5,6 +5,12 @@
 //! for the self-service scope `internal_login`). Impersonated, the server refuses that
 //! change and audits it as a failed `resource-modification-via-impersonation`.
 //!
+//! It implements OpenID Connect Back-Channel Logout 1.0: the identity server posts a logout
+//! token to `/backchannel-logout` when the session it signed in through ends (an
+//! administrator ends an impersonation, the user signs out); the token is verified (its
+//! signature through the published keys, issuer, audience, age, event) and every session
+//! of ours with its `sid` ends, so the next request shows "signed out".
+//!
 //! `demo-app register` registers it with the server (discoverable, enabled for
 //! impersonation) and prints the variables to start it with; `demo-app` runs it.
 
@@ -17,7 +23,10 @@ use axum::{
     routing::{get, post},
 };
 use clap::{Parser, Subcommand};
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata,
+};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
@@ -84,6 +93,10 @@ enum Command {
 struct Signed {
     name: String,
     access_token: String,
+    /// The identity server's session this sign-in came through (the ID token's `sid`).
+    sid: Option<String>,
+    /// Set when the identity server said the session ended (back-channel logout).
+    signed_out: bool,
 }
 
 /// A sign-in under way: its PKCE verifier and nonce, by `state`.
@@ -154,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
         .route("/login", get(login))
         .route("/callback", get(callback))
         .route("/profile", post(change_profile))
+        .route("/backchannel-logout", post(backchannel_logout))
         .with_state(demo);
     let listener = tokio::net::TcpListener::bind(&cli.addr).await?;
     tracing::info!("demo app at {}", cli.url);
@@ -191,6 +205,7 @@ async fn register(
             "inboundProtocolConfiguration": { "oidc": {
                 "grantTypes": ["authorization_code"],
                 "callbackURLs": [format!("{}/callback", cli.url)],
+                "logout": { "backChannelLogoutUrl": format!("{}/backchannel-logout", cli.url) },
             }},
         }))
         .send()
@@ -266,12 +281,20 @@ async fn home(State(demo): Shared, headers: HeaderMap) -> Response {
             .lock()
             .unwrap()
             .get(&id)
-            .map(|s| (s.name.clone(), s.access_token.clone()))
+            .map(|s| (s.name.clone(), s.access_token.clone(), s.signed_out))
     });
     // Launched from My Account (or opened) without a session: single sign-on right away.
-    let Some((name, token)) = signed else {
+    let Some((name, token, signed_out)) = signed else {
         return Redirect::to("/login").into_response();
     };
+    if signed_out {
+        return page(&format!(
+            "<p role=\"status\" id=\"signed-out\">{} was signed out: the identity server \
+             ended the session.</p><p><a href=\"/login\">Sign in again</a></p>",
+            escape(&name)
+        ))
+        .into_response();
+    }
     let info = introspect(&demo, &token).await.unwrap_or_default();
     let active = info["active"].as_bool().unwrap_or(false);
     // A read-only impersonation (`impersonation_mode`) may look but not change.
@@ -379,10 +402,115 @@ async fn finish_sign_in(demo: &Demo, code: String, pending: Pending) -> anyhow::
         .preferred_username()
         .map(|n| n.as_str().to_owned())
         .unwrap_or_else(|| claims.subject().as_str().to_owned());
+    // `sid` is beyond the standard claims the library reads: taken from the payload of
+    // the ID token verified just above.
+    let sid = {
+        use base64::Engine;
+        let payload = id_token.to_string();
+        payload
+            .split('.')
+            .nth(1)
+            .and_then(|p| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p)
+                    .ok()
+            })
+            .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
+            .and_then(|c| c["sid"].as_str().map(str::to_owned))
+    };
     Ok(Signed {
         name,
         access_token: tokens.access_token().secret().clone(),
+        sid,
+        signed_out: false,
     })
+}
+
+/// The logout token's event (OpenID Connect Back-Channel Logout 1.0 §2.4).
+const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    logout_token: String,
+}
+
+/// `POST /backchannel-logout`: the identity server says a session ended. The token is
+/// verified; the sessions with its `sid` are signed out. 200 when done, 400 otherwise.
+async fn backchannel_logout(State(demo): Shared, Form(form): Form<LogoutForm>) -> Response {
+    let answer = match verify_logout_token(&demo, &form.logout_token).await {
+        Ok(sid) => {
+            let mut sessions = demo.sessions.lock().unwrap();
+            let mut ended = 0;
+            for signed in sessions.values_mut() {
+                if signed.sid.as_deref() == Some(sid.as_str()) {
+                    signed.signed_out = true;
+                    ended += 1;
+                }
+            }
+            tracing::info!(%sid, ended, "signed out by the identity server");
+            axum::http::StatusCode::OK
+        }
+        Err(error) => {
+            tracing::warn!("refused a logout token: {error:#}");
+            axum::http::StatusCode::BAD_REQUEST
+        }
+    };
+    (answer, [(header::CACHE_CONTROL, "no-store")]).into_response()
+}
+
+/// Checks a logout token as §2.6 asks (signature by a published key, `typ`, `iss`, `aud`,
+/// `iat`/`exp`, the event, no `nonce`) and returns its `sid`.
+async fn verify_logout_token(demo: &Demo, token: &str) -> anyhow::Result<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use openidconnect::JsonWebKey;
+    let mut parts = token.split('.');
+    let (Some(head), Some(body), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        anyhow::bail!("not a signed JWT");
+    };
+    let header: Value = serde_json::from_slice(&B64.decode(head)?)?;
+    anyhow::ensure!(header["alg"] == "RS256", "unexpected algorithm");
+    anyhow::ensure!(header["typ"] == "logout+jwt", "not a logout token");
+    let keys = CoreJsonWebKeySet::fetch_async(demo.metadata.jwks_uri(), &demo.http).await?;
+    let kid = header["kid"].as_str().unwrap_or_default();
+    let key = keys
+        .keys()
+        .iter()
+        .find(|k| k.key_id().map(|id| id.as_str()) == Some(kid))
+        .context("signed by no published key")?;
+    key.verify_signature(
+        &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        format!("{head}.{body}").as_bytes(),
+        &B64.decode(signature)?,
+    )
+    .map_err(|e| anyhow::anyhow!("bad signature: {e}"))?;
+    let claims: Value = serde_json::from_slice(&B64.decode(body)?)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    anyhow::ensure!(
+        claims["iss"] == demo.metadata.issuer().as_str(),
+        "another issuer"
+    );
+    let audience_ok = match &claims["aud"] {
+        Value::String(aud) => aud == &demo.client_id,
+        Value::Array(auds) => auds.iter().any(|a| a == demo.client_id.as_str()),
+        _ => false,
+    };
+    anyhow::ensure!(audience_ok, "not for this application");
+    anyhow::ensure!(
+        claims["exp"].as_i64().is_some_and(|exp| exp > now - 30)
+            && claims["iat"].as_i64().is_some_and(|iat| iat < now + 30),
+        "expired"
+    );
+    anyhow::ensure!(
+        claims["events"][LOGOUT_EVENT].is_object(),
+        "no back-channel logout event"
+    );
+    anyhow::ensure!(claims.get("nonce").is_none(), "a nonce is forbidden");
+    claims["sid"].as_str().map(str::to_owned).context("no sid")
 }
 
 #[derive(Deserialize)]

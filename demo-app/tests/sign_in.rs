@@ -1,7 +1,8 @@
 //! The demo application as an operator runs it: registered through the management API
 //! with its own `register` command, started as a process, signing a browser in through
 //! the identity server over HTTP (code + PKCE, ID token validated), and changing the
-//! user's profile through `/scim2/Me` with its access token.
+//! user's profile through `/scim2/Me` with its access token; signed out by the identity
+//! server's back-channel logout when the user signs out there.
 
 use reqwest::{Client, redirect::Policy};
 use server::{Application, Config, config::Secret};
@@ -45,6 +46,11 @@ async fn an_operator_registers_and_starts_the_demo_app_and_a_user_signs_in_and_c
         addr: "127.0.0.1:0".parse().unwrap(),
         admin_password: Some(Secret::new(ADMIN_PASSWORD)),
         site_dir: data.path().join("site"),
+        // The demo app's back-channel logout endpoint is on http://127.0.0.1.
+        outbound: identity::events::webhooks::Outbound {
+            allow_http_loopback: true,
+            allow_private_networks: false,
+        },
         ..Config::default()
     })
     .await
@@ -173,4 +179,34 @@ async fn an_operator_registers_and_starts_the_demo_app_and_a_user_signs_in_and_c
         .await
         .unwrap();
     assert_eq!(me["Resources"][0]["name"]["givenName"], "Adaline");
+
+    // Signing out at the identity server signs the demo app out too (back-channel
+    // logout): its next page says so, with nothing done in its tab.
+    let out = browser
+        .post(format!("{idp}/logout"))
+        .header("Origin", &idp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let started = Instant::now();
+    loop {
+        let page = browser
+            .get(&demo_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains("id=\"signed-out\"") {
+            assert!(page.contains("admin was signed out"), "{page}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the demo app was not signed out: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
