@@ -78,6 +78,8 @@ export default defineConfig({
       IDP_SITE_DIR: process.env.IDP_SITE_DIR ?? path.resolve(__dirname, '..', 'site'),
       RUST_LOG: process.env.E2E_RUST_LOG!,
       NO_COLOR: '1',
+      // The webhook receivers of the tests listen on http://127.0.0.1.
+      IDP_WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true',
     },
   },
 });

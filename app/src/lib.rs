@@ -56,6 +56,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/console/impersonation-sessions") view=pages::console::sessions::SessionsPage ssr=SsrMode::Async/>
                 <Route path=path!("/console/settings/impersonation") view=pages::console::settings::ImpersonationSettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/console/email-templates") view=pages::console::email_templates::EmailTemplatesPage ssr=SsrMode::Async/>
+                <Route path=path!("/console/webhooks") view=pages::console::webhooks::WebhooksPage ssr=SsrMode::Async/>
+                <Route path=path!("/console/webhooks/:id") view=pages::console::webhooks::WebhookPage ssr=SsrMode::Async/>
                 <Route path=path!("/console/audit") view=pages::console::audit::AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/myaccount") view=pages::myaccount::MyAccountHome ssr=SsrMode::Async/>
                 <Route path=path!("/myaccount/profile") view=pages::myaccount::profile::ProfilePage ssr=SsrMode::Async/>

@@ -73,6 +73,8 @@ pub struct AppContext {
     pub session_cookie: &'static str,
     /// Where this server is reached (`IDP_PUBLIC_URL`), for links in mails.
     pub public_url: std::sync::Arc<str>,
+    /// Where events may be sent (webhook URLs are checked against it).
+    pub outbound: identity::events::webhooks::Outbound,
 }
 
 /// The server context, or an error when a server function runs outside the server.

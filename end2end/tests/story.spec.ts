@@ -75,6 +75,8 @@ test.beforeAll(async () => {
     IDP_ADMIN_PASSWORD: admin.password,
     IDP_SITE_DIR: process.env.IDP_SITE_DIR ?? path.resolve(__dirname, '..', '..', 'site'),
     IDP_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    // The demo application's back-channel logout endpoint is on http://127.0.0.1.
+    IDP_WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true',
     RUST_LOG: process.env.E2E_RUST_LOG ?? 'info',
     NO_COLOR: '1',
   });
@@ -236,8 +238,14 @@ test('an administrator impersonates a user, uses a business application as them,
     expect(stopped).toBeTruthy();
     expect(stopped).not.toBe(impersonating);
 
+    // The identity server told the demo application (back-channel logout): its next page
+    // says the impersonated session was signed out.
     await myAccount.goto(`${demo}/`);
-    await expect(myAccount.locator('#token-state')).toHaveText('no longer active');
+    await expect(async () => {
+      await myAccount.reload();
+      await expect(myAccount.locator('#signed-out')).toBeVisible({ timeout: 1_000 });
+    }).toPass({ timeout: 15_000 });
+    await expect(myAccount.locator('#signed-out')).toContainText('taylor was signed out');
     await expect(myAccount.getByText('Impersonated by')).toHaveCount(0);
 
     await page.goto('/console');
@@ -261,4 +269,36 @@ test('an administrator without the Impersonator role sees the button disabled, w
   const button = page.getByRole('button', { name: 'Impersonate User' });
   await expect(button).toBeDisabled();
   await expect(button).toHaveAccessibleDescription('You need the Impersonator role to impersonate users.');
+});
+
+test("an administrator ends an impersonation in the Console and the demo application's tab shows signed out on reload", async ({
+  page,
+  request,
+}) => {
+  test.setTimeout(90_000);
+  const morganId = await createUser(request, 'morgan', 'morgan-Password-1', { givenName: 'Morgan' });
+  await assignRole(request, 'Administrator', morganId);
+  await assignRole(request, 'Impersonator', morganId);
+  const rileyId = await createUser(request, 'riley', 'riley-Password-1', { givenName: 'Riley' });
+
+  await page.goto(`/console/users/${rileyId}`);
+  await new LoginPage(page).signIn('morgan', 'morgan-Password-1');
+  const demoTab = await impersonate(page, 'Ticket 5150: export fails');
+  await demoTab.getByRole('link', { name: 'Launch Demo business app' }).click();
+  await expect(demoTab).toHaveURL(`${demo}/`);
+  await expect(demoTab.locator('#user')).toHaveText('riley');
+  await expect(demoTab.getByRole('status')).toHaveText(`Impersonated by ${morganId}`);
+
+  // The first tab ends the session in the Console; nothing is done in the demo tab.
+  await page.goto('/console');
+  await page.getByRole('link', { name: 'Impersonation sessions' }).click();
+  await page.getByRole('button', { name: 'End the impersonation of riley by morgan' }).click();
+  await expect(page.getByRole('row', { name: /Ticket 5150/ })).toContainText('ended by an administrator');
+
+  await expect(async () => {
+    await demoTab.reload();
+    await expect(demoTab.locator('#signed-out')).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(demoTab.locator('#signed-out')).toContainText('riley was signed out: the identity server ended the session');
+  await expect(demoTab.getByText('Impersonated by')).toHaveCount(0);
 });

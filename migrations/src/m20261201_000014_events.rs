@@ -55,6 +55,7 @@ impl MigrationTrait for Migration {
                     .col(string(Webhooks::Secret))
                     .col(string_null(Webhooks::PreviousSecret))
                     .col(big_integer_null(Webhooks::PreviousSecretUntil))
+                    .col(boolean(Webhooks::RevealSecret).default(false))
                     .col(big_integer(Webhooks::CreatedAt))
                     .col(big_integer(Webhooks::UpdatedAt))
                     .to_owned(),
@@ -207,6 +208,7 @@ enum Webhooks {
     Secret,
     PreviousSecret,
     PreviousSecretUntil,
+    RevealSecret,
     CreatedAt,
     UpdatedAt,
 }

@@ -240,17 +240,19 @@ fn gone(why: &str) -> Outcome {
     }
 }
 
-/// A send error in a line: timeouts and refused connections named as such.
+/// A send error in a line: a timeout, or the innermost cause (a refused connection, a
+/// name with no address the server may send to).
 fn describe(error: &reqwest::Error) -> String {
     use std::error::Error;
     if error.is_timeout() {
         return "no answer within 10 s".to_owned();
     }
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text = format!("{text}: {inner}");
-        source = inner.source();
+    let mut innermost: &dyn Error = error;
+    while let Some(inner) = innermost.source() {
+        innermost = inner;
     }
-    text
+    match error.is_connect() {
+        true => format!("could not connect: {innermost}"),
+        false => format!("could not send: {innermost}"),
+    }
 }

@@ -32,6 +32,7 @@ impl AppState {
             db: self.db.clone(),
             session_cookie: self.session_cookie(),
             public_url: self.public_url.clone(),
+            outbound: self.config.outbound,
         }
     }
 

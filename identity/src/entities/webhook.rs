@@ -20,6 +20,9 @@ pub struct Model {
     /// `previous_secret_until` (receivers switch without losing a message).
     pub previous_secret: Option<String>,
     pub previous_secret_until: Option<i64>,
+    /// The Console shows the secret once, at the next look at the webhook's page (so that
+    /// it survives a page load without JavaScript); the API shows it in its answer.
+    pub reveal_secret: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -211,6 +211,7 @@ pub async fn create(
         secret: Set(secret),
         previous_secret: Set(None),
         previous_secret_until: Set(None),
+        reveal_secret: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -293,6 +294,61 @@ pub async fn rotate_secret(
     model.secret = Set(secret);
     model.updated_at = Set(now);
     Ok((model.update(db).await?, shown))
+}
+
+/// Records a change to a subscription in the audit trail (`action` is one of the
+/// `webhook-*` actions), on `db` (pass the change's transaction).
+pub async fn record_change(
+    db: &impl ConnectionTrait,
+    action: &'static str,
+    actor_id: Option<String>,
+    hook: &webhook::Model,
+) -> Result<()> {
+    crate::audit::record(
+        db,
+        crate::audit::Event {
+            action,
+            success: true,
+            actor_id,
+            reason: format!("webhook {} to {}", hook.id, hook.url),
+            ..crate::audit::Event::default()
+        },
+    )
+    .await
+}
+
+/// Keeps the current secret for one showing on the Console's page ([`take_secret`]).
+pub async fn reveal_once(db: &impl ConnectionTrait, hook: &webhook::Model) -> Result<()> {
+    webhook::Entity::update_many()
+        .col_expr(
+            webhook::Column::RevealSecret,
+            sea_orm::sea_query::Expr::value(true),
+        )
+        .filter(webhook::Column::Id.eq(hook.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The secret (`whsec_…`) if it is to be shown now; it is not shown again (of two
+/// simultaneous looks, one gets it).
+pub async fn take_secret(
+    db: &impl ConnectionTrait,
+    hook: &webhook::Model,
+) -> Result<Option<String>> {
+    if !hook.reveal_secret {
+        return Ok(None);
+    }
+    let taken = webhook::Entity::update_many()
+        .col_expr(
+            webhook::Column::RevealSecret,
+            sea_orm::sea_query::Expr::value(false),
+        )
+        .filter(webhook::Column::Id.eq(hook.id))
+        .filter(webhook::Column::RevealSecret.eq(true))
+        .exec(db)
+        .await?;
+    Ok((taken.rows_affected == 1).then(|| format!("{SECRET_PREFIX}{}", hook.secret)))
 }
 
 /// The secrets that sign now: the current one, and the previous one within its day.

@@ -197,6 +197,8 @@ pub struct AppDetails {
     pub access_url: String,
     pub skip_login_consent: bool,
     pub skip_logout_consent: bool,
+    /// Where logout tokens go (OpenID Connect Back-Channel Logout), empty: nowhere.
+    pub backchannel_logout_uri: String,
     /// The client secret, the one time it can be shown.
     pub secret: Option<String>,
     pub authorized: Vec<Api>,
@@ -318,6 +320,7 @@ pub async fn get_application(id: String) -> Result<AppDetails, ServerFnError> {
         discoverable: app.discoverable,
         skip_login_consent: app.skip_login_consent,
         skip_logout_consent: app.skip_logout_consent,
+        backchannel_logout_uri: app.backchannel_logout_uri.clone().unwrap_or_default(),
         secret,
         authorized,
         available,
@@ -349,6 +352,8 @@ pub struct AppForm {
     pub access_url: String,
     pub skip_login_consent: Option<String>,
     pub skip_logout_consent: Option<String>,
+    #[serde(default)]
+    pub backchannel_logout_uri: String,
 }
 
 /// Saves every setting at once; nothing is saved when any is refused. Permission: the
@@ -410,6 +415,8 @@ pub async fn save_application(form: AppForm) -> Result<(), ServerFnError> {
     settings.access_url = Some(form.access_url.trim().to_owned()).filter(|u| !u.is_empty());
     settings.skip_login_consent = form.skip_login_consent.is_some();
     settings.skip_logout_consent = form.skip_logout_consent.is_some();
+    settings.backchannel_logout_uri =
+        Some(form.backchannel_logout_uri.trim().to_owned()).filter(|u| !u.is_empty());
     match identity::applications::update(&txn, &by, app, settings)
         .await
         .map_err(internal)?
@@ -564,6 +571,7 @@ fn ApplicationView(
                     "callbackURLs",
                     "grantTypes",
                     "accessUrl",
+                    "backchannelLogoutUri",
                     "subjectToken",
                     "accessToken",
                 ],
@@ -722,6 +730,16 @@ fn ApplicationView(
             <h2>"Consent"</h2>
             <Tick field="skip_login_consent" label="Skip the consent page at sign-in" checked=app.skip_login_consent/>
             <Tick field="skip_logout_consent" label="Skip the confirmation at sign-out" checked=app.skip_logout_consent/>
+
+            <h2 id="logout">"Sign-out"</h2>
+            <label for="app-backchannel-logout">"Back-channel logout URL"</label>
+            <input id="app-backchannel-logout" name="form[backchannel_logout_uri]" type="url"
+                value=app.backchannel_logout_uri.clone() placeholder="https://app.example.com/backchannel-logout"
+                aria-describedby="app-backchannel-logout-help"/>
+            <p class="muted small" id="app-backchannel-logout-help">
+                "When a session this application signed someone in through ends (they sign out, or an                  impersonation ends), the server posts a signed logout token here (OpenID Connect                  Back-Channel Logout), retrying for a day while it cannot be reached."
+            </p>
+            {error("backchannelLogoutUri")}
             <div class="actions"><button type="submit" class="primary">"Save settings"</button></div>
         </ActionForm>
 

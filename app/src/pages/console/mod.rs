@@ -10,6 +10,7 @@
 //! - `roles`: roles, their scopes and users
 //! - `settings`: Login & Registration > Impersonation
 //! - `email_templates`: Branding > Email Templates
+//! - `webhooks`: webhook subscriptions, their secrets and delivery logs
 //! - `audit`: the audit log
 
 pub mod applications;
@@ -21,6 +22,7 @@ pub mod roles;
 pub mod sessions;
 pub mod settings;
 pub mod users;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -61,6 +63,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/console/impersonation-sessions", "Impersonation sessions"),
     ("/console/settings/impersonation", "Impersonation settings"),
     ("/console/email-templates", "Email templates"),
+    ("/console/webhooks", "Webhooks"),
     ("/console/audit", "Audit log"),
 ];
 

@@ -17,7 +17,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     routing::{get, post},
 };
-use identity::audit::{self, action};
+use identity::audit::action;
 use identity::entities::{delivery, webhook};
 use identity::events::{kind, outbox, webhooks};
 use identity::scopes::{WEBHOOK_UPDATE, WEBHOOK_VIEW};
@@ -90,18 +90,13 @@ async fn find(state: &AppState, org: Uuid, id: &str) -> Result<webhook::Model, A
         .ok_or(ApiError::NotFound("webhook"))
 }
 
-fn audit_event(caller: &Caller, what: &'static str, hook: &webhook::Model) -> audit::Event {
-    audit::Event {
-        action: what,
-        success: true,
-        actor_id: caller
-            .user
-            .as_ref()
-            .map(|u| u.id.to_string())
-            .or_else(|| caller.token.as_ref().map(|t| t.sub.clone())),
-        reason: format!("webhook {} to {}", hook.id, hook.url),
-        ..audit::Event::default()
-    }
+/// Who acts, as the audit trail names them: the user, or the application's client id.
+fn actor(caller: &Caller) -> Option<String> {
+    caller
+        .user
+        .as_ref()
+        .map(|u| u.id.to_string())
+        .or_else(|| caller.token.as_ref().map(|t| t.sub.clone()))
 }
 
 async fn event_types(
@@ -163,11 +158,7 @@ async fn create(
     let (hook, secret) = webhooks::create(&*write, org, wanted, &state.config.outbound)
         .await?
         .map_err(ApiError::Invalid)?;
-    audit::record(
-        &*write,
-        audit_event(&caller, action::WEBHOOK_CREATED, &hook),
-    )
-    .await?;
+    webhooks::record_change(&*write, action::WEBHOOK_CREATED, actor(&caller), &hook).await?;
     write.commit().await?;
     let mut body = view(&hook);
     body["secret"] = json!(secret);
@@ -198,11 +189,7 @@ async fn patch(
     let hook = webhooks::update(&*write, hook, wanted, &state.config.outbound)
         .await?
         .map_err(ApiError::Invalid)?;
-    audit::record(
-        &*write,
-        audit_event(&caller, action::WEBHOOK_UPDATED, &hook),
-    )
-    .await?;
+    webhooks::record_change(&*write, action::WEBHOOK_UPDATED, actor(&caller), &hook).await?;
     write.commit().await?;
     Ok(Json(view(&hook)))
 }
@@ -216,11 +203,7 @@ async fn remove(
     let hook = find(&state, org, &id).await?;
     let write = begin(&state.db).await?;
     webhooks::delete(&*write, &hook).await?;
-    audit::record(
-        &*write,
-        audit_event(&caller, action::WEBHOOK_DELETED, &hook),
-    )
-    .await?;
+    webhooks::record_change(&*write, action::WEBHOOK_DELETED, actor(&caller), &hook).await?;
     write.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -234,9 +217,11 @@ async fn rotate(
     let hook = find(&state, org, &id).await?;
     let write = begin(&state.db).await?;
     let (hook, secret) = webhooks::rotate_secret(&*write, hook).await?;
-    audit::record(
+    webhooks::record_change(
         &*write,
-        audit_event(&caller, action::WEBHOOK_SECRET_ROTATED, &hook),
+        action::WEBHOOK_SECRET_ROTATED,
+        actor(&caller),
+        &hook,
     )
     .await?;
     write.commit().await?;
@@ -277,11 +262,7 @@ async fn redeliver(
     if !outbox::redeliver(&*write, hook.id, delivery_id).await? {
         return Err(ApiError::NotFound("delivery"));
     }
-    audit::record(
-        &*write,
-        audit_event(&caller, action::WEBHOOK_REDELIVERED, &hook),
-    )
-    .await?;
+    webhooks::record_change(&*write, action::WEBHOOK_REDELIVERED, actor(&caller), &hook).await?;
     write.commit().await?;
     Ok(StatusCode::ACCEPTED)
 }
