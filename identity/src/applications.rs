@@ -356,6 +356,7 @@ pub async fn delete(
     if app.system {
         return Ok(Err(AppError::System));
     }
+    crate::events::shared_signals::delete_for_application(db, app.id).await?;
     application::Entity::delete_by_id(app.id).exec(db).await?;
     Ok(Ok(()))
 }

@@ -55,7 +55,7 @@ impl MigrationTrait for Migration {
                     .col(string(Webhooks::Secret))
                     .col(string_null(Webhooks::PreviousSecret))
                     .col(big_integer_null(Webhooks::PreviousSecretUntil))
-                    .col(boolean(Webhooks::RevealSecret).default(false))
+                    .col(uuid_null(Webhooks::RevealSecretTo))
                     .col(big_integer(Webhooks::CreatedAt))
                     .col(big_integer(Webhooks::UpdatedAt))
                     .to_owned(),
@@ -75,11 +75,41 @@ impl MigrationTrait for Migration {
                     .col(string(SsfStreams::Description).default(""))
                     .col(string(SsfStreams::Status))
                     .col(string(SsfStreams::StatusReason).default(""))
+                    .col(big_integer_null(SsfStreams::VerifiedAt))
                     .col(big_integer(SsfStreams::CreatedAt))
                     .col(big_integer(SsfStreams::UpdatedAt))
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_ssf_streams_application")
+                    .table(SsfStreams::Table)
+                    .col(SsfStreams::ApplicationId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        // Back-channel logout finds the applications a session signed someone in to by
+        // the codes issued through it.
+        for (name, column) in [
+            ("ix_codes_idp_session", AuthorizationCodes::IdpSessionId),
+            (
+                "ix_codes_impersonation_session",
+                AuthorizationCodes::ImpersonationSessionId,
+            ),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(AuthorizationCodes::Table)
+                        .col(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_table(
                 Table::create()
@@ -157,6 +187,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for name in ["ix_codes_idp_session", "ix_codes_impersonation_session"] {
+            manager
+                .drop_index(
+                    Index::drop()
+                        .name(name)
+                        .table(AuthorizationCodes::Table)
+                        .to_owned(),
+                )
+                .await?;
+        }
         for column in [
             Applications::BackchannelLogoutSessionRequired,
             Applications::BackchannelLogoutUri,
@@ -208,7 +248,7 @@ enum Webhooks {
     Secret,
     PreviousSecret,
     PreviousSecretUntil,
-    RevealSecret,
+    RevealSecretTo,
     CreatedAt,
     UpdatedAt,
 }
@@ -226,6 +266,7 @@ enum SsfStreams {
     Description,
     Status,
     StatusReason,
+    VerifiedAt,
     CreatedAt,
     UpdatedAt,
 }
@@ -247,6 +288,13 @@ enum Deliveries {
     LastError,
     DeliveredAt,
     FailedAt,
+}
+
+#[derive(DeriveIden)]
+enum AuthorizationCodes {
+    Table,
+    IdpSessionId,
+    ImpersonationSessionId,
 }
 
 #[derive(DeriveIden)]

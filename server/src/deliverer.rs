@@ -24,6 +24,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How many deliveries are on their way at once.
+const IN_FLIGHT: usize = 32;
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -69,6 +71,8 @@ impl Deliverer {
         retry_secs: i64,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
+            // A proxy from the environment would resolve names itself, past the check.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
@@ -85,27 +89,43 @@ impl Deliverer {
         })
     }
 
-    /// Fans out and sends every second until the task is aborted.
+    /// Fans out and sends every second until the task is aborted; prunes what is older
+    /// than the retention once an hour.
     pub async fn run(self) {
         let mut every = tokio::time::interval(Duration::from_secs(1));
+        let mut pruned_at = tokio::time::Instant::now();
+        let mut sending = tokio::task::JoinSet::new();
         loop {
             every.tick().await;
+            if pruned_at.elapsed() >= Duration::from_secs(3600) {
+                pruned_at = tokio::time::Instant::now();
+                match outbox::prune(&self.db).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "old events and deliveries removed"),
+                    Err(error) => tracing::warn!("pruning the event outbox failed: {error}"),
+                }
+            }
             if let Err(error) = outbox::fan_out_due(&self.db, &self.issuer, 100).await {
                 tracing::warn!("fanning out events failed: {error}");
             }
-            let due = match outbox::claim_due(&self.db, 50).await {
+            // Sending goes on across ticks: a receiver that hangs holds one of the
+            // places for its 10 s, never the others' turn.
+            while sending.try_join_next().is_some() {}
+            let free = IN_FLIGHT.saturating_sub(sending.len());
+            if free == 0 {
+                continue;
+            }
+            let due = match outbox::claim_due(&self.db, free as u64).await {
                 Ok(due) => due,
                 Err(error) => {
                     tracing::warn!("reading the event outbox failed: {error}");
                     continue;
                 }
             };
-            let mut sending = tokio::task::JoinSet::new();
             for d in due {
                 let this = self.clone();
                 sending.spawn(async move { this.deliver(d).await });
             }
-            while sending.join_next().await.is_some() {}
         }
     }
 
@@ -131,6 +151,39 @@ impl Deliverer {
         }
     }
 
+    /// Where a delivery goes now: its webhook's, stream's or application's current
+    /// address; `Err` when its receiver is gone (or no longer allowed to receive).
+    async fn current_url(&self, d: &delivery::Model) -> anyhow::Result<Result<String, Outcome>> {
+        let id = d.destination_id;
+        Ok(match Channel::parse(&d.channel) {
+            Some(Channel::Webhook) => match webhook::Entity::find_by_id(id).one(&self.db).await? {
+                Some(hook) => Ok(hook.url),
+                None => Err(gone("The webhook was deleted.")),
+            },
+            Some(Channel::SharedSignals) => {
+                match ssf_stream::Entity::find_by_id(id).one(&self.db).await? {
+                    Some(stream) if shared_signals::receiver_allowed(&self.db, &stream).await? => {
+                        Ok(stream.endpoint_url)
+                    }
+                    Some(_) => Err(gone(
+                        "The receiver application is gone or no longer authorized.",
+                    )),
+                    None => Err(gone("The stream was deleted.")),
+                }
+            }
+            Some(Channel::BackchannelLogout) => {
+                match identity::applications::find(&self.db, id).await? {
+                    Some(app) if app.enabled => match app.backchannel_logout_uri {
+                        Some(url) => Ok(url),
+                        None => Err(gone("The application no longer takes logout tokens.")),
+                    },
+                    _ => Err(gone("The application is gone or disabled.")),
+                }
+            }
+            None => Err(gone("Unknown channel.")),
+        })
+    }
+
     /// Records an attempt, as a write transaction queued with the process's others.
     async fn record(&self, d: &delivery::Model, outcome: Outcome) -> identity::Result<()> {
         let txn = identity::store::db::begin_write(&self.db).await?;
@@ -140,11 +193,17 @@ impl Deliverer {
     }
 
     /// One attempt: the request in the receiver's format, sent.
+    /// Each goes to its receiver's current address (a receiver that moved gets what was
+    /// still on its way there, not at its old address).
     async fn attempt(&self, d: &delivery::Model) -> anyhow::Result<Outcome> {
-        if let Err(why) = self.outbound.check_url(&d.url) {
+        let now = identity::clock::now();
+        let url = match self.current_url(d).await? {
+            Ok(url) => url,
+            Err(gone) => return Ok(gone),
+        };
+        if let Err(why) = self.outbound.check_url(&url) {
             return Ok(Outcome::GiveUp { error: why });
         }
-        let now = identity::clock::now();
         let request = match Channel::parse(&d.channel) {
             Some(Channel::Webhook) => {
                 let Some(hook) = webhook::Entity::find_by_id(d.destination_id)
@@ -161,7 +220,7 @@ impl Deliverer {
                 let signature =
                     webhooks::signature(&webhooks::signing_secrets(&hook, now), &id, now, &body);
                 self.client
-                    .post(&d.url)
+                    .post(&url)
                     .header("content-type", "application/json")
                     .header("webhook-id", id)
                     .header("webhook-timestamp", now.to_string())
@@ -183,7 +242,7 @@ impl Deliverer {
                 let token = self.keys.sign(shared_signals::TOKEN_TYPE, &d.payload)?;
                 let mut request = self
                     .client
-                    .post(&d.url)
+                    .post(&url)
                     .header("content-type", "application/secevent+jwt")
                     .header("accept", "application/json")
                     .body(token);
@@ -199,7 +258,7 @@ impl Deliverer {
                     .append_pair("logout_token", &token)
                     .finish();
                 self.client
-                    .post(&d.url)
+                    .post(&url)
                     .header("content-type", "application/x-www-form-urlencoded")
                     .header("cache-control", "no-store")
                     .body(body)

@@ -23,6 +23,9 @@ pub struct Model {
     /// `enabled`, `paused` or `disabled`.
     pub status: String,
     pub status_reason: String,
+    /// When the receiver last asked for a verification event (at most one each
+    /// [`crate::events::shared_signals::MIN_VERIFICATION_INTERVAL_SECS`]).
+    pub verified_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }

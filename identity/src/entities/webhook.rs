@@ -20,9 +20,10 @@ pub struct Model {
     /// `previous_secret_until` (receivers switch without losing a message).
     pub previous_secret: Option<String>,
     pub previous_secret_until: Option<i64>,
-    /// The Console shows the secret once, at the next look at the webhook's page (so that
-    /// it survives a page load without JavaScript); the API shows it in its answer.
-    pub reveal_secret: bool,
+    /// The Console shows the secret once, to the administrator who made or rotated it, at
+    /// their next look at the webhook's page (so that it survives a page load without
+    /// JavaScript); the API shows it in its answer.
+    pub reveal_secret_to: Option<Uuid>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -40,6 +40,10 @@ pub mod kind {
     /// Asked for by a Shared Signals receiver (`POST /ssf/verify`); only its stream gets it.
     pub const STREAM_VERIFICATION: &str = "ssf.verification";
 
+    /// The types that are about the server as a whole: only the root organization's
+    /// webhooks may ask for them.
+    pub const SERVER_WIDE: &[&str] = &[SIGNING_KEY_ROTATED];
+
     /// Every type a webhook may subscribe to.
     pub const SUBSCRIBABLE: &[&str] = &[
         IMPERSONATION_REQUESTED,

@@ -292,6 +292,40 @@ pub async fn release_held(db: &impl ConnectionTrait, destination_id: Uuid) -> Re
     Ok(())
 }
 
+/// How long fanned-out events and finished deliveries (delivered or given up) are kept.
+pub const RETENTION_SECS: i64 = 30 * 24 * 3600;
+
+/// Removes fanned-out events and finished deliveries older than [`RETENTION_SECS`], so
+/// that the outbox does not grow without end. Returns how many rows went.
+pub async fn prune(db: &DatabaseConnection) -> Result<u64> {
+    let before = clock::now() - RETENTION_SECS;
+    let txn = crate::store::db::begin_write(db).await?;
+    let events = event::Entity::delete_many()
+        .filter(event::Column::DispatchedAt.lt(before))
+        .exec(&txn)
+        .await?;
+    let finished = sea_orm::Condition::any()
+        .add(delivery::Column::DeliveredAt.lt(before))
+        .add(delivery::Column::FailedAt.lt(before));
+    let deliveries = delivery::Entity::delete_many()
+        .filter(finished)
+        .exec(&txn)
+        .await?;
+    // Kept for a paused stream for a day at most, like any other delivery.
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::FailedAt, Expr::value(clock::now()))
+        .col_expr(
+            delivery::Column::LastError,
+            Expr::value(Some("The stream stayed paused for a day.".to_owned())),
+        )
+        .filter(delivery::Column::NextAttemptAt.eq(HELD))
+        .filter(delivery::Column::CreatedAt.lt(clock::now() - GIVE_UP_AFTER_SECS))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(events.rows_affected + deliveries.rows_affected)
+}
+
 /// A delivery's state, as the delivery log shows it.
 pub fn status(d: &delivery::Model) -> &'static str {
     match (d.delivered_at, d.failed_at, d.next_attempt_at) {

@@ -31,6 +31,8 @@ pub const TOKEN_TYPE: &str = "secevent+jwt";
 /// The events a stream may ask for.
 pub const SUPPORTED: &[&str] = &[SESSION_REVOKED, CREDENTIAL_CHANGE];
 const MAX_DESCRIPTION_CHARS: usize = 200;
+/// A receiver asks for a verification event at most this often.
+pub const MIN_VERIFICATION_INTERVAL_SECS: i64 = 30;
 const MAX_AUTHORIZATION_CHARS: usize = 2000;
 
 /// What a receiver chooses for its stream.
@@ -65,8 +67,11 @@ fn problems(s: &StreamSettings, outbound: &Outbound) -> Problems {
             format!("At most {MAX_DESCRIPTION_CHARS} characters."),
         ));
     }
-    if s.events_requested.len() > 32 {
-        problems.push(("events_requested", "Too many event types.".to_owned()));
+    if s.events_requested.len() > 32 || s.events_requested.iter().any(|e| e.len() > 256) {
+        problems.push((
+            "events_requested",
+            "At most 32 event types of at most 256 characters.".to_owned(),
+        ));
     }
     problems
 }
@@ -95,7 +100,7 @@ pub fn configuration(stream: &ssf_stream::Model, issuer: &str) -> Value {
         "events_requested": stream.events_requested.0,
         "events_delivered": delivered(stream),
         "delivery": delivery,
-        "min_verification_interval": 0,
+        "min_verification_interval": MIN_VERIFICATION_INTERVAL_SECS,
     });
     if !stream.description.is_empty() {
         config["description"] = json!(stream.description);
@@ -139,6 +144,7 @@ pub async fn create(
         description: Set(settings.description),
         status: Set(status::ENABLED.to_owned()),
         status_reason: Set(String::new()),
+        verified_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -244,6 +250,54 @@ pub async fn set_status(
     Ok(model)
 }
 
+/// Takes the stream's turn for a verification event: `false` when the last one was asked
+/// for less than [`MIN_VERIFICATION_INTERVAL_SECS`] ago (the receiver gets 429).
+pub async fn take_verification_turn(
+    db: &impl ConnectionTrait,
+    stream: &ssf_stream::Model,
+) -> Result<bool> {
+    let now = clock::now();
+    let due = sea_orm::Condition::any()
+        .add(ssf_stream::Column::VerifiedAt.is_null())
+        .add(ssf_stream::Column::VerifiedAt.lte(now - MIN_VERIFICATION_INTERVAL_SECS));
+    let taken = ssf_stream::Entity::update_many()
+        .col_expr(
+            ssf_stream::Column::VerifiedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(ssf_stream::Column::Id.eq(stream.id))
+        .filter(due)
+        .exec(db)
+        .await?;
+    Ok(taken.rows_affected == 1)
+}
+
+/// Whether the receiver behind a stream may still receive: its application exists, is
+/// enabled, and is still authorized for `internal_ssf_stream_manage`.
+pub async fn receiver_allowed(
+    db: &impl ConnectionTrait,
+    stream: &ssf_stream::Model,
+) -> Result<bool> {
+    let Some(app) = crate::applications::find(db, stream.application_id).await? else {
+        return Ok(false);
+    };
+    if !app.enabled {
+        return Ok(false);
+    }
+    let granted = crate::api_resources::authorized_scopes(db, app.id).await?;
+    Ok(granted
+        .iter()
+        .any(|s| s == crate::scopes::SSF_STREAM_MANAGE))
+}
+
+/// Deletes the streams of an application (it is being deleted).
+pub async fn delete_for_application(db: &impl ConnectionTrait, application_id: Uuid) -> Result<()> {
+    for stream in list(db, application_id).await? {
+        delete(db, &stream).await?;
+    }
+    Ok(())
+}
+
 /// A user as a subject (RFC 9493 `iss_sub`): the `sub` of our tokens.
 fn user_subject(issuer: &str, user: &str) -> Value {
     json!({ "format": "iss_sub", "iss": issuer, "sub": user })
@@ -289,13 +343,24 @@ fn security_event(issuer: &str, event: &event::Model) -> Option<(&'static str, V
         }
         kind::SESSION_REVOKED => {
             let user = text("/user/id")?;
-            let subject = match text("/signInId") {
-                Some(session) => session_subject(issuer, user, session),
-                None => user_subject(issuer, user),
-            };
-            let admin = match text("/cause") {
-                Some(super::cause::TOKEN_REVOKED) => "A token was revoked.",
-                _ => "The user signed out.",
+            // A revoked token ends the user's session at that application, not their
+            // sign-in: the subject names the application, not the sign-in.
+            let (subject, admin) = match (text("/cause"), text("/clientId")) {
+                (Some(super::cause::TOKEN_REVOKED), Some(client)) => (
+                    json!({
+                        "format": "complex",
+                        "user": user_subject(issuer, user),
+                        "application": { "format": "opaque", "id": client },
+                    }),
+                    "A token was revoked.",
+                ),
+                _ => match text("/signInId") {
+                    Some(session) => (
+                        session_subject(issuer, user, session),
+                        "The user signed out.",
+                    ),
+                    None => (user_subject(issuer, user), "The user signed out."),
+                },
             };
             Some((
                 SESSION_REVOKED,
@@ -388,14 +453,12 @@ pub(super) async fn plan(
         .filter(ssf_stream::Column::Status.ne(status::DISABLED))
         .all(db)
         .await?;
-    Ok(streams
-        .iter()
-        .filter(|s| delivered(s).contains(&kind))
-        .map(|s| {
-            planned(
-                s,
-                set_claims(issuer, s, event, kind, sub_id.clone(), body.clone()),
-            )
-        })
-        .collect())
+    let mut planned_sets = Vec::new();
+    for stream in streams.iter().filter(|s| delivered(s).contains(&kind)) {
+        if receiver_allowed(db, stream).await? {
+            let claims = set_claims(issuer, stream, event, kind, sub_id.clone(), body.clone());
+            planned_sets.push(planned(stream, claims));
+        }
+    }
+    Ok(planned_sets)
 }

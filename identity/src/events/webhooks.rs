@@ -104,22 +104,30 @@ impl Outbound {
 fn public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_private()
                 || v4.is_link_local()
                 || v4.is_broadcast()
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
                 || (a == 198 && (b == 18 || b == 19))
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            !((first & 0xfe00) == 0xfc00      // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || first == 0x2001 && v6.segments()[1] == 0x0db8 // documentation
-                || first == 0x0064 && v6.segments()[1] == 0xff9b) // NAT64 (an IPv4 inside)
+            let s = v6.segments();
+            // Anything that carries or tunnels an IPv4 address, or is not global unicast.
+            let v4_inside = s[..6].iter().all(|x| *x == 0) // IPv4-compatible ::a.b.c.d
+                || s[0] == 0x0064 && s[1] == 0xff9b // NAT64
+                || s[0] == 0x2002 // 6to4
+                || s[0] == 0x2001 && s[1] == 0; // Teredo
+            !(v4_inside
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || s[0] == 0x0100 && s[1..4].iter().all(|x| *x == 0) // discard-only
+                || s[0] == 0x2001 && s[1] == 0x0db8) // documentation
         }
     }
 }
@@ -136,8 +144,19 @@ pub struct Subscription {
 /// Problems with a subscription's settings, as (field, message).
 pub type Problems = Vec<(&'static str, String)>;
 
-fn problems(s: &Subscription, outbound: &Outbound) -> Problems {
+fn problems(s: &Subscription, outbound: &Outbound, root: bool) -> Problems {
     let mut problems = Vec::new();
+    if !root
+        && s.event_types
+            .iter()
+            .any(|t| kind::SERVER_WIDE.contains(&t.as_str()))
+    {
+        problems.push((
+            "eventTypes",
+            "Server-wide events (signing-key.rotated) go to the root organization's webhooks."
+                .to_owned(),
+        ));
+    }
     if let Err(why) = outbound.check_url(&s.url) {
         problems.push(("url", why));
     }
@@ -185,7 +204,8 @@ pub async fn create(
     outbound: &Outbound,
 ) -> Result<std::result::Result<(webhook::Model, String), Problems>> {
     let wanted = normalized(wanted);
-    let problems = problems(&wanted, outbound);
+    let root = crate::seed::root_organization_id(db).await? == organization_id;
+    let problems = problems(&wanted, outbound, root);
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
@@ -211,7 +231,7 @@ pub async fn create(
         secret: Set(secret),
         previous_secret: Set(None),
         previous_secret_until: Set(None),
-        reveal_secret: Set(false),
+        reveal_secret_to: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -249,7 +269,8 @@ pub async fn update(
     outbound: &Outbound,
 ) -> Result<std::result::Result<webhook::Model, Problems>> {
     let wanted = normalized(wanted);
-    let problems = problems(&wanted, outbound);
+    let root = crate::seed::root_organization_id(db).await? == existing.organization_id;
+    let problems = problems(&wanted, outbound, root);
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
@@ -292,6 +313,8 @@ pub async fn rotate_secret(
     model.previous_secret = Set(Some(previous));
     model.previous_secret_until = Set(Some(now + PREVIOUS_SECRET_SECS));
     model.secret = Set(secret);
+    // A pending showing of the old secret on the Console is over.
+    model.reveal_secret_to = Set(None);
     model.updated_at = Set(now);
     Ok((model.update(db).await?, shown))
 }
@@ -317,12 +340,13 @@ pub async fn record_change(
     .await
 }
 
-/// Keeps the current secret for one showing on the Console's page ([`take_secret`]).
-pub async fn reveal_once(db: &impl ConnectionTrait, hook: &webhook::Model) -> Result<()> {
+/// Keeps the current secret for one showing on the Console's page, to `to` alone (the
+/// administrator who made or rotated it; [`take_secret`]).
+pub async fn reveal_once(db: &impl ConnectionTrait, hook: &webhook::Model, to: Uuid) -> Result<()> {
     webhook::Entity::update_many()
         .col_expr(
-            webhook::Column::RevealSecret,
-            sea_orm::sea_query::Expr::value(true),
+            webhook::Column::RevealSecretTo,
+            sea_orm::sea_query::Expr::value(to),
         )
         .filter(webhook::Column::Id.eq(hook.id))
         .exec(db)
@@ -330,22 +354,23 @@ pub async fn reveal_once(db: &impl ConnectionTrait, hook: &webhook::Model) -> Re
     Ok(())
 }
 
-/// The secret (`whsec_…`) if it is to be shown now; it is not shown again (of two
-/// simultaneous looks, one gets it).
+/// The secret (`whsec_…`) if it is to be shown now to `viewer`; it is not shown again
+/// (of two simultaneous looks, one gets it), nor to anyone else.
 pub async fn take_secret(
     db: &impl ConnectionTrait,
     hook: &webhook::Model,
+    viewer: Uuid,
 ) -> Result<Option<String>> {
-    if !hook.reveal_secret {
+    if hook.reveal_secret_to != Some(viewer) {
         return Ok(None);
     }
     let taken = webhook::Entity::update_many()
         .col_expr(
-            webhook::Column::RevealSecret,
-            sea_orm::sea_query::Expr::value(false),
+            webhook::Column::RevealSecretTo,
+            sea_orm::sea_query::Expr::value(Option::<Uuid>::None),
         )
         .filter(webhook::Column::Id.eq(hook.id))
-        .filter(webhook::Column::RevealSecret.eq(true))
+        .filter(webhook::Column::RevealSecretTo.eq(viewer))
         .exec(db)
         .await?;
     Ok((taken.rows_affected == 1).then(|| format!("{SECRET_PREFIX}{}", hook.secret)))
@@ -436,6 +461,13 @@ mod tests {
             "https://[::1]/in",
             "https://[fd00::1]/in",
             "https://[::ffff:192.168.0.1]/in",
+            "https://[::127.0.0.1]/in",
+            "https://[2002:7f00:1::]/in",
+            "https://[2001:0:1234::1]/in",
+            "https://[fec0::1]/in",
+            "https://192.0.0.8/in",
+            "https://2130706433/in",
+            "https://0x7f.1/in",
             "https://user:pw@hooks.example.com/in",
             "https://localhost/in",
             "ftp://hooks.example.com/in",

@@ -352,10 +352,21 @@ async fn verify(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: String,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let app = receiver(&state, &headers).await?;
     let input: VerifyInput = serde_json::from_str(&body).map_err(ApiError::bad_body)?;
     let stream = own_stream(&state, &app, input.stream_id.as_deref()).await?;
+    if !shared_signals::take_verification_turn(&state.db, &stream).await? {
+        let wait = shared_signals::MIN_VERIFICATION_INTERVAL_SECS.to_string();
+        let body = json!({ "error": "too_many_requests",
+            "description": format!("At most one verification each {wait} seconds.") });
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", wait)],
+            Json(body),
+        )
+            .into_response());
+    }
     let mut data = json!({ "streamId": stream.id.to_string() });
     if let Some(mut text) = input.state {
         identity::text::bound(&mut text, 256);
@@ -371,5 +382,5 @@ async fn verify(
         },
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -408,6 +408,20 @@ async fn webhook_urls_and_types_are_checked_and_nothing_attacker_sized_is_echoed
     assert_eq!(status, 400);
     let (_, listed) = as_admin(&app, Method::GET, "/api/server/v1/webhooks", None).await;
     assert_eq!(listed["totalResults"], 0);
+    // A back-channel logout URL is held to the same rule.
+    let (status, body) = as_admin(
+        &app,
+        Method::POST,
+        "/api/server/v1/applications",
+        Some(
+            json!({ "name": "Inside", "inboundProtocolConfiguration": { "oidc": {
+            "grantTypes": ["authorization_code"], "callbackURLs": ["https://app.example/cb"],
+            "logout": { "backChannelLogoutUrl": "https://192.168.0.10/logout" } } } }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("non-public"), "{body}");
 
     // Someone without the webhook scopes reads and changes nothing.
     app.create_user("plain", "plain-password-1").await;
@@ -583,6 +597,16 @@ async fn a_shared_signals_receiver_gets_verified_sets_for_impersonation_end_pass
         json!({ "format": "opaque", "id": stream_id })
     );
     assert_eq!(verified["authorization"], "Bearer receiver-secret");
+    // At most one verification each 30 seconds.
+    let (again, _) = ssf(
+        app,
+        &token,
+        Method::POST,
+        "/ssf/verify",
+        Some(json!({ "stream_id": stream_id })),
+    )
+    .await;
+    assert_eq!(again, 429);
 
     // An impersonation that ends: session-revoked for the user and that session.
     let browser = app.browser_for("support", "support-password-1").await;
@@ -671,6 +695,12 @@ async fn a_shared_signals_receiver_gets_verified_sets_for_impersonation_end_pass
         by_revocation["claims"]["sub_id"]["user"]["sub"],
         s.impersonator_id
     );
+    // The user's session at that application, not their sign-in.
+    assert_eq!(
+        by_revocation["claims"]["sub_id"]["application"],
+        json!({ "format": "opaque", "id": s.shop.client_id })
+    );
+    assert!(by_revocation["claims"]["sub_id"].get("session").is_none());
     assert!(receiver.received().await.len() > before);
     assert!(receiver.received().await.iter().all(|r| r["valid"] == true));
 }
@@ -764,6 +794,28 @@ async fn a_receiver_manages_only_its_own_stream_and_a_paused_stream_keeps_its_ev
         got["claims"]["events"][SESSION_REVOKED]["reason_admin"]["en"],
         "The user signed out."
     );
+
+    // The receiver application is deleted: its stream goes with it, nothing more is sent.
+    let (status, _) = as_admin(
+        &app,
+        Method::DELETE,
+        &format!("/api/server/v1/applications/{}", mine.id),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let before = receiver.received().await.len();
+    let browser = app
+        .browser_for("admin", crate::helpers::ADMIN_PASSWORD)
+        .await;
+    browser
+        .post(app.at("/logout"))
+        .header("Origin", &app.url)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.received().await.len(), before);
 }
 
 // ---------- Back-channel logout ----------
@@ -879,4 +931,176 @@ async fn a_logout_endpoint_that_is_down_gets_its_token_when_it_is_back() {
     let lifetime =
         logout["claims"]["exp"].as_i64().unwrap() - logout["claims"]["iat"].as_i64().unwrap();
     assert_eq!(lifetime, 120);
+}
+
+// ---------- Together, and at scale ----------
+
+#[tokio::test]
+async fn one_impersonation_reaches_a_webhook_a_signals_receiver_and_the_application_though_all_were_down()
+ {
+    let s = setup().await;
+    let app = &s.app;
+    let (hook_port, signals_port, logout_port) = (free_port(), free_port(), free_port());
+    let (_, secret) = subscribe(
+        app,
+        &format!("http://127.0.0.1:{hook_port}/webhook"),
+        &["impersonation.started", "impersonation.ended"],
+    )
+    .await;
+    let (risk, token) = ssf_receiver(app, "Risk engine").await;
+    let (status, _) = ssf(
+        app,
+        &token,
+        Method::POST,
+        "/ssf/streams",
+        Some(json!({
+            "delivery": { "endpoint_url": format!("http://127.0.0.1:{signals_port}/ssf") },
+            "events_requested": [SESSION_REVOKED],
+        })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let demo = app
+        .register(
+            "Demo",
+            json!({ "logout": { "backChannelLogoutUrl": format!("http://127.0.0.1:{logout_port}/logout") } }),
+            json!({ "advancedConfigurations": { "skipLoginConsent": true, "enableImpersonation": true } }),
+        )
+        .await;
+
+    // Start, sign in to Demo as the user, End: while every receiver is down.
+    let browser = app.browser_for("support", "support-password-1").await;
+    let (id_token, subject) = tokens(&s, &browser).await;
+    assert_eq!(
+        exchange(app, &s.shop, &subject, &id_token).await.status(),
+        200
+    );
+    let code = app.code_for(&browser, &demo, &[]).await;
+    let sid = claims(
+        app.redeem(&demo, &code, None).await["id_token"]
+            .as_str()
+            .unwrap(),
+    )["sid"]
+        .clone();
+    end_session(app, &s.target_id).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // They come back; each gets what it is owed, verified by its own verifier.
+    let hooks = Receiver::start(app, hook_port, "", &secret, "ok");
+    let signals = Receiver::start(app, signals_port, &risk.client_id, "whsec_unused", "ok");
+    let logout = Receiver::start(app, logout_port, &demo.client_id, "whsec_unused", "ok");
+    let started = hooks
+        .wait_for("impersonation.started", |r| {
+            r["type"] == "impersonation.started"
+        })
+        .await;
+    let ended = hooks
+        .wait_for("impersonation.ended", |r| {
+            r["type"] == "impersonation.ended"
+        })
+        .await;
+    assert_eq!(ended["data"]["impersonationSessionId"], sid);
+    assert_eq!(started["data"]["impersonationSessionId"], sid);
+    let revoked = signals
+        .wait_for("session-revoked", |r| {
+            r["claims"]["events"].get(SESSION_REVOKED).is_some()
+        })
+        .await;
+    assert_eq!(revoked["claims"]["sub_id"]["session"]["id"], sid);
+    assert_eq!(revoked["claims"]["sub_id"]["user"]["sub"], s.target_id);
+    let signed_out = logout
+        .wait_for("the logout token", |r| r["channel"] == "logout")
+        .await;
+    assert_eq!(signed_out["claims"]["sid"], sid);
+    assert_eq!(signed_out["claims"]["act"]["sub"], s.impersonator_id);
+    for receiver in [&hooks, &signals, &logout] {
+        assert!(receiver.received().await.iter().all(|r| r["valid"] == true));
+    }
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_send_each_event_once() {
+    let data = tempfile::TempDir::new().unwrap();
+    let shared =
+        |c: &mut server::Config| c.public_url = Some("http://idp.scale-out.test".to_owned());
+    let first = crate::helpers::spawn_app_in(data.path(), shared)
+        .await
+        .unwrap();
+    let second = crate::helpers::spawn_app_in(data.path(), shared)
+        .await
+        .unwrap();
+    let port = free_port();
+    let (_, secret) = subscribe(
+        &first,
+        &format!("http://127.0.0.1:{port}/webhook"),
+        &["signing-key.rotated"],
+    )
+    .await;
+    let receiver = Receiver::start(&first, port, "", &secret, "ok");
+    let mut kids = std::collections::HashSet::new();
+    for i in 0..10 {
+        let instance = if i % 2 == 0 { &first } else { &second };
+        let (status, rotated) =
+            as_admin(instance, Method::POST, "/api/server/v1/keys/rotate", None).await;
+        assert_eq!(status, 200);
+        kids.insert(rotated["activeKid"].as_str().unwrap().to_owned());
+    }
+    for _ in 0..200 {
+        if receiver.received().await.len() >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Both workers ran all along: give a duplicate time to show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = receiver.received().await;
+    assert_eq!(got.len(), 10, "each event once: {got:#?}");
+    let ids: std::collections::HashSet<String> = got.iter().map(|r| r["id"].to_string()).collect();
+    assert_eq!(ids.len(), 10);
+    let delivered: std::collections::HashSet<String> = got
+        .iter()
+        .map(|r| r["data"]["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(delivered, kids);
+}
+
+#[tokio::test]
+async fn events_and_finished_deliveries_older_than_thirty_days_are_pruned_the_rest_stay() {
+    use identity::entities::{delivery, event};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+    let app = spawn_app().await;
+    let port = free_port();
+    let (id, secret) = subscribe(
+        &app,
+        &format!("http://127.0.0.1:{port}/webhook"),
+        &["signing-key.rotated"],
+    )
+    .await;
+    let _receiver = Receiver::start(&app, port, "", &secret, "ok");
+    as_admin(&app, Method::POST, "/api/server/v1/keys/rotate", None).await;
+    wait_for_log(&app, &id, |d| d["status"] == "delivered").await;
+    // That one is made old; a second event, not yet fanned out, stays whatever happens.
+    let old = identity::clock::now() - identity::events::outbox::RETENTION_SECS - 60;
+    event::Entity::update_many()
+        .col_expr(event::Column::DispatchedAt, Expr::value(old))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::DeliveredAt, Expr::value(old))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let pruned = identity::events::outbox::prune(&app.db).await.unwrap();
+    assert!(pruned >= 2, "{pruned}");
+    assert_eq!(delivery::Entity::find().count(&app.db).await.unwrap(), 0);
+    assert_eq!(
+        event::Entity::find()
+            .filter(event::Column::DispatchedAt.lt(old + 1))
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(delivery_log(&app, &id).await.is_empty());
 }

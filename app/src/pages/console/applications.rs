@@ -417,6 +417,11 @@ pub async fn save_application(form: AppForm) -> Result<(), ServerFnError> {
     settings.skip_logout_consent = form.skip_logout_consent.is_some();
     settings.backchannel_logout_uri =
         Some(form.backchannel_logout_uri.trim().to_owned()).filter(|u| !u.is_empty());
+    if let Some(url) = &settings.backchannel_logout_uri
+        && let Err(why) = context()?.outbound.check_url(url)
+    {
+        return Err(invalid(&format!("backchannelLogoutUri: {why}")));
+    }
     match identity::applications::update(&txn, &by, app, settings)
         .await
         .map_err(internal)?

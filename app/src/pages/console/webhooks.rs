@@ -153,7 +153,9 @@ pub async fn create_webhook(form: WebhookForm) -> Result<(), ServerFnError> {
         .await
         .map_err(internal)?
         .map_err(problems)?;
-    webhooks::reveal_once(&txn, &hook).await.map_err(internal)?;
+    webhooks::reveal_once(&txn, &hook, me.id)
+        .await
+        .map_err(internal)?;
     let action = identity::audit::action::WEBHOOK_CREATED;
     webhooks::record_change(&txn, action, Some(me.id.to_string()), &hook)
         .await
@@ -168,21 +170,29 @@ pub async fn create_webhook(form: WebhookForm) -> Result<(), ServerFnError> {
 #[server]
 pub async fn get_webhook(id: String) -> Result<WebhookDetails, ServerFnError> {
     use crate::ssr::{context, internal};
-    let (_, organization) = organization("internal_webhook_view").await?;
+    let (me, organization) = organization("internal_webhook_view").await?;
     let db = context()?.db;
     let hook = find(&db, organization, &id).await?;
-    let secret = match hook.reveal_secret {
-        true => {
+    // Only to the administrator who made or rotated it, and only while they may change it.
+    let secret = match hook.reveal_secret_to == Some(me.id) {
+        true if identity::roles::holds_organization_scope(
+            &db,
+            me.id,
+            "internal_webhook_update",
+        )
+        .await
+        .map_err(internal)? =>
+        {
             let txn = identity::store::db::begin_write(&db)
                 .await
                 .map_err(internal)?;
-            let secret = identity::events::webhooks::take_secret(&txn, &hook)
+            let secret = identity::events::webhooks::take_secret(&txn, &hook, me.id)
                 .await
                 .map_err(internal)?;
             txn.commit().await.map_err(internal)?;
             secret
         }
-        false => None,
+        _ => None,
     };
     let log = identity::events::webhooks::deliveries(&db, hook.id, 50)
         .await
@@ -244,7 +254,7 @@ pub async fn change_webhook(form: WebhookForm, change: Change) -> Result<(), Ser
             let (rotated, _) = webhooks::rotate_secret(&txn, hook)
                 .await
                 .map_err(internal)?;
-            webhooks::reveal_once(&txn, &rotated)
+            webhooks::reveal_once(&txn, &rotated, me.id)
                 .await
                 .map_err(internal)?;
             (rotated, action::WEBHOOK_SECRET_ROTATED)

@@ -121,8 +121,13 @@ struct SubjectTokenInput {
     application_subject_token_expiry_in_seconds: Option<i32>,
 }
 
-/// Applies an OIDC configuration onto settings; refuses what we do not support.
-fn apply_oidc(settings: &mut Settings, oidc: OidcInput) -> Result<(), ApiError> {
+/// Applies an OIDC configuration onto settings; refuses what we do not support, and a
+/// back-channel logout URL the server may not send to (`Outbound`).
+fn apply_oidc(
+    settings: &mut Settings,
+    oidc: OidcInput,
+    outbound: &identity::events::webhooks::Outbound,
+) -> Result<(), ApiError> {
     if let Some(grants) = oidc.grant_types {
         settings.grant_types = grants;
     }
@@ -176,6 +181,11 @@ fn apply_oidc(settings: &mut Settings, oidc: OidcInput) -> Result<(), ApiError> 
     if let Some(logout) = oidc.logout {
         if let Some(url) = logout.back_channel_logout_url {
             settings.backchannel_logout_uri = Some(url).filter(|u| !u.is_empty());
+        }
+        if let Some(url) = &settings.backchannel_logout_uri
+            && let Err(why) = outbound.check_url(url)
+        {
+            return Err(ApiError::Invalid(vec![("backchannelLogoutUrl", why)]));
         }
         if let Some(on) = logout.back_channel_logout_session_required {
             settings.backchannel_logout_session_required = on;
@@ -330,7 +340,7 @@ async fn create(
     let mut settings = Settings::default();
     apply_top(&mut settings, &input);
     match input.inbound_protocol_configuration.and_then(|i| i.oidc) {
-        Some(oidc) => apply_oidc(&mut settings, oidc)?,
+        Some(oidc) => apply_oidc(&mut settings, oidc, &state.config.outbound)?,
         None => settings.grant_types.clear(),
     }
     let organization_id = match &caller.user {
@@ -475,7 +485,7 @@ async fn replace_oidc(
     let app = load(&state, &caller, "internal_application_mgt_update", &id).await?;
     let input: OidcInput = parse_body(&body)?;
     let mut settings = Settings::of(&app);
-    apply_oidc(&mut settings, input)?;
+    apply_oidc(&mut settings, input, &state.config.outbound)?;
     let write = begin(&state.db).await?;
     let updated = applications::update(&*write, &by, app, settings)
         .await?
