@@ -34,6 +34,9 @@ class Receiver {
   }
 }
 
+// The refused inside address is a 400 of the server function, on purpose.
+test.use({ expectedConsoleErrors: [/status of 400 .*\/api\/create_webhook/] });
+
 test('an administrator adds a webhook, reads a failed delivery in its log and redelivers it', async ({ page, request }) => {
   test.setTimeout(60_000);
   const receiver = new Receiver();

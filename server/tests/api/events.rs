@@ -1104,3 +1104,170 @@ async fn events_and_finished_deliveries_older_than_thirty_days_are_pruned_the_re
     );
     assert!(delivery_log(&app, &id).await.is_empty());
 }
+
+#[tokio::test]
+async fn requests_their_decisions_a_lock_and_a_disable_reach_a_webhook_with_who_and_why() {
+    let s = setup().await;
+    let app = &s.app;
+    app.set_impersonation("/approval", json!("user")).await;
+    let port = free_port();
+    let (_, secret) = subscribe(
+        app,
+        &format!("http://127.0.0.1:{port}/webhook"),
+        &[
+            "impersonation.requested",
+            "impersonation.approved",
+            "impersonation.denied",
+            "user.locked",
+            "user.disabled",
+        ],
+    )
+    .await;
+    let receiver = Receiver::start(app, port, "", &secret, "ok");
+    let other = app.create_user("client2", "client2-password-1").await;
+    let call = |who: (&'static str, &'static str), path: String, body: Value| {
+        let request = app
+            .client
+            .post(app.at(&path))
+            .basic_auth(who.0, Some(who.1))
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let support = ("support", "support-password-1");
+    let requests = "/api/server/v1/impersonation-requests".to_owned();
+    let (status, approved) = call(
+        support,
+        requests.clone(),
+        json!({ "target": s.target_id, "reason": "Order 4711 is stuck", "ticket": "SUP-1" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{approved}");
+    let (status, _) = call(
+        ("customer", "customer-password-1"),
+        format!(
+            "/api/users/v1/me/impersonation-requests/{}/approve",
+            approved["id"].as_str().unwrap()
+        ),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, denied) = call(
+        support,
+        requests,
+        json!({ "target": other, "reason": "Invoice question", "ticket": "SUP-2" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{denied}");
+    let (status, _) = call(
+        ("client2", "client2-password-1"),
+        format!(
+            "/api/users/v1/me/impersonation-requests/{}/deny",
+            denied["id"].as_str().unwrap()
+        ),
+        json!({ "comment": "Not now" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let requested = receiver
+        .wait_for("impersonation.requested", |r| {
+            r["type"] == "impersonation.requested" && r["data"]["ticket"] == "SUP-1"
+        })
+        .await;
+    assert_eq!(requested["data"]["impersonator"]["username"], "support");
+    assert_eq!(requested["data"]["user"]["username"], "customer");
+    assert_eq!(requested["data"]["reason"], "Order 4711 is stuck");
+    let yes = receiver
+        .wait_for("impersonation.approved", |r| {
+            r["type"] == "impersonation.approved"
+        })
+        .await;
+    assert_eq!(yes["data"]["requestId"], approved["id"]);
+    assert_eq!(yes["data"]["decidedBy"]["username"], "customer");
+    let no = receiver
+        .wait_for("impersonation.denied", |r| {
+            r["type"] == "impersonation.denied"
+        })
+        .await;
+    assert_eq!(no["data"]["requestId"], denied["id"]);
+    assert_eq!(no["data"]["comment"], "Not now");
+    assert_eq!(no["data"]["user"]["username"], "client2");
+
+    // Five wrong passwords lock; an administrator disables.
+    for _ in 0..5 {
+        app.sign_in("client2", "wrong-password").await;
+    }
+    let locked = receiver
+        .wait_for("user.locked", |r| r["type"] == "user.locked")
+        .await;
+    assert_eq!(locked["data"]["user"]["username"], "client2");
+    assert_eq!(locked["data"]["cause"], "failed-sign-ins");
+    let (user, pass) = admin();
+    let disabled = app
+        .client
+        .patch(app.at(&format!("/scim2/Users/{}", s.target_id)))
+        .basic_auth(user, Some(pass))
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{ "op": "replace", "path": "active", "value": false }],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200, "{}", disabled.text().await.unwrap());
+    let off = receiver
+        .wait_for("user.disabled", |r| r["type"] == "user.disabled")
+        .await;
+    assert_eq!(off["data"]["user"]["id"], s.target_id);
+    assert!(off["data"]["by"]["id"].is_string());
+    assert!(receiver.received().await.iter().all(|r| r["valid"] == true));
+}
+
+#[tokio::test]
+async fn a_delivery_that_keeps_failing_for_a_day_is_marked_failed() {
+    use identity::entities::delivery;
+    use sea_orm::{EntityTrait, sea_query::Expr};
+    let app = spawn_app().await;
+    let port = free_port();
+    let (id, _) = subscribe(
+        &app,
+        &format!("http://127.0.0.1:{port}/webhook"),
+        &["signing-key.rotated"],
+    )
+    .await;
+    as_admin(&app, Method::POST, "/api/server/v1/keys/rotate", None).await;
+    wait_for_log(&app, &id, |d| d["attempts"].as_i64() >= Some(1)).await;
+    // A day has passed since the delivery was made: the next failure is the last.
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::CreatedAt,
+            Expr::value(identity::clock::now() - identity::events::outbox::GIVE_UP_AFTER_SECS - 1),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let failed = wait_for_log(&app, &id, |d| d["status"] == "failed").await;
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("could not connect"),
+        "{failed}"
+    );
+    let attempts = failed["attempts"].as_i64().unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = delivery_log(&app, &id).await;
+    assert_eq!(
+        after[0]["attempts"].as_i64().unwrap(),
+        attempts,
+        "no attempt after giving up"
+    );
+}
