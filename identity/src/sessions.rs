@@ -138,20 +138,10 @@ async fn publish_signed_out(db: &impl ConnectionTrait, ended: &idp_session::Mode
     let Some(user) = crate::users::find(db, ended.user_id).await? else {
         return Ok(());
     };
-    crate::events::publish(
-        db,
-        crate::events::Event {
-            kind: crate::events::kind::SESSION_REVOKED,
-            organization_id: Some(user.organization_id),
-            subject: Some(user.id),
-            data: serde_json::json!({
-                "cause": crate::events::cause::SIGNED_OUT,
-                "user": crate::events::user_ref(user.id, &user.username),
-                "signInId": ended.id,
-            }),
-        },
-    )
-    .await
+    let mut event = crate::events::about_user(crate::events::kind::SESSION_REVOKED, &user);
+    event.data["cause"] = serde_json::json!(crate::events::cause::SIGNED_OUT);
+    event.data["signInId"] = serde_json::json!(ended.id);
+    crate::events::publish(db, event).await
 }
 
 /// A user's live sessions, the most recently used first.

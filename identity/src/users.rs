@@ -178,19 +178,11 @@ async fn record_failure(
 
 /// An event about `user`, by `by` (none: the server itself, or the operator).
 fn user_event(kind: &'static str, user: &user::Model, by: Option<Uuid>) -> crate::events::Event {
-    let mut data = serde_json::json!({
-        "user": crate::events::user_ref(user.id, &user.username),
-        "organizationId": user.organization_id,
-    });
+    let mut event = crate::events::about_user(kind, user);
     if let Some(by) = by {
-        data["by"] = serde_json::json!({ "id": by });
+        event.data["by"] = serde_json::json!({ "id": by });
     }
-    crate::events::Event {
-        kind,
-        organization_id: Some(user.organization_id),
-        subject: Some(user.id),
-        data,
-    }
+    event
 }
 
 /// Ends a user's lock (`server users unlock`): a failed-password lock with its streak,

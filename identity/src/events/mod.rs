@@ -105,6 +105,19 @@ pub mod cause {
     pub const TOKEN_REVOKED: &str = "token-revoked";
 }
 
+/// An event about `user` (`data`: the user and their organization; add what it needs).
+pub fn about_user(kind: &'static str, user: &crate::entities::user::Model) -> Event {
+    Event {
+        kind,
+        organization_id: Some(user.organization_id),
+        subject: Some(user.id),
+        data: serde_json::json!({
+            "user": user_ref(user.id, &user.username),
+            "organizationId": user.organization_id,
+        }),
+    }
+}
+
 /// A user as events name them.
 pub fn user_ref(id: Uuid, username: &str) -> Value {
     serde_json::json!({ "id": id, "username": username })

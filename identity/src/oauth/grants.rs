@@ -521,24 +521,13 @@ async fn publish_token_revoked(
     sign_in: Option<Uuid>,
     app: &application::Model,
 ) -> Result<()> {
-    let mut data = serde_json::json!({
-        "cause": crate::events::cause::TOKEN_REVOKED,
-        "user": crate::events::user_ref(user.id, &user.username),
-        "clientId": app.client_id,
-    });
+    let mut event = crate::events::about_user(crate::events::kind::SESSION_REVOKED, user);
+    event.data["cause"] = serde_json::json!(crate::events::cause::TOKEN_REVOKED);
+    event.data["clientId"] = serde_json::json!(app.client_id);
     if let Some(sign_in) = sign_in {
-        data["signInId"] = serde_json::json!(sign_in);
+        event.data["signInId"] = serde_json::json!(sign_in);
     }
-    crate::events::publish(
-        db,
-        crate::events::Event {
-            kind: crate::events::kind::SESSION_REVOKED,
-            organization_id: Some(user.organization_id),
-            subject: Some(user.id),
-            data,
-        },
-    )
-    .await
+    crate::events::publish(db, event).await
 }
 
 /// An ID token for `user` alone (no access token beside it): the impersonator's ID token

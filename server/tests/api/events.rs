@@ -90,12 +90,27 @@ impl Drop for Receiver {
     }
 }
 
-async fn as_admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let (user, pass) = admin();
-    let mut request = app
-        .client
-        .request(method, app.at(path))
-        .basic_auth(user, Some(pass));
+/// How a test request authenticates.
+enum Auth<'a> {
+    /// HTTP Basic with a username and password.
+    Basic(&'a str, &'a str),
+    /// A bearer access token.
+    Bearer(&'a str),
+}
+
+/// `method path` with `body`: the status and the JSON body (`null` if none).
+async fn send(
+    app: &TestApp,
+    auth: Auth<'_>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let request = app.client.request(method, app.at(path));
+    let mut request = match auth {
+        Auth::Basic(user, pass) => request.basic_auth(user, Some(pass)),
+        Auth::Bearer(token) => request.bearer_auth(token),
+    };
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -103,6 +118,31 @@ async fn as_admin(app: &TestApp, method: Method, path: &str, body: Option<Value>
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn as_admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let (user, pass) = admin();
+    send(app, Auth::Basic(user, pass), method, path, body).await
+}
+
+/// A webhook for key rotations at a free port (nothing listens there yet): (port, id,
+/// secret).
+async fn rotation_hook(app: &TestApp) -> (u16, String, String) {
+    let port = free_port();
+    let (id, secret) = subscribe(
+        app,
+        &format!("http://127.0.0.1:{port}/webhook"),
+        &["signing-key.rotated"],
+    )
+    .await;
+    (port, id, secret)
+}
+
+/// Rotates the signing keys (an event); returns the answer.
+async fn rotate_keys(app: &TestApp) -> Value {
+    let (status, body) = as_admin(app, Method::POST, "/api/server/v1/keys/rotate", None).await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 /// Subscribes `url` to `types`; returns (id, secret).
@@ -235,15 +275,8 @@ async fn a_webhook_gets_each_impersonation_signed_with_who_whom_why_and_how_it_e
 #[tokio::test]
 async fn a_receiver_that_is_down_gets_the_event_once_it_is_up_and_redeliver_sends_the_same_id() {
     let app = spawn_app().await;
-    let port = free_port();
-    let (id, secret) = subscribe(
-        &app,
-        &format!("http://127.0.0.1:{port}/webhook"),
-        &["signing-key.rotated"],
-    )
-    .await;
-    let (status, rotated) = as_admin(&app, Method::POST, "/api/server/v1/keys/rotate", None).await;
-    assert_eq!(status, 200);
+    let (port, id, secret) = rotation_hook(&app).await;
+    let rotated = rotate_keys(&app).await;
     // Nothing listens yet: the attempt fails and is retried.
     let failed = wait_for_log(&app, &id, |d| d["attempts"].as_i64() >= Some(1)).await;
     assert_eq!(failed["status"], "retrying", "{failed}");
@@ -287,15 +320,9 @@ async fn a_receiver_that_is_down_gets_the_event_once_it_is_up_and_redeliver_send
 #[tokio::test]
 async fn redirects_are_not_followed_and_a_rotated_secret_signs_beside_the_new_one() {
     let app = spawn_app().await;
-    let port = free_port();
-    let (id, secret) = subscribe(
-        &app,
-        &format!("http://127.0.0.1:{port}/webhook"),
-        &["signing-key.rotated"],
-    )
-    .await;
+    let (port, id, secret) = rotation_hook(&app).await;
     let redirecting = Receiver::start(&app, port, "", &secret, "redirect");
-    as_admin(&app, Method::POST, "/api/server/v1/keys/rotate", None).await;
+    rotate_keys(&app).await;
     let refused = wait_for_log(&app, &id, |d| d["responseStatus"] == 302).await;
     assert_eq!(refused["status"], "retrying");
     assert!(
@@ -331,7 +358,7 @@ async fn redirects_are_not_followed_and_a_rotated_secret_signs_beside_the_new_on
         .await;
     assert_eq!(got["signatures"], 2);
     drop(old);
-    as_admin(&app, Method::POST, "/api/server/v1/keys/rotate", None).await;
+    rotate_keys(&app).await;
     let new = Receiver::start(&app, port, "", &new_secret, "ok");
     new.wait_for("a message signed with the new secret", |r| {
         r["valid"] == true
@@ -342,16 +369,10 @@ async fn redirects_are_not_followed_and_a_rotated_secret_signs_beside_the_new_on
 #[tokio::test]
 async fn a_receiver_that_hangs_is_given_up_on_after_ten_seconds() {
     let app = spawn_app().await;
-    let port = free_port();
-    let (id, secret) = subscribe(
-        &app,
-        &format!("http://127.0.0.1:{port}/webhook"),
-        &["signing-key.rotated"],
-    )
-    .await;
+    let (port, id, secret) = rotation_hook(&app).await;
     let _hanging = Receiver::start(&app, port, "", &secret, "hang");
     let started = std::time::Instant::now();
-    as_admin(&app, Method::POST, "/api/server/v1/keys/rotate", None).await;
+    rotate_keys(&app).await;
     let timed_out = wait_for_log(&app, &id, |d| d["attempts"].as_i64() >= Some(1)).await;
     assert_eq!(timed_out["error"], "no answer within 10 s", "{timed_out}");
     assert!(started.elapsed() >= Duration::from_secs(10));
@@ -487,14 +508,7 @@ async fn ssf(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = app.client.request(method, app.at(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    send(app, Auth::Bearer(token), method, path, body).await
 }
 
 const SESSION_REVOKED: &str = "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
@@ -1040,9 +1054,7 @@ async fn two_instances_on_one_database_send_each_event_once() {
     let mut kids = std::collections::HashSet::new();
     for i in 0..10 {
         let instance = if i % 2 == 0 { &first } else { &second };
-        let (status, rotated) =
-            as_admin(instance, Method::POST, "/api/server/v1/keys/rotate", None).await;
-        assert_eq!(status, 200);
+        let rotated = rotate_keys(instance).await;
         kids.insert(rotated["activeKid"].as_str().unwrap().to_owned());
     }
     for _ in 0..200 {
@@ -1069,15 +1081,9 @@ async fn events_and_finished_deliveries_older_than_thirty_days_are_pruned_the_re
     use identity::entities::{delivery, event};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
     let app = spawn_app().await;
-    let port = free_port();
-    let (id, secret) = subscribe(
-        &app,
-        &format!("http://127.0.0.1:{port}/webhook"),
-        &["signing-key.rotated"],
-    )
-    .await;
+    let (port, id, secret) = rotation_hook(&app).await;
     let _receiver = Receiver::start(&app, port, "", &secret, "ok");
-    as_admin(&app, Method::POST, "/api/server/v1/keys/rotate", None).await;
+    rotate_keys(&app).await;
     wait_for_log(&app, &id, |d| d["status"] == "delivered").await;
     // That one is made old; a second event, not yet fanned out, stays whatever happens.
     let old = identity::clock::now() - identity::events::outbox::RETENTION_SECS - 60;
@@ -1125,20 +1131,15 @@ async fn requests_their_decisions_a_lock_and_a_disable_reach_a_webhook_with_who_
     .await;
     let receiver = Receiver::start(app, port, "", &secret, "ok");
     let other = app.create_user("client2", "client2-password-1").await;
-    let call = |who: (&'static str, &'static str), path: String, body: Value| {
-        let request = app
-            .client
-            .post(app.at(&path))
-            .basic_auth(who.0, Some(who.1))
-            .json(&body);
-        async move {
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            (
-                status,
-                response.json::<Value>().await.unwrap_or(Value::Null),
-            )
-        }
+    let call = |who: (&'static str, &'static str), path: String, body: Value| async move {
+        send(
+            app,
+            Auth::Basic(who.0, who.1),
+            Method::POST,
+            &path,
+            Some(body),
+        )
+        .await
     };
     let support = ("support", "support-password-1");
     let requests = "/api/server/v1/impersonation-requests".to_owned();
@@ -1236,14 +1237,8 @@ async fn a_delivery_that_keeps_failing_for_a_day_is_marked_failed() {
     use identity::entities::delivery;
     use sea_orm::{EntityTrait, sea_query::Expr};
     let app = spawn_app().await;
-    let port = free_port();
-    let (id, _) = subscribe(
-        &app,
-        &format!("http://127.0.0.1:{port}/webhook"),
-        &["signing-key.rotated"],
-    )
-    .await;
-    as_admin(&app, Method::POST, "/api/server/v1/keys/rotate", None).await;
+    let (_, id, _) = rotation_hook(&app).await;
+    rotate_keys(&app).await;
     wait_for_log(&app, &id, |d| d["attempts"].as_i64() >= Some(1)).await;
     // A day has passed since the delivery was made: the next failure is the last.
     delivery::Entity::update_many()
