@@ -96,6 +96,8 @@ enum Auth<'a> {
     Basic(&'a str, &'a str),
     /// A bearer access token.
     Bearer(&'a str),
+    /// None: an anonymous request.
+    None,
 }
 
 /// `method path` with `body`: the status and the JSON body (`null` if none).
@@ -110,6 +112,7 @@ async fn send(
     let mut request = match auth {
         Auth::Basic(user, pass) => request.basic_auth(user, Some(pass)),
         Auth::Bearer(token) => request.bearer_auth(token),
+        Auth::None => request,
     };
     if let Some(body) = body {
         request = request.json(&body);
@@ -521,27 +524,21 @@ async fn a_shared_signals_receiver_gets_verified_sets_for_impersonation_end_pass
  {
     let s = setup().await;
     let app = &s.app;
-    let metadata: Value = app
-        .client
-        .get(app.at("/.well-known/ssf-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, metadata) = send(
+        app,
+        Auth::None,
+        Method::GET,
+        "/.well-known/ssf-configuration",
+        None,
+    )
+    .await;
     assert_eq!(metadata["issuer"], issuer(app));
     // Where SSF looks for an issuer with a path, too.
-    let at_path: Value = app
-        .client
-        .get(app.at("/.well-known/ssf-configuration/oauth2/token"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(at_path, metadata);
+    let path = "/.well-known/ssf-configuration/oauth2/token";
+    assert_eq!(
+        send(app, Auth::None, Method::GET, path, None).await.1,
+        metadata
+    );
     assert_eq!(
         metadata["delivery_methods_supported"],
         json!(["urn:ietf:rfc:8935"])
