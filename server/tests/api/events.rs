@@ -31,14 +31,16 @@ impl Receiver {
     /// Starts a receiver on `port` for `app`'s tokens with audience `audience`.
     pub fn start(app: &TestApp, port: u16, audience: &str, secret: &str, mode: &str) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/receivers/receiver.py");
+        // `--name=value`: a client id may begin with "-", which argparse would take for
+        // an option of its own.
         let mut child = std::process::Command::new("python3")
             .arg(script)
-            .args(["--port", &port.to_string()])
-            .args(["--issuer", &issuer(app)])
-            .args(["--jwks", &app.at("/oauth2/jwks")])
-            .args(["--audience", audience])
-            .args(["--webhook-secret", secret])
-            .args(["--mode", mode])
+            .arg(format!("--port={port}"))
+            .arg(format!("--issuer={}", issuer(app)))
+            .arg(format!("--jwks={}", app.at("/oauth2/jwks")))
+            .arg(format!("--audience={audience}"))
+            .arg(format!("--webhook-secret={secret}"))
+            .arg(format!("--mode={mode}"))
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("python3 with PyJWT and standardwebhooks (scripts/setup installs them)");
