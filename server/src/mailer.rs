@@ -52,6 +52,20 @@ impl Transport {
     }
 }
 
+/// Whether the SMTP server at `url` answers (connects and greets; `server check`).
+pub async fn reachable(url: &str) -> Result<(), String> {
+    let transport: AsyncSmtpTransport<Tokio1Executor> =
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("not a valid SMTP URL: {e}"))?
+            .timeout(Some(Duration::from_secs(10)))
+            .build();
+    match transport.test_connection().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("it did not answer".to_owned()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 fn message(from: &Mailbox, mail: &outbox_mail::Model) -> Result<Message, String> {
     let to: Mailbox = mail
         .recipient

@@ -19,14 +19,41 @@ struct Args {
 enum Command {
     /// Serve (the default)
     Serve,
-    /// Rotate the signing keys: the next key starts signing, the active key retires.
-    /// Running servers pick the change up within 30 seconds, without a restart.
+    /// Rotate the signing keys (the same as `keys rotate`)
+    #[command(hide = true)]
     RotateKeys,
+    /// Signing keys
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Manage users from the command line (no administrator needed)
     Users {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Copy the embedded SQLite database to FILE, consistently, while the server runs
+    /// (for PostgreSQL, use pg_dump)
+    Backup {
+        /// Where the copy goes (a new file)
+        file: PathBuf,
+    },
+    /// Make FILE (a backup) the database of a stopped server's data folder; refuses a
+    /// backup of a newer version
+    Restore {
+        /// The backup to restore
+        file: PathBuf,
+    },
+    /// Check the configuration, the database and its migrations, and the SMTP server;
+    /// changes nothing, exits non-zero when something is wrong
+    Check,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// The next key starts signing, the active key retires (it keeps verifying). Running
+    /// servers pick the change up within 30 seconds, without a restart.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -36,6 +63,94 @@ enum UsersCommand {
         /// The user's username
         username: String,
     },
+    /// Set a new password: generated and printed, or read from standard input
+    ResetPassword {
+        /// The user's username
+        username: String,
+        /// Read the new password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user: their sign-ins, tokens and impersonations stop counting
+    Disable {
+        /// The user's username
+        username: String,
+    },
+}
+
+/// Prints what a command did, or its error, and the exit code that says which.
+fn report(outcome: anyhow::Result<String>) -> ExitCode {
+    match outcome {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("server: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs an operator's command (anything but serving).
+async fn operate(command: Command, config: &Config) -> ExitCode {
+    use server::operator::{self, UserChange};
+    match command {
+        Command::Serve => unreachable!("serving is not an operator's command"),
+        Command::RotateKeys
+        | Command::Keys {
+            command: KeysCommand::Rotate,
+        } => report(
+            operator::rotate_keys(config)
+                .await
+                .map(|kid| format!("signing keys rotated; the active key is now {kid}")),
+        ),
+        Command::Users { command } => {
+            let (username, change) = match command {
+                UsersCommand::Unlock { username } => (username, UserChange::Unlock),
+                UsersCommand::Disable { username } => (username, UserChange::Disable),
+                UsersCommand::ResetPassword {
+                    username,
+                    password_stdin,
+                } => {
+                    let given = match password_stdin {
+                        false => None,
+                        true => {
+                            let mut line = String::new();
+                            if let Err(error) = std::io::stdin().read_line(&mut line) {
+                                return report(Err(error.into()));
+                            }
+                            Some(line.trim_end_matches(['\r', '\n']).to_owned())
+                        }
+                    };
+                    (username, UserChange::ResetPassword(given))
+                }
+            };
+            report(operator::change_user(config, &username, change).await)
+        }
+        Command::Backup { file } => report(
+            operator::backup(config, &file)
+                .await
+                .map(|bytes| format!("backed up to {} ({bytes} bytes)", file.display())),
+        ),
+        Command::Restore { file } => report(operator::restore(config, &file).await.map(|()| {
+            format!(
+                "restored {} into {}; start the server",
+                file.display(),
+                config.data_dir.display()
+            )
+        })),
+        Command::Check => {
+            let lines = operator::check(config).await;
+            for line in &lines {
+                println!("{} {}", if line.ok { "ok  " } else { "FAIL" }, line.what);
+            }
+            match lines.iter().all(|l| l.ok) {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            }
+        }
+    }
 }
 
 #[tokio::main]
@@ -49,36 +164,10 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
-    if let Some(Command::RotateKeys) = &args.command {
-        return match server::startup::rotate_keys(&config).await {
-            Ok(kid) => {
-                println!("signing keys rotated; the active key is now {kid}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("server: {error:#}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    if let Some(Command::Users {
-        command: UsersCommand::Unlock { username },
-    }) = &args.command
+    if let Some(command) = args.command
+        && !matches!(command, Command::Serve)
     {
-        return match server::startup::unlock_user(&config, username).await {
-            Ok(true) => {
-                println!("{username} is unlocked and may sign in again");
-                ExitCode::SUCCESS
-            }
-            Ok(false) => {
-                eprintln!("server: there is no user {username}");
-                ExitCode::FAILURE
-            }
-            Err(error) => {
-                eprintln!("server: {error:#}");
-                ExitCode::FAILURE
-            }
-        };
+        return operate(command, &config).await;
     }
     let application = match Application::build(config).await {
         Ok(application) => application,

@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 
 /// A server that is ready to serve: database migrated and seeded, port bound.
 pub struct Application {
+    /// The data folder's lock, held while serving (no restore under a running server).
+    _lock: std::fs::File,
     listener: TcpListener,
     state: AppState,
     seed_report: SeedReport,
@@ -24,6 +26,7 @@ impl Application {
                 config.data_dir.display()
             )
         })?;
+        let lock = crate::operator::lock_for_serving(&config.data_dir)?;
         let db = identity::store::db::connect(&config.database_url())
             .await
             .context("cannot open the database")?;
@@ -69,6 +72,7 @@ impl Application {
         };
         tracing::info!(%addr, public_url = %state.public_url, "ready");
         Ok(Self {
+            _lock: lock,
             listener,
             state,
             seed_report,
@@ -170,26 +174,3 @@ impl Application {
 
 /// How often a running server re-reads the signing keys.
 pub const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// `server users unlock <username>`: ends a failed-password lock without any administrator,
-/// on the database the configuration names. `Ok(false)`: no such user.
-pub async fn unlock_user(config: &Config, username: &str) -> anyhow::Result<bool> {
-    let db = identity::store::db::connect(&config.database_url())
-        .await
-        .context("cannot open the database")?;
-    identity::store::db::migrate(&db).await?;
-    let operator = identity::delegation::Authority::operator();
-    Ok(identity::users::unlock(&db, username, &operator).await?)
-}
-
-/// `server rotate-keys`: rotates the keys in the configured database.
-pub async fn rotate_keys(config: &Config) -> anyhow::Result<String> {
-    let db = identity::store::db::connect(&config.database_url())
-        .await
-        .context("cannot open the database")?;
-    identity::store::db::migrate(&db).await?;
-    let keys = identity::keys::KeyStore::open(db)
-        .await
-        .context("cannot load the signing keys")?;
-    Ok(keys.rotate().await?)
-}

@@ -83,6 +83,22 @@ pub async fn migrate(db: &DatabaseConnection) -> crate::Result<()> {
 /// Names of applied migrations that this binary does not have, read without creating
 /// the migrations table when it is missing.
 async fn unknown_migrations(db: &DatabaseConnection) -> crate::Result<Vec<String>> {
+    Ok(schema_state(db).await?.unknown)
+}
+
+/// Where a database's schema stands against this binary's migrations.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SchemaState {
+    /// How many migrations were applied.
+    pub applied: usize,
+    /// This binary's migrations not applied yet (the server applies them at start).
+    pub pending: Vec<String>,
+    /// Applied migrations this binary does not know: a newer version wrote the database.
+    pub unknown: Vec<String>,
+}
+
+/// Reads the schema's state without changing anything (no migrations table is created).
+pub async fn schema_state(db: &DatabaseConnection) -> crate::Result<SchemaState> {
     let table_exists = match db.get_database_backend() {
         DbBackend::Sqlite => {
             "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'seaql_migrations'"
@@ -100,27 +116,31 @@ async fn unknown_migrations(db: &DatabaseConnection) -> crate::Result<Vec<String
         .transpose()?
         .unwrap_or(0)
         > 0;
-    if !exists {
-        return Ok(Vec::new());
-    }
     let known: Vec<String> = Migrator::migrations()
         .iter()
         .map(|m| m.name().to_owned())
         .collect();
-    let applied = db
-        .query_all_raw(Statement::from_string(
-            backend,
-            "SELECT version FROM seaql_migrations ORDER BY version",
-        ))
-        .await?;
-    let mut unknown = Vec::new();
-    for row in applied {
-        let version: String = row.try_get("", "version")?;
-        if !known.contains(&version) {
-            unknown.push(version);
+    let mut applied = Vec::new();
+    if exists {
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT version FROM seaql_migrations ORDER BY version",
+            ))
+            .await?;
+        for row in rows {
+            applied.push(row.try_get::<String>("", "version")?);
         }
     }
-    Ok(unknown)
+    Ok(SchemaState {
+        applied: applied.len(),
+        pending: known
+            .iter()
+            .filter(|k| !applied.contains(k))
+            .cloned()
+            .collect(),
+        unknown: applied.into_iter().filter(|a| !known.contains(a)).collect(),
+    })
 }
 
 /// Writers of this process on SQLite wait for each other here, in order, instead of in

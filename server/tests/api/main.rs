@@ -20,6 +20,7 @@ mod interop;
 mod isolation;
 mod lockout;
 mod oauth;
+mod operator;
 mod scim;
 mod sign_in;
 mod startup;
