@@ -52,6 +52,11 @@ impl Gate {
         Ok(Ticket { gate: self })
     }
 
+    /// Password checks running or waiting now (the hash queue).
+    pub fn admitted(&self) -> usize {
+        self.admitted.load(Ordering::Relaxed)
+    }
+
     /// Password checks refused as busy since start.
     pub fn refused(&self) -> usize {
         self.refused.load(Ordering::Relaxed)

@@ -22,6 +22,7 @@
 //! | `IDP_DELIVERY_RETRY_SECS` | `delivery_retry_secs` | `5` | first retry delay of an event delivery (doubles, at most 1 h, for a day) |
 //! | `IDP_WEBHOOK_ALLOW_HTTP_LOOPBACK` | `webhook_allow_http_loopback` | `false` | receivers at `http://127.0.0.1…`/`localhost` too |
 //! | `IDP_WEBHOOK_ALLOW_PRIVATE_NETWORKS` | `webhook_allow_private_networks` | `false` | receivers at private addresses too |
+//! | `IDP_METRICS_ADDR` | `metrics_addr` | none: off | where `GET /metrics` (Prometheus text format) listens, never the public port |
 //! | `IDP_LOG_FORMAT` | `log_format` | `text` | `text` or `json` log lines |
 
 use serde::Deserialize;
@@ -60,6 +61,8 @@ Configuration (environment variables win over the file given by IDP_CONFIG or --
                              localhost too (tests, local receivers)     [default: false]
   IDP_WEBHOOK_ALLOW_PRIVATE_NETWORKS  event receivers at private, link-local or other
                              non-public addresses too                   [default: false]
+  IDP_METRICS_ADDR           where GET /metrics (Prometheus text format) listens, e.g.
+                             127.0.0.1:9464; never on the public port      [default: off]
   IDP_LOG_FORMAT             text or json                                   [default: text]
   RUST_LOG                   log filter, e.g. info,server=debug              [default: info]";
 
@@ -130,6 +133,8 @@ pub struct Config {
     pub delivery_retry_secs: i64,
     /// Where events may be sent (webhooks, Shared Signals, back-channel logout).
     pub outbound: identity::events::webhooks::Outbound,
+    /// Where `/metrics` listens (`None`: no metrics endpoint).
+    pub metrics_addr: Option<SocketAddr>,
     /// Log line format.
     pub log_format: LogFormat,
 }
@@ -154,6 +159,7 @@ impl Default for Config {
             mail_retry_secs: 5,
             delivery_retry_secs: 5,
             outbound: identity::events::webhooks::Outbound::default(),
+            metrics_addr: None,
             log_format: LogFormat::Text,
         }
     }
@@ -181,6 +187,7 @@ struct Layer {
     delivery_retry_secs: Option<i64>,
     webhook_allow_http_loopback: Option<bool>,
     webhook_allow_private_networks: Option<bool>,
+    metrics_addr: Option<SocketAddr>,
     log_format: Option<LogFormat>,
 }
 
@@ -257,8 +264,12 @@ impl Config {
             delivery_retry_secs,
             webhook_allow_http_loopback,
             webhook_allow_private_networks,
+            metrics_addr,
             log_format,
         } = layer;
+        if metrics_addr.is_some() {
+            self.metrics_addr = metrics_addr;
+        }
         if let Some(v) = delivery_retry_secs {
             self.delivery_retry_secs = v.max(1);
         }
@@ -373,6 +384,9 @@ fn env_layer(env: &impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError
             .transpose()?,
         webhook_allow_private_networks: get("IDP_WEBHOOK_ALLOW_PRIVATE_NETWORKS")
             .map(|v| parse("IDP_WEBHOOK_ALLOW_PRIVATE_NETWORKS", v))
+            .transpose()?,
+        metrics_addr: get("IDP_METRICS_ADDR")
+            .map(|v| parse("IDP_METRICS_ADDR", v))
             .transpose()?,
         lockout_threshold: get("IDP_LOCKOUT_THRESHOLD")
             .map(|v| parse("IDP_LOCKOUT_THRESHOLD", v))

@@ -6,6 +6,7 @@ pub mod config;
 pub mod deliverer;
 pub mod error;
 pub mod mailer;
+pub mod metrics;
 pub mod operator;
 pub mod routes;
 pub mod shutdown;

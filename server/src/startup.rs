@@ -12,6 +12,8 @@ pub struct Application {
     /// The data folder's lock, held while serving (no restore under a running server).
     _lock: std::fs::File,
     listener: TcpListener,
+    /// Where `/metrics` listens, when configured.
+    metrics: Option<TcpListener>,
     state: AppState,
     seed_report: SeedReport,
 }
@@ -36,6 +38,15 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
         let addr = listener.local_addr()?;
+        let metrics = match config.metrics_addr {
+            Some(metrics_addr) => {
+                crate::metrics::handle();
+                Some(TcpListener::bind(metrics_addr).await.with_context(|| {
+                    format!("cannot listen on {metrics_addr} (IDP_METRICS_ADDR)")
+                })?)
+            }
+            None => None,
+        };
         let public_url: Arc<str> = config
             .public_url
             .clone()
@@ -74,6 +85,7 @@ impl Application {
         Ok(Self {
             _lock: lock,
             listener,
+            metrics,
             state,
             seed_report,
         })
@@ -84,6 +96,11 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Where `/metrics` listens, when configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The external base URL in effect.
@@ -160,6 +177,14 @@ impl Application {
         )
         .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
         let deliverer = tokio::spawn(deliverer.run());
+        let metrics = self.metrics.map(|listener| {
+            let router = crate::metrics::router(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!("the metrics listener stopped: {error}");
+                }
+            })
+        });
         let router = routes::router(self.state);
         let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = axum::serve(self.listener, router)
@@ -168,6 +193,9 @@ impl Application {
         reload.abort();
         mailer.abort();
         deliverer.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         served
     }
 }

@@ -269,10 +269,13 @@ pub async fn exchange(
         super::events::started(&session, &target.username),
     );
     match provider.single_use.use_up(single_use, writes).await? {
-        Outcome::Written => Ok(Exchanged {
-            tokens: minted,
-            session_id: session.id,
-        }),
+        Outcome::Written => {
+            metrics::counter!("impersonation_sessions_started_total").increment(1);
+            Ok(Exchanged {
+                tokens: minted,
+                session_id: session.id,
+            })
+        }
         Outcome::AlreadyUsed => Err(ExchangeError::AlreadyUsed),
         Outcome::Unmet => {
             // The token is used up; the refusal is recorded on its own. Unmet: the sign-in

@@ -119,6 +119,9 @@ impl Refusal {
     /// The `impersonation-denied` record of this refusal: `impersonator` asked for
     /// `requested_subject` through `app`.
     pub fn event(self, impersonator: &str, requested_subject: &str, app: &str) -> audit::Event {
+        // Every refusal is recorded through here: counted by its kind (the variant's name).
+        metrics::counter!("impersonation_refusals_total", "reason" => format!("{self:?}"))
+            .increment(1);
         audit::Event {
             action: audit::action::IMPERSONATION_DENIED,
             success: false,

@@ -210,6 +210,9 @@ pub async fn end(
     .await?;
     let event = super::events::ended(db, session, ended_by, reason).await?;
     crate::events::publish(db, event).await?;
+    // By the kind of end: a refusal's detail after the colon is left out.
+    let kind = reason.split(':').next().unwrap_or(reason).to_owned();
+    metrics::counter!("impersonation_sessions_ended_total", "reason" => kind).increment(1);
     Ok(true)
 }
 

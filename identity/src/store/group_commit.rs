@@ -166,6 +166,7 @@ impl Gathering {
 
 fn commit_groups(mut writer: Writer, queue: &flume::Receiver<Request>, gathering: &Gathering) {
     while let Some(requests) = gathering.next_group(queue) {
+        metrics::histogram!("group_commit_size").record(requests.len() as f64);
         match &mut writer {
             Writer::Direct(connection) => {
                 // A panic abandons this group's requests (their answers are dropped with

@@ -51,6 +51,8 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(API_BODY_LIMIT)),
         )
         .merge(ui::router(&state))
+        // Inside the routing: each request is counted by its matched route.
+        .layer(axum::middleware::from_fn(crate::metrics::count_requests))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rejections::audit_rejections,

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     /// The PostgreSQL database's URL when the suite runs on PostgreSQL.
     pub database_url: Option<String>,
+    /// Where `/metrics` answers, when the configuration asked for it.
+    pub metrics_url: Option<String>,
     _data: Option<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -72,6 +74,9 @@ pub async fn spawn_app_in(
     let application = Application::build(config).await?;
     let url = application.public_url().to_owned();
     let local_url = format!("http://{}", application.addr());
+    let metrics_url = application
+        .metrics_addr()
+        .map(|addr| format!("http://{addr}/metrics"));
     let db = application.state().db.clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(application.run_until_stopped(async {
@@ -82,6 +87,7 @@ pub async fn spawn_app_in(
         local_url,
         data_dir: data_dir.to_owned(),
         database_url,
+        metrics_url,
         db,
         client: client(),
         _data: None,

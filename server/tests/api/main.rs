@@ -19,6 +19,7 @@ mod impersonation_rules;
 mod interop;
 mod isolation;
 mod lockout;
+mod metrics;
 mod oauth;
 mod operator;
 mod scim;

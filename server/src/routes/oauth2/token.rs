@@ -92,13 +92,17 @@ pub async fn token(
             format!("This application may not use the {grant_type} grant."),
         ));
     }
-    match grant_type.as_str() {
+    let issued = match grant_type.as_str() {
         AUTHORIZATION_CODE => authorization_code(&state, &app, &params).await,
         REFRESH_TOKEN => refresh_token(&state, &app, &params).await,
         TOKEN_EXCHANGE => super::exchange::exchange(&state, &reads, &app, &params).await,
         ORGANIZATION_SWITCH => super::organization_switch::switch(&state, &app, &params).await,
         _ => client_credentials(&state, &app, &params).await,
+    };
+    if issued.is_ok() {
+        crate::metrics::token_issued(&grant_type);
     }
+    issued
 }
 
 /// RFC 6749 §4.1.3, with PKCE (RFC 7636 §4.5).
