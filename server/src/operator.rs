@@ -253,33 +253,47 @@ pub async fn check(config: &Config) -> Vec<Checked> {
         true => url.replace("mode=rwc", "mode=rw"),
         false => url,
     };
-    match identity::store::db::connect(&opened).await {
-        Err(error) => line(false, format!("database ({kind}) unreachable: {error}")),
-        Ok(db) => {
-            line(true, format!("database ({kind}) reachable"));
-            match identity::store::db::schema_state(&db).await {
-                Err(error) => line(false, format!("migrations unreadable: {error}")),
-                Ok(s) if !s.unknown.is_empty() => line(
-                    false,
-                    format!(
-                        "the schema is newer than this server: {}",
-                        s.unknown.join(", ")
+    let missing = match sqlite_file(config) {
+        Ok(file) if kind == "SQLite" && !file.exists() => Some(file),
+        _ => None,
+    };
+    if let Some(file) = missing {
+        line(
+            false,
+            format!(
+                "no database at {} (the server creates it at its first start)",
+                file.display()
+            ),
+        );
+    } else {
+        match identity::store::db::connect(&opened).await {
+            Err(error) => line(false, format!("database ({kind}) unreachable: {error}")),
+            Ok(db) => {
+                line(true, format!("database ({kind}) reachable"));
+                match identity::store::db::schema_state(&db).await {
+                    Err(error) => line(false, format!("migrations unreadable: {error}")),
+                    Ok(s) if !s.unknown.is_empty() => line(
+                        false,
+                        format!(
+                            "the schema is newer than this server: {}",
+                            s.unknown.join(", ")
+                        ),
                     ),
-                ),
-                Ok(s) if !s.pending.is_empty() => line(
-                    true,
-                    format!(
-                        "{} migrations applied, {} pending (applied at the next start)",
-                        s.applied,
-                        s.pending.len()
+                    Ok(s) if !s.pending.is_empty() => line(
+                        true,
+                        format!(
+                            "{} migrations applied, {} pending (applied at the next start)",
+                            s.applied,
+                            s.pending.len()
+                        ),
                     ),
-                ),
-                Ok(s) => line(
-                    true,
-                    format!("{} migrations applied, none pending", s.applied),
-                ),
+                    Ok(s) => line(
+                        true,
+                        format!("{} migrations applied, none pending", s.applied),
+                    ),
+                }
+                let _ = db.close().await;
             }
-            let _ = db.close().await;
         }
     }
     match &config.smtp_url {

@@ -410,7 +410,7 @@ async fn check_reports_the_database_the_migrations_and_smtp_and_fails_when_one_i
     let missing = run(data.path(), None, &["check"], &[]);
     assert_eq!(missing.status.code(), Some(1), "{}", stdout(&missing));
     assert!(
-        stdout(&missing).contains("FAIL database (SQLite) unreachable"),
+        stdout(&missing).contains("FAIL no database at"),
         "{}",
         stdout(&missing)
     );
