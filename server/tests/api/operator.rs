@@ -36,6 +36,27 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Asserts that a command failed (exit 1) and said `why` on stderr.
+fn refused_saying(output: &Output, why: &str) {
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(output));
+    assert!(stderr(output).contains(why), "{}", stderr(output));
+}
+
+/// Marks the SQLite database at `file` as written by a newer version (a migration this
+/// binary does not know).
+async fn from_the_future(file: &Path) {
+    use sea_orm::{ConnectionTrait, Database};
+    let db = Database::connect(format!("sqlite://{}?mode=rw", file.display()).as_str())
+        .await
+        .unwrap();
+    db.execute_unprepared(
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m20991231_000099_future', 0)",
+    )
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+}
+
 /// The real binary serving `data`; stopped (SIGTERM) when dropped.
 struct Served {
     child: std::process::Child,
@@ -183,20 +204,10 @@ async fn a_backup_under_write_load_restores_every_request_answered_before_it() {
     );
     // A second backup to the same file is refused: nothing is overwritten.
     let again = run(data.path(), None, &["backup", file.to_str().unwrap()], &[]);
-    assert!(!again.status.success());
-    assert!(
-        stderr(&again).contains("exists already"),
-        "{}",
-        stderr(&again)
-    );
+    refused_saying(&again, "exists already");
     // No restore under the running server.
     let refused = run(data.path(), None, &["restore", file.to_str().unwrap()], &[]);
-    assert!(!refused.status.success());
-    assert!(
-        stderr(&refused).contains("a server is running"),
-        "{}",
-        stderr(&refused)
-    );
+    refused_saying(&refused, "a server is running");
     served.stop();
 
     // Restored into a new data folder: every request answered before the backup began.
@@ -234,7 +245,6 @@ async fn a_backup_under_write_load_restores_every_request_answered_before_it() {
 
 #[tokio::test]
 async fn restore_refuses_a_newer_schema_a_damaged_file_and_postgresql() {
-    use sea_orm::{ConnectionTrait, Database};
     let data = tempfile::TempDir::new().unwrap();
     let served = Served::start(data.path());
     served.stop();
@@ -244,15 +254,7 @@ async fn restore_refuses_a_newer_schema_a_damaged_file_and_postgresql() {
 
     let newer = data.path().join("newer.sqlite");
     std::fs::copy(&file, &newer).unwrap();
-    let db = Database::connect(format!("sqlite://{}?mode=rw", newer.display()).as_str())
-        .await
-        .unwrap();
-    db.execute_unprepared(
-        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m20991231_000099_future', 0)",
-    )
-    .await
-    .unwrap();
-    db.close().await.unwrap();
+    from_the_future(&newer).await;
     let target = tempfile::TempDir::new().unwrap();
     let refused = run(
         target.path(),
@@ -260,12 +262,7 @@ async fn restore_refuses_a_newer_schema_a_damaged_file_and_postgresql() {
         &["restore", newer.to_str().unwrap()],
         &[],
     );
-    assert!(!refused.status.success());
-    assert!(
-        stderr(&refused).contains("newer version"),
-        "{}",
-        stderr(&refused)
-    );
+    refused_saying(&refused, "newer version");
     assert!(stderr(&refused).contains("m20991231_000099_future"));
     assert!(
         !target.path().join("idp.sqlite").exists(),
@@ -280,17 +277,11 @@ async fn restore_refuses_a_newer_schema_a_damaged_file_and_postgresql() {
         &["restore", text.to_str().unwrap()],
         &[],
     );
-    assert!(!refused.status.success());
-    assert!(
-        stderr(&refused).contains("not an SQLite database"),
-        "{}",
-        stderr(&refused)
-    );
+    refused_saying(&refused, "not an SQLite database");
 
     let pg = [("IDP_DATABASE_URL", "postgres://idp@127.0.0.1:1/idp")];
     let refused = run(target.path(), None, &["backup", "/tmp/never.sqlite"], &pg);
-    assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("pg_dump"), "{}", stderr(&refused));
+    refused_saying(&refused, "pg_dump");
 }
 
 #[tokio::test]
@@ -349,12 +340,7 @@ async fn users_and_keys_commands_work_without_an_administrator_and_say_what_they
     let disabled = run(data.path(), db, &["users", "disable", "leaver"], &[]);
     assert!(disabled.status.success(), "{}", stderr(&disabled));
     let unknown = run(data.path(), db, &["users", "disable", "nobody"], &[]);
-    assert_eq!(unknown.status.code(), Some(1));
-    assert!(
-        stderr(&unknown).contains("there is no user nobody"),
-        "{}",
-        stderr(&unknown)
-    );
+    refused_saying(&unknown, "there is no user nobody");
     let rotated = run(data.path(), db, &["keys", "rotate"], &[]);
     assert!(rotated.status.success(), "{}", stderr(&rotated));
     assert!(stdout(&rotated).contains("the active key is now"));
@@ -404,7 +390,6 @@ async fn users_and_keys_commands_work_without_an_administrator_and_say_what_they
 
 #[tokio::test]
 async fn check_reports_the_database_the_migrations_and_smtp_and_fails_when_one_is_wrong() {
-    use sea_orm::{ConnectionTrait, Database};
     let data = tempfile::TempDir::new().unwrap();
     // No database yet: a failure, and nothing is created.
     let missing = run(data.path(), None, &["check"], &[]);
@@ -441,21 +426,7 @@ async fn check_reports_the_database_the_migrations_and_smtp_and_fails_when_one_i
     );
 
     // A database of a newer version.
-    let db = Database::connect(
-        format!(
-            "sqlite://{}?mode=rw",
-            data.path().join("idp.sqlite").display()
-        )
-        .as_str(),
-    )
-    .await
-    .unwrap();
-    db.execute_unprepared(
-        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m20991231_000099_future', 0)",
-    )
-    .await
-    .unwrap();
-    db.close().await.unwrap();
+    from_the_future(&data.path().join("idp.sqlite")).await;
     let newer = run(data.path(), None, &["check"], &[]);
     assert_eq!(newer.status.code(), Some(1));
     assert!(
