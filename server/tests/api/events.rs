@@ -150,6 +150,21 @@ async fn rotate_keys(app: &TestApp) -> Value {
     body
 }
 
+/// A SCIM `replace` of one attribute of a user, as the administrator.
+async fn scim_replace(app: &TestApp, user: &str, path: &str, value: Value) -> (u16, Value) {
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "replace", "path": path, "value": value }],
+    });
+    as_admin(
+        app,
+        Method::PATCH,
+        &format!("/scim2/Users/{user}"),
+        Some(patch),
+    )
+    .await
+}
+
 /// Subscribes `url` to `types`; returns (id, secret).
 async fn subscribe(app: &TestApp, url: &str, types: &[&str]) -> (String, String) {
     let (status, body) = as_admin(
@@ -659,19 +674,9 @@ async fn a_shared_signals_receiver_gets_verified_sets_for_impersonation_end_pass
     );
 
     // A password set by an administrator: credential-change.
-    let (user, pass) = admin();
-    let changed = app
-        .client
-        .patch(app.at(&format!("/scim2/Users/{}", s.target_id)))
-        .basic_auth(user, Some(pass))
-        .json(&json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{ "op": "replace", "path": "password", "value": "a-new-password-2" }],
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(changed.status(), 200, "{}", changed.text().await.unwrap());
+    let (status, body) =
+        scim_replace(app, &s.target_id, "password", json!("a-new-password-2")).await;
+    assert_eq!(status, 200, "{body}");
     let credential = receiver
         .wait_for("credential-change", |r| {
             r["claims"]["events"].get(CREDENTIAL_CHANGE).is_some()
@@ -1210,19 +1215,8 @@ async fn requests_their_decisions_a_lock_and_a_disable_reach_a_webhook_with_who_
         .await;
     assert_eq!(locked["data"]["user"]["username"], "client2");
     assert_eq!(locked["data"]["cause"], "failed-sign-ins");
-    let (user, pass) = admin();
-    let disabled = app
-        .client
-        .patch(app.at(&format!("/scim2/Users/{}", s.target_id)))
-        .basic_auth(user, Some(pass))
-        .json(&json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{ "op": "replace", "path": "active", "value": false }],
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(disabled.status(), 200, "{}", disabled.text().await.unwrap());
+    let (status, body) = scim_replace(app, &s.target_id, "active", json!(false)).await;
+    assert_eq!(status, 200, "{body}");
     let off = receiver
         .wait_for("user.disabled", |r| r["type"] == "user.disabled")
         .await;
