@@ -13,10 +13,23 @@ export IDP_WASM_TARGET_DIR="${IDP_WASM_TARGET_DIR:-$IDP_CACHE/target-wasm}"
 # Incremental caches grow by gigabytes per change and the disk is shared with CI: the
 # scripts build without them (set CARGO_INCREMENTAL=1 to override).
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-export PATH="$HOME/.cargo/bin:$PATH"
+# Where `cargo install` puts the build tools (Trunk, wasm-bindgen).
+export PATH="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin:$PATH"
 mkdir -p "$IDP_CACHE"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Runs a command and says how long it took: `timed "building the server" cargo build ...`.
+timed() {
+  local what="$1" started=$SECONDS status=0
+  shift
+  say "$what"
+  "$@" || status=$?
+  if [ "$status" = 0 ]; then say "$what: done in $(duration $((SECONDS - started)))"
+  else say "$what: failed after $(duration $((SECONDS - started)))"; fi
+  return "$status"
+}
+duration() { if [ "$1" -ge 60 ]; then echo "$(($1 / 60)) min $(($1 % 60)) s"; else echo "$1 s"; fi; }
 
 # Runs a command as root (directly, or through sudo when there is one).
 as_root() {

@@ -163,12 +163,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format);
-    if let Some(command) = args.command
-        && !matches!(command, Command::Serve)
-    {
-        return operate(command, &config).await;
-    }
+    let telemetry = telemetry::init(config.log_format);
+    let code = match args.command {
+        Some(command) if !matches!(command, Command::Serve) => operate(command, &config).await,
+        _ => serve(config).await,
+    };
+    // The exporter's last batch goes out on this runtime: shut it down from a thread of
+    // its own, not from one of the runtime's workers.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    code
+}
+
+async fn serve(config: Config) -> ExitCode {
     let application = match Application::build(config).await {
         Ok(application) => application,
         Err(error) => {

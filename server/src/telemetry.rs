@@ -1,28 +1,165 @@
-//! Structured logs with `tracing`. Every request runs in a span carrying its request id
-//! (`x-request-id`, set when the client sent none), method and path. Query strings are
-//! never logged: they may carry codes and tokens.
+//! Structured logs with `tracing`, and traces over OTLP when the operator asks for them.
+//!
+//! Every request runs in a span carrying its request id (`x-request-id`, set when the
+//! client sent none), method and path; query strings are never logged (they may carry
+//! codes and tokens). With `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, the same spans, and one per database
+//! transaction below them, are exported as OpenTelemetry traces over OTLP/HTTP (protobuf);
+//! the other standard `OTEL_*` variables (headers, timeout, service name, resource
+//! attributes) apply. A request with a W3C `traceparent` joins its caller's trace.
 
 use crate::config::LogFormat;
-use axum::http::Request;
+use axum::http::{HeaderMap, Request, Response};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::time::Duration;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
-/// Installs the global subscriber. `RUST_LOG` filters; the default is `info`.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match format {
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
-        LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
-            .try_init(),
+/// What [`init`] started: the trace exporter, when there is one. Call [`Telemetry::shutdown`]
+/// before the process ends, so that the last spans are sent.
+#[derive(Debug)]
+pub struct Telemetry {
+    traces: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Whether spans are exported over OTLP.
+    pub fn exports_traces(&self) -> bool {
+        self.traces.is_some()
+    }
+
+    /// Sends what is still buffered and stops the exporter.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.traces
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "the last traces could not be sent");
+        }
+    }
+}
+
+/// Installs the global subscriber: logs (`RUST_LOG` filters; the default is `info`), and
+/// traces when an OTLP endpoint is configured. Must run inside the Tokio runtime.
+pub fn init(format: LogFormat) -> Telemetry {
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"))
+    };
+    let logs = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .boxed(),
+    };
+    let (traces, provider) = match otlp_tracer_provider() {
+        Ok(Some(provider)) => {
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("identity-server"))
+                .with_filter(filter());
+            (Some(layer), Some(provider))
+        }
+        Ok(None) => (None, None),
+        Err(error) => {
+            eprintln!("server: traces are off: {error}");
+            (None, None)
+        }
     };
     // A second init (tests) keeps the first subscriber.
-    let _ = result;
+    let installed = tracing_subscriber::registry()
+        .with(logs.with_filter(filter()))
+        .with(traces)
+        .try_init()
+        .is_ok();
+    if installed && provider.is_some() {
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+    }
+    Telemetry {
+        traces: provider.filter(|_| installed),
+    }
+}
+
+/// The OTLP trace exporter the standard variables ask for, if any.
+fn otlp_tracer_provider() -> anyhow::Result<Option<SdkTracerProvider>> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|value| !value.trim().is_empty());
+    let disabled = std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    if disabled
+        || !(set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    {
+        return Ok(None);
+    }
+    use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_http_client(ExportClient::new()?)
+        .build()?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(
+            std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "identity-server".to_owned()),
+        )
+        .build();
+    Ok(Some(
+        SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource)
+            .build(),
+    ))
+}
+
+/// The exporter's HTTP client: the server's reqwest, run on the server's runtime (the
+/// exporter's batch thread has none of its own).
+#[derive(Debug)]
+struct ExportClient {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+impl ExportClient {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            runtime: tokio::runtime::Handle::try_current()?,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for ExportClient {
+    async fn send_bytes(
+        &self,
+        request: http::Request<opentelemetry_http::Bytes>,
+    ) -> Result<http::Response<opentelemetry_http::Bytes>, opentelemetry_http::HttpError> {
+        let request = reqwest::Request::try_from(request)?;
+        let client = self.client.clone();
+        let sent = self.runtime.spawn(async move {
+            let response = client.execute(request).await?;
+            let mut answer = http::Response::builder().status(response.status());
+            if let Some(headers) = answer.headers_mut() {
+                *headers = response.headers().clone();
+            }
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>(answer.body(body))
+        });
+        Ok(sent.await???)
+    }
+}
+
+/// The caller's trace context, from a W3C `traceparent` header.
+fn caller_context(headers: &HeaderMap) -> opentelemetry::Context {
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&opentelemetry_http::HeaderExtractor(headers))
+    })
 }
 
 /// The request-id and tracing layers, outermost first.
@@ -36,13 +173,23 @@ where
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "request",
-            method = %request.method(),
-            path = %request.uri().path(),
             request_id = %request_id,
-        )
-    });
+            otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
+            otel.kind = "server",
+            http.request.method = %request.method(),
+            url.path = %request.uri().path(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        let _ = span.set_parent(caller_context(request.headers()));
+        span
+    })
+    .on_response(
+        |response: &Response<_>, _latency: Duration, span: &tracing::Span| {
+            span.record("http.response.status_code", response.status().as_u16());
+        },
+    );
     router
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)

@@ -154,6 +154,9 @@ pub(crate) static SQLITE_WRITER: std::sync::LazyLock<std::sync::Arc<tokio::sync:
 pub struct WriteTxn {
     txn: sea_orm::DatabaseTransaction,
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// `db.transaction`, from `BEGIN` (its wait for the writer's turn included) to the
+    /// commit or rollback, below the request or group that began it.
+    _span: tracing::Span,
 }
 
 impl std::ops::Deref for WriteTxn {
@@ -216,6 +219,15 @@ impl WriteTxn {
 /// ordinary transaction.
 pub async fn begin_write(db: &DatabaseConnection) -> crate::Result<WriteTxn> {
     use sea_orm::{DbBackend, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let span = tracing::info_span!(
+        "db.transaction",
+        otel.kind = "client",
+        db.system.name = match db.get_database_backend() {
+            DbBackend::Sqlite => "sqlite",
+            DbBackend::Postgres => "postgresql",
+            _ => "other_sql",
+        },
+    );
     let writer = match db.get_database_backend() {
         DbBackend::Sqlite => Some(SQLITE_WRITER.clone().lock_owned().await),
         _ => None,
@@ -229,6 +241,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> crate::Result<WriteTxn> {
     Ok(WriteTxn {
         txn,
         _writer: writer,
+        _span: span,
     })
 }
 

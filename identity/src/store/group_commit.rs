@@ -27,6 +27,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 /// At most this many requests share one transaction.
 const MAX_GROUP: usize = 64;
@@ -167,6 +168,8 @@ impl Gathering {
 fn commit_groups(mut writer: Writer, queue: &flume::Receiver<Request>, gathering: &Gathering) {
     while let Some(requests) = gathering.next_group(queue) {
         metrics::histogram!("group_commit_size").record(requests.len() as f64);
+        let span = tracing::info_span!("db.group_commit", size = requests.len());
+        let _entered = span.enter();
         match &mut writer {
             Writer::Direct(connection) => {
                 // A panic abandons this group's requests (their answers are dropped with
@@ -181,8 +184,8 @@ fn commit_groups(mut writer: Writer, queue: &flume::Receiver<Request>, gathering
             }
             Writer::Pool(db, runtime) => {
                 // A task of its own, for the same reason.
-                let committed =
-                    runtime.block_on(runtime.spawn(commit_and_answer(db.clone(), requests)));
+                let group = commit_and_answer(db.clone(), requests).instrument(span.clone());
+                let committed = runtime.block_on(runtime.spawn(group));
                 if let Err(error) = committed {
                     tracing::error!(%error, "a single-use group was abandoned");
                 }

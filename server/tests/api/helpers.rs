@@ -4,7 +4,10 @@
 use identity::DatabaseConnection;
 use reqwest::{Client, Response, redirect::Policy};
 use server::{Application, Config, config::Secret};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -520,5 +523,66 @@ fn merge(base: &mut serde_json::Value, extra: serde_json::Value) {
         for (k, v) in extra {
             base.insert(k, v);
         }
+    }
+}
+
+/// The real binary serving `data`; stopped (SIGTERM) when dropped.
+pub struct Served {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Served {
+    pub fn start(data: &Path) -> Self {
+        Self::start_with(data, &[])
+    }
+
+    /// [`Served::start`] with extra variables.
+    pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("IDP_DATA_DIR", data)
+            .env("IDP_ADDR", "127.0.0.1:0")
+            .env("IDP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "warn")
+            .env_remove("IDP_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .envs(env.iter().copied())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for line in lines {
+            let line = line.unwrap();
+            if let Some(url) = line.trim().strip_prefix("Identity Server is running at ") {
+                return Self {
+                    child,
+                    url: url.to_owned(),
+                };
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server did not start");
+    }
+
+    /// Stops it with SIGTERM and waits (at most 20 s) until it has exited.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let started = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the server did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

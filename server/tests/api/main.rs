@@ -23,6 +23,8 @@ mod metrics;
 mod oauth;
 mod operator;
 mod scim;
+mod server_functions;
 mod sign_in;
 mod startup;
+mod traces;
 mod wso2_script;

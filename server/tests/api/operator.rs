@@ -1,7 +1,7 @@
 //! The operator's command line, run as the real binary against real data folders:
 //! `server backup|restore|users|keys|check`.
 
-use crate::helpers::{ADMIN_PASSWORD, spawn_app_in};
+use crate::helpers::{ADMIN_PASSWORD, Served, spawn_app_in};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -55,60 +55,6 @@ async fn from_the_future(file: &Path) {
     .await
     .unwrap();
     db.close().await.unwrap();
-}
-
-/// The real binary serving `data`; stopped (SIGTERM) when dropped.
-struct Served {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Served {
-    fn start(data: &Path) -> Self {
-        let mut child = Command::new(SERVER)
-            .env("IDP_DATA_DIR", data)
-            .env("IDP_ADDR", "127.0.0.1:0")
-            .env("IDP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("RUST_LOG", "warn")
-            .env_remove("IDP_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        for line in lines {
-            let line = line.unwrap();
-            if let Some(url) = line.trim().strip_prefix("Identity Server is running at ") {
-                return Self {
-                    child,
-                    url: url.to_owned(),
-                };
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the server did not start");
-    }
-
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let started = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the server did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Usernames in the SQLite database at `file`.
