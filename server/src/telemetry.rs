@@ -44,12 +44,11 @@ impl Telemetry {
 }
 
 /// Installs the global subscriber: logs (`RUST_LOG` filters; the default is `info`), and
-/// traces when an OTLP endpoint is configured. Must run inside the Tokio runtime.
+/// traces when an OTLP endpoint is configured (always at `info`, whatever quiets the logs).
+/// Must run inside the Tokio runtime.
 pub fn init(format: LogFormat) -> Telemetry {
-    let filter = || {
-        EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"))
-    };
+    const DEFAULT: &str = "info,sqlx=warn,sea_orm=warn";
+    let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT));
     let logs = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
@@ -61,7 +60,7 @@ pub fn init(format: LogFormat) -> Telemetry {
         Ok(Some(provider)) => {
             let layer = tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("identity-server"))
-                .with_filter(filter());
+                .with_filter(EnvFilter::new(DEFAULT));
             (Some(layer), Some(provider))
         }
         Ok(None) => (None, None),
@@ -72,7 +71,7 @@ pub fn init(format: LogFormat) -> Telemetry {
     };
     // A second init (tests) keeps the first subscriber.
     let installed = tracing_subscriber::registry()
-        .with(logs.with_filter(filter()))
+        .with(logs.with_filter(log_filter))
         .with(traces)
         .try_init()
         .is_ok();
@@ -167,29 +166,34 @@ pub fn layers<S>(router: axum::Router<S>) -> axum::Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-        let request_id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
-        let span = tracing::info_span!(
-            "request",
-            request_id = %request_id,
-            otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
-            otel.kind = "server",
-            http.request.method = %request.method(),
-            url.path = %request.uri().path(),
-            http.response.status_code = tracing::field::Empty,
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<_>| {
+            let request_id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            let span = tracing::info_span!(
+                "request",
+                request_id = %request_id,
+                otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
+                otel.kind = "server",
+                http.request.method = %request.method(),
+                url.path = %request.uri().path(),
+                http.response.status_code = tracing::field::Empty,
+            );
+            let _ = span.set_parent(caller_context(request.headers()));
+            span
+        })
+        .on_response(
+            |response: &Response<_>, _latency: Duration, span: &tracing::Span| {
+                // As i64: the OpenTelemetry layer would turn a u64 into text.
+                span.record(
+                    "http.response.status_code",
+                    i64::from(response.status().as_u16()),
+                );
+            },
         );
-        let _ = span.set_parent(caller_context(request.headers()));
-        span
-    })
-    .on_response(
-        |response: &Response<_>, _latency: Duration, span: &tracing::Span| {
-            span.record("http.response.status_code", response.status().as_u16());
-        },
-    );
     router
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)

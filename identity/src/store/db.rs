@@ -370,8 +370,18 @@ impl Batch {
         (self.statements, self.after_run)
     }
 
-    /// Runs the writes, in the order they were added.
-    pub async fn run(mut self, db: &impl ConnectionTrait) -> crate::Result<()> {
+    /// Runs the writes, in the order they were added (in a `db.batch` span).
+    pub async fn run(self, db: &impl ConnectionTrait) -> crate::Result<()> {
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            "db.batch",
+            otel.kind = "client",
+            statements = self.statements.len()
+        );
+        self.run_unobserved(db).instrument(span).await
+    }
+
+    async fn run_unobserved(mut self, db: &impl ConnectionTrait) -> crate::Result<()> {
         if !self.take_conditions().met(db).await? {
             return Err(anyhow::anyhow!("the condition of a batch of writes was not met").into());
         }

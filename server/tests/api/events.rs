@@ -2,7 +2,7 @@
 //! each received over real HTTP by `tests/receivers/receiver.py`, which verifies them with
 //! implementations that are not ours (the Standard Webhooks library, PyJWT).
 
-use crate::helpers::{Registered, TestApp, admin, claims, location, spawn_app};
+use crate::helpers::{Registered, TestApp, admin, claims, listening, location, spawn_app};
 use crate::impersonation::{exchange, setup, tokens};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -33,7 +33,7 @@ impl Receiver {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/receivers/receiver.py");
         // `--name=value`: a client id may begin with "-", which argparse would take for
         // an option of its own.
-        let mut child = std::process::Command::new("python3")
+        let child = std::process::Command::new("python3")
             .arg(script)
             .arg(format!("--port={port}"))
             .arg(format!("--issuer={}", issuer(app)))
@@ -44,17 +44,10 @@ impl Receiver {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("python3 with PyJWT and standardwebhooks (scripts/setup installs them)");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self { child, port };
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("the receiver exited: {status} (scripts/setup installs its packages)");
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        Self {
+            child: listening(child, port, "receiver"),
+            port,
         }
-        let _ = child.kill();
-        panic!("the receiver did not start");
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -586,3 +586,19 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// Waits (at most 5 s) until `child`, a helper process of a test (a receiver, a collector),
+/// accepts connections on `port`; panics, naming `what`, when it exits or never does.
+pub fn listening(mut child: std::process::Child, port: u16, what: &str) -> std::process::Child {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the {what} exited: {status} (scripts/setup installs its packages)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("the {what} did not start");
+}

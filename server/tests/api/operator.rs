@@ -2,7 +2,7 @@
 //! `server backup|restore|users|keys|check`.
 
 use crate::helpers::{ADMIN_PASSWORD, Served, spawn_app_in};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -34,7 +34,10 @@ fn app_modules() -> Vec<String> {
             if matches!(parts.last().map(String::as_str), Some("mod" | "lib")) {
                 parts.pop();
             }
-            std::iter::once("app".to_owned()).chain(parts).collect::<Vec<_>>().join("::")
+            std::iter::once("app".to_owned())
+                .chain(parts)
+                .collect::<Vec<_>>()
+                .join("::")
         })
         .collect()
 }
@@ -55,7 +58,9 @@ fn server_function_urls_come_from_the_fixed_key_not_the_checkout_path() {
     for path in paths {
         assert!(path.starts_with("/api/"), "{path}");
         let from_key = modules.iter().any(|m| path.ends_with(&hashed(KEY, m)));
-        let from_checkout = modules.iter().any(|m| path.ends_with(&hashed(&checkout, m)));
+        let from_checkout = modules
+            .iter()
+            .any(|m| path.ends_with(&hashed(&checkout, m)));
         assert!(from_key, "{path}: not hashed from {KEY:?}");
         assert!(!from_checkout, "{path}: hashed from the checkout's path");
     }

@@ -3,7 +3,7 @@
 //! OpenTelemetry project's own protobuf definitions (not our code).
 
 use crate::events::free_port;
-use crate::helpers::{ADMIN_PASSWORD, Served};
+use crate::helpers::{ADMIN_PASSWORD, Served, listening};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -17,22 +17,15 @@ impl Collector {
     fn start() -> Self {
         let port = free_port();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/receivers/otlp.py");
-        let mut child = std::process::Command::new("python3")
+        let child = std::process::Command::new("python3")
             .arg(script)
             .arg(format!("--port={port}"))
             .spawn()
             .expect("python3 with opentelemetry-proto (scripts/setup installs it)");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self { child, port };
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("the collector exited: {status} (scripts/setup installs its packages)");
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        Self {
+            child: listening(child, port, "collector"),
+            port,
         }
-        let _ = child.kill();
-        panic!("the collector did not start");
     }
 
     fn endpoint(&self) -> String {
@@ -58,6 +51,16 @@ impl Drop for Collector {
 
 fn named<'a>(spans: &'a [Value], name: &str) -> Vec<&'a Value> {
     spans.iter().filter(|s| s["name"] == name).collect()
+}
+
+/// The spans below `parent`, at any depth.
+fn below<'a>(spans: &'a [Value], parent: &Value) -> Vec<&'a Value> {
+    let children: Vec<&Value> = spans
+        .iter()
+        .filter(|s| s["parent_span_id"] == parent["span_id"])
+        .collect();
+    let grandchildren = children.iter().flat_map(|child| below(spans, child));
+    grandchildren.chain(children.iter().copied()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,6 +95,14 @@ async fn requests_and_their_transactions_are_exported_as_otlp_spans_in_the_calle
         .await
         .unwrap();
     assert_eq!(signed_in.status(), 303);
+    // A rotation of the signing keys: a transaction of its own.
+    let rotated = client
+        .post(format!("{}/api/server/v1/keys/rotate", served.url))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert!(rotated.status().is_success(), "{}", rotated.status());
     let ready = client
         .get(format!("{}/health/ready?code=a-secret-code", served.url))
         .send()
@@ -112,18 +123,26 @@ async fn requests_and_their_transactions_are_exported_as_otlp_spans_in_the_calle
     assert_eq!(sign_in["attributes"]["http.response.status_code"], 303);
     assert_eq!(sign_in["resource"]["service.name"], "idp-under-test");
     assert!(sign_in["end_ns"].as_u64() > sign_in["start_ns"].as_u64());
-    // Its writes, as transactions below it, within its time.
-    let transactions: Vec<_> = named(&spans, "db.transaction")
+    // Its writes, below it (directly or through spans of the code between), within its
+    // time.
+    let writes: Vec<_> = below(&spans, sign_in)
         .into_iter()
-        .filter(|t| t["parent_span_id"] == sign_in["span_id"])
+        .filter(|s| s["name"] == "db.batch" || s["name"] == "db.transaction")
         .collect();
-    assert!(!transactions.is_empty(), "{spans:#?}");
-    for transaction in transactions {
-        assert_eq!(transaction["trace_id"], trace_id);
-        assert_eq!(transaction["attributes"]["db.system.name"], "sqlite");
-        assert!(transaction["start_ns"].as_u64() >= sign_in["start_ns"].as_u64());
-        assert!(transaction["end_ns"].as_u64() <= sign_in["end_ns"].as_u64());
+    assert!(!writes.is_empty(), "{spans:#?}");
+    for write in writes {
+        assert_eq!(write["trace_id"], trace_id);
+        assert!(write["start_ns"].as_u64() >= sign_in["start_ns"].as_u64());
+        assert!(write["end_ns"].as_u64() <= sign_in["end_ns"].as_u64());
     }
+    let rotation = named(&spans, "POST /api/server/v1/keys/rotate");
+    assert_eq!(rotation.len(), 1, "{spans:#?}");
+    let transaction = below(&spans, rotation[0])
+        .into_iter()
+        .find(|s| s["name"] == "db.transaction")
+        .expect("the rotation's transaction");
+    assert_eq!(transaction["attributes"]["db.system.name"], "sqlite");
+    assert_eq!(transaction["trace_id"], rotation[0]["trace_id"]);
     // A request from no trace starts its own.
     let health = named(&spans, "GET /health/ready");
     assert_eq!(health.len(), 1, "{spans:#?}");
