@@ -154,6 +154,17 @@ impl opentelemetry_http::HttpClient for ExportClient {
     }
 }
 
+/// A path as logs and spans show it: its first 256 bytes. A request line may be hundreds
+/// of kilobytes, and spans wait in the exporter's queue.
+fn shown(path: &str) -> &str {
+    const MAX: usize = 256;
+    let mut end = path.len().min(MAX);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    &path[..end]
+}
+
 /// The caller's trace context, from a W3C `traceparent` header.
 fn caller_context(headers: &HeaderMap) -> opentelemetry::Context {
     opentelemetry::global::get_text_map_propagator(|propagator| {
@@ -176,10 +187,10 @@ where
             let span = tracing::info_span!(
                 "request",
                 request_id = %request_id,
-                otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
+                otel.name = %format_args!("{} {}", request.method(), shown(request.uri().path())),
                 otel.kind = "server",
                 http.request.method = %request.method(),
-                url.path = %request.uri().path(),
+                url.path = %shown(request.uri().path()),
                 http.response.status_code = tracing::field::Empty,
             );
             let _ = span.set_parent(caller_context(request.headers()));

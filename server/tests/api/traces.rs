@@ -103,6 +103,13 @@ async fn requests_and_their_transactions_are_exported_as_otlp_spans_in_the_calle
         .await
         .unwrap();
     assert!(rotated.status().is_success(), "{}", rotated.status());
+    // An attacker-sized path (60 KB; a URI is at most 64 KB): a 404, and a span of sane size.
+    let huge = client
+        .get(format!("{}/{}", served.url, "a".repeat(60_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 404);
     let ready = client
         .get(format!("{}/health/ready?code=a-secret-code", served.url))
         .send()
@@ -149,6 +156,17 @@ async fn requests_and_their_transactions_are_exported_as_otlp_spans_in_the_calle
     assert_ne!(health[0]["trace_id"], trace_id);
     assert_eq!(health[0]["parent_span_id"], "");
     assert_eq!(health[0]["attributes"]["http.response.status_code"], 200);
+    let huge = spans
+        .iter()
+        .find(|s| {
+            s["attributes"]["url.path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/aaa"))
+        })
+        .expect("the huge path's span");
+    assert_eq!(huge["attributes"]["url.path"].as_str().unwrap().len(), 256);
+    assert!(huge["name"].as_str().unwrap().len() <= 260);
+    assert!(serde_json::to_string(huge).unwrap().len() < 4_000);
     // Query strings (codes, tokens) are never exported.
     let text = serde_json::to_string(&spans).unwrap();
     assert!(!text.contains("a-secret-code"), "{text}");
