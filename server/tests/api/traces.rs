@@ -130,8 +130,9 @@ async fn requests_and_their_transactions_are_exported_as_otlp_spans_in_the_calle
     assert_eq!(sign_in["attributes"]["http.response.status_code"], 303);
     assert_eq!(sign_in["resource"]["service.name"], "idp-under-test");
     assert!(sign_in["end_ns"].as_u64() > sign_in["start_ns"].as_u64());
-    // Its writes, below it (directly or through spans of the code between), within its
-    // time.
+    // Its writes, below it (directly or through spans of the code between), begun within
+    // its time. (Not "ended within": sqlx's SQLite worker thread drops its copy of the
+    // span a moment after the caller has its answer, so a write may close just after.)
     let writes: Vec<_> = below(&spans, sign_in)
         .into_iter()
         .filter(|s| s["name"] == "db.batch" || s["name"] == "db.transaction")
@@ -140,7 +141,7 @@ async fn requests_and_their_transactions_are_exported_as_otlp_spans_in_the_calle
     for write in writes {
         assert_eq!(write["trace_id"], trace_id);
         assert!(write["start_ns"].as_u64() >= sign_in["start_ns"].as_u64());
-        assert!(write["end_ns"].as_u64() <= sign_in["end_ns"].as_u64());
+        assert!(write["start_ns"].as_u64() <= sign_in["end_ns"].as_u64());
     }
     let rotation = named(&spans, "POST /api/server/v1/keys/rotate");
     assert_eq!(rotation.len(), 1, "{spans:#?}");
