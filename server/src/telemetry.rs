@@ -3,8 +3,8 @@
 //! Every request runs in a span carrying its request id (`x-request-id`, set when the
 //! client sent none), method and path; query strings are never logged (they may carry
 //! codes and tokens). With `OTEL_EXPORTER_OTLP_ENDPOINT` (or
-//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, the same spans, and one per database
-//! transaction below them, are exported as OpenTelemetry traces over OTLP/HTTP (protobuf);
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, the same spans, and those of the database's
+//! transactions, batches and group commits below them, are exported as OpenTelemetry traces over OTLP/HTTP (protobuf);
 //! the other standard `OTEL_*` variables (headers, timeout, service name, resource
 //! attributes) apply. A request with a W3C `traceparent` joins its caller's trace.
 
@@ -28,11 +28,6 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Whether spans are exported over OTLP.
-    pub fn exports_traces(&self) -> bool {
-        self.traces.is_some()
-    }
-
     /// Sends what is still buffered and stops the exporter.
     pub fn shutdown(self) {
         if let Some(provider) = self.traces
@@ -154,8 +149,8 @@ impl opentelemetry_http::HttpClient for ExportClient {
     }
 }
 
-/// A path as logs and spans show it: its first 256 bytes. A request line may be hundreds
-/// of kilobytes, and spans wait in the exporter's queue.
+/// A path as logs and spans show it: its first 256 bytes. A URI may be 64 KB, and spans
+/// wait in the exporter's queue.
 fn shown(path: &str) -> &str {
     const MAX: usize = 256;
     let mut end = path.len().min(MAX);

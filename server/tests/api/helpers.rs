@@ -277,7 +277,6 @@ impl TestApp {
         body["id"].as_str().unwrap().to_owned()
     }
 
-    /// `GET url` as the bootstrap administrator (HTTP Basic), as JSON.
     /// The audit trail's events of `action` (up to 500), newest first.
     pub async fn audit_events(&self, action: &str) -> Vec<serde_json::Value> {
         let page = self
@@ -312,6 +311,7 @@ impl TestApp {
         ready["rejections_not_recorded"].as_u64().unwrap()
     }
 
+    /// `GET url` as the bootstrap administrator (HTTP Basic), as JSON.
     pub async fn get_as_admin(&self, url: impl reqwest::IntoUrl) -> serde_json::Value {
         let (user, pass) = admin();
         self.client

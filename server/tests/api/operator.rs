@@ -28,6 +28,11 @@ fn run(data: &Path, database: Option<&str>, args: &[&str], env: &[(&str, &str)])
     command.output().unwrap()
 }
 
+/// `server restore FILE` into the SQLite data folder `data`.
+fn restore(data: &Path, file: &Path) -> Output {
+    run(data, None, &["restore", file.to_str().unwrap()], &[])
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -152,18 +157,13 @@ async fn a_backup_under_write_load_restores_every_request_answered_before_it() {
     let again = run(data.path(), None, &["backup", file.to_str().unwrap()], &[]);
     refused_saying(&again, "exists already");
     // No restore under the running server.
-    let refused = run(data.path(), None, &["restore", file.to_str().unwrap()], &[]);
+    let refused = restore(data.path(), &file);
     refused_saying(&refused, "a server is running");
     served.stop();
 
     // Restored into a new data folder: every request answered before the backup began.
     let fresh = tempfile::TempDir::new().unwrap();
-    let restored = run(
-        fresh.path(),
-        None,
-        &["restore", file.to_str().unwrap()],
-        &[],
-    );
+    let restored = restore(fresh.path(), &file);
     assert!(restored.status.success(), "{}", stderr(&restored));
     let names = usernames(&fresh.path().join("idp.sqlite")).await;
     let missing: Vec<&String> = before.iter().filter(|n| !names.contains(n)).collect();
@@ -202,12 +202,7 @@ async fn restore_refuses_a_newer_schema_a_damaged_file_and_postgresql() {
     std::fs::copy(&file, &newer).unwrap();
     from_the_future(&newer).await;
     let target = tempfile::TempDir::new().unwrap();
-    let refused = run(
-        target.path(),
-        None,
-        &["restore", newer.to_str().unwrap()],
-        &[],
-    );
+    let refused = restore(target.path(), &newer);
     refused_saying(&refused, "newer version");
     assert!(stderr(&refused).contains("m20991231_000099_future"));
     assert!(
@@ -217,12 +212,7 @@ async fn restore_refuses_a_newer_schema_a_damaged_file_and_postgresql() {
 
     let text = data.path().join("notes.txt");
     std::fs::write(&text, "not a database at all").unwrap();
-    let refused = run(
-        target.path(),
-        None,
-        &["restore", text.to_str().unwrap()],
-        &[],
-    );
+    let refused = restore(target.path(), &text);
     refused_saying(&refused, "not an SQLite database");
 
     let pg = [("IDP_DATABASE_URL", "postgres://idp@127.0.0.1:1/idp")];
