@@ -160,10 +160,15 @@ fn shown(path: &str) -> &str {
     &path[..end]
 }
 
-/// The caller's trace context, from a W3C `traceparent` header.
+/// The caller's trace context, from a W3C `traceparent` header (fixed size). `tracestate`
+/// is not taken: it is the caller's free text, and every span below would carry it.
 fn caller_context(headers: &HeaderMap) -> opentelemetry::Context {
+    let mut parent = HeaderMap::new();
+    if let Some(value) = headers.get("traceparent") {
+        parent.insert("traceparent", value.clone());
+    }
     opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&opentelemetry_http::HeaderExtractor(headers))
+        propagator.extract(&opentelemetry_http::HeaderExtractor(&parent))
     })
 }
 

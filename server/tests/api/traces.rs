@@ -86,6 +86,11 @@ async fn requests_and_their_transactions_are_exported_as_otlp_spans_in_the_calle
         .post(format!("{}/login", served.url))
         .header("Origin", &served.url)
         .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        // The caller's free text is not carried into our spans (a flood would fill them).
+        .header("tracestate", {
+            let member = |i| format!("vendor{i}={}", "x".repeat(250));
+            (0..100).map(member).collect::<Vec<_>>().join(",")
+        })
         .form(&[
             ("username", "admin"),
             ("password", ADMIN_PASSWORD),
@@ -125,6 +130,7 @@ async fn requests_and_their_transactions_are_exported_as_otlp_spans_in_the_calle
     let sign_in = sign_in[0];
     assert_eq!(sign_in["trace_id"], trace_id, "joins the caller's trace");
     assert_eq!(sign_in["parent_span_id"], caller_span);
+    assert_eq!(sign_in["trace_state"], "");
     assert_eq!(sign_in["attributes"]["http.request.method"], "POST");
     assert_eq!(sign_in["attributes"]["url.path"], "/login");
     assert_eq!(sign_in["attributes"]["http.response.status_code"], 303);

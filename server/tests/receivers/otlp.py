@@ -39,6 +39,7 @@ def keep(request):
                     "trace_id": span.trace_id.hex(),
                     "span_id": span.span_id.hex(),
                     "parent_span_id": span.parent_span_id.hex(),
+                    "trace_state": span.trace_state,
                     "start_ns": span.start_time_unix_nano,
                     "end_ns": span.end_time_unix_nano,
                     "attributes": attributes(span.attributes),
