@@ -286,3 +286,17 @@ pub async fn authorized_scopes(
         .all(db)
         .await?)
 }
+
+/// [`authorized_scopes`], kept while nothing changes (`crate::store::cache`).
+pub async fn authorized_scopes_cached(
+    reads: &crate::store::cache::Reads<'_>,
+    application_id: Uuid,
+) -> Result<Vec<String>> {
+    struct Authorized;
+    impl crate::store::cache::Kind for Authorized {
+        type Key = Uuid;
+        type Value = Vec<String>;
+    }
+    let load = authorized_scopes(reads.db(), application_id);
+    reads.remembered::<Authorized>(application_id, load).await
+}

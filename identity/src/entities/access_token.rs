@@ -1,7 +1,9 @@
 use sea_orm::entity::prelude::*;
 
-/// The record of an issued JWT access token, by its `jti`: what introspection, userinfo
-/// and revocation consult, so that a revoked token stops working before it expires.
+/// The record of a JWT access token issued to a user, by its `jti`: what introspection,
+/// userinfo and revocation consult, so that a revoked token stops working before it
+/// expires. A token an application gets for itself has none
+/// (`crate::oauth::revocation_list`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "access_tokens")]
 pub struct Model {

@@ -21,6 +21,7 @@ pub mod organization;
 pub mod organization_member;
 pub mod outbox_mail;
 pub mod refresh_token;
+pub mod revoked_access_token;
 pub mod role;
 pub mod role_scope;
 pub mod role_user;

@@ -24,7 +24,8 @@ pub struct AccessClaims {
     pub jti: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
-    /// "APPLICATION_USER" for a user's token, "APPLICATION" for client credentials (WSO2).
+    /// [`AccessClaims::USER`] for a user's token, [`AccessClaims::APPLICATION`] for client
+    /// credentials (WSO2's values).
     pub aut: String,
     pub org_id: String,
     pub org_name: String,
@@ -36,6 +37,19 @@ pub struct AccessClaims {
     /// `read-only` in the tokens of a read-only impersonation session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impersonation_mode: Option<String>,
+}
+
+impl AccessClaims {
+    /// `aut` of a token issued to a user.
+    pub const USER: &str = "APPLICATION_USER";
+    /// `aut` of a token an application got for itself (client credentials).
+    pub const APPLICATION: &str = "APPLICATION";
+
+    /// Whether the token was issued to an application for itself: such a token has no
+    /// record of its own (`crate::oauth::revocation_list`).
+    pub fn is_application(&self) -> bool {
+        self.aut == Self::APPLICATION
+    }
 }
 
 /// An OpenID Connect ID token.

@@ -70,7 +70,9 @@ pub async fn mint(provider: &Provider, db: &impl ConnectionTrait, m: Mint<'_>) -
 /// A grant's tokens, signed, with the records that [`store`] writes.
 pub struct Prepared {
     minted: Minted,
-    access: access_token::ActiveModel,
+    /// `None` for a token an application gets for itself: it is issued without a record
+    /// (`super::revocation_list`).
+    access: Option<access_token::ActiveModel>,
     refresh: Option<refresh_token::ActiveModel>,
 }
 
@@ -87,7 +89,9 @@ pub fn store_in(batch: &mut crate::store::db::Batch, prepared: Prepared) -> Mint
     if let Some(refresh) = prepared.refresh {
         batch.push(&refresh_token::Entity::insert(refresh));
     }
-    batch.push(&access_token::Entity::insert(prepared.access));
+    if let Some(access) = prepared.access {
+        batch.push(&access_token::Entity::insert(access));
+    }
     prepared.minted
 }
 
@@ -100,6 +104,37 @@ pub async fn prepare(
 ) -> Result<Prepared> {
     let org_name = crate::organizations::name_cached(reads, m.organization()).await?;
     sign(provider, m, org_name)
+}
+
+/// The token an application gets for itself (client credentials), for `scopes`: signed,
+/// and issued without a write (`super::revocation_list`).
+pub async fn for_application(
+    provider: &Provider,
+    reads: &crate::store::cache::Reads<'_>,
+    app: &application::Model,
+    scopes: Vec<String>,
+) -> Result<Minted> {
+    let prepared = prepare(
+        provider,
+        reads,
+        Mint {
+            app,
+            user: None,
+            scopes,
+            grant_scopes: None,
+            auth_time: None,
+            nonce: None,
+            idp_session_id: None,
+            code_id: None,
+            impersonation: None,
+            organization_id: None,
+            id_token: false,
+            refresh: RefreshPlan::None,
+        },
+    )
+    .await?;
+    debug_assert!(prepared.access.is_none() && prepared.refresh.is_none());
+    Ok(prepared.minted)
 }
 
 impl Mint<'_> {
@@ -149,9 +184,9 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
         jti: jti.clone(),
         auth_time: m.auth_time,
         aut: if m.user.is_some() {
-            "APPLICATION_USER"
+            AccessClaims::USER
         } else {
-            "APPLICATION"
+            AccessClaims::APPLICATION
         }
         .to_owned(),
         org_id: org_id.to_string(),
@@ -195,10 +230,10 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
         }
     }
 
-    let access_row = access_token::ActiveModel {
+    let access_row = m.user.map(|user| access_token::ActiveModel {
         jti: Set(jti.clone()),
         application_id: Set(m.app.id),
-        user_id: Set(m.user.map(|u| u.id)),
+        user_id: Set(Some(user.id)),
         idp_session_id: Set(m.idp_session_id),
         code_id: Set(m.code_id),
         family_id: Set(family_id),
@@ -207,7 +242,7 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
         expires_at: Set(exp),
         revoked_at: Set(None),
         impersonation_session_id: Set(impersonation_session_id),
-    };
+    });
 
     let id_token = match m.user {
         Some(user) if m.id_token => {
@@ -391,15 +426,19 @@ async fn revoke_family_counted(db: &impl ConnectionTrait, family_id: Uuid) -> Re
     Ok(revoked.rows_affected)
 }
 
-/// A verified access token whose record is live and whose user may still sign in.
+/// A verified access token that is live, with the user it was issued to, if any.
 pub struct LiveAccess {
     pub claims: AccessClaims,
-    pub record: access_token::Model,
     pub user: Option<user::Model>,
+    /// The sign-in the token's grant came from, if any.
+    pub idp_session_id: Option<Uuid>,
+    /// The impersonation session the token belongs to, if any.
+    pub impersonation_session_id: Option<Uuid>,
 }
 
 /// Verifies a JWT access token and checks that it is still live: not revoked, not expired,
-/// and its user (if any) still active. `None` when any of that fails.
+/// and its user (if any) still active, or its application (client credentials) still
+/// enabled and allowed the grant. `None` when any of that fails.
 pub async fn live_access(provider: &Provider, token: &str) -> Result<Option<LiveAccess>> {
     let Ok(claims) = provider
         .keys
@@ -408,6 +447,26 @@ pub async fn live_access(provider: &Provider, token: &str) -> Result<Option<Live
     else {
         return Ok(None);
     };
+    if claims.exp <= clock::now() {
+        return Ok(None);
+    }
+    if claims.is_application() {
+        if super::revocation_list::contains(&provider.db, &claims.jti).await? {
+            return Ok(None);
+        }
+        let reads = provider.reads().await?;
+        let granted = super::clients::cached(&reads, &claims.client_id)
+            .await?
+            .is_some_and(|app| {
+                super::clients::allows_grant(&app, super::grant_type::CLIENT_CREDENTIALS)
+            });
+        return Ok(granted.then_some(LiveAccess {
+            claims,
+            user: None,
+            idp_session_id: None,
+            impersonation_session_id: None,
+        }));
+    }
     let Some(record) = access_token::Entity::find_by_id(claims.jti.clone())
         .one(&provider.db)
         .await?
@@ -425,17 +484,18 @@ pub async fn live_access(provider: &Provider, token: &str) -> Result<Option<Live
     {
         return Ok(None);
     }
-    let user = match record.user_id {
-        Some(id) => match user::Entity::find_by_id(id).one(&provider.db).await? {
-            Some(u) if u.status == user::UserStatus::Active => Some(u),
-            _ => return Ok(None),
-        },
-        None => None,
+    let Some(user_id) = record.user_id else {
+        return Ok(None);
+    };
+    let user = match user::Entity::find_by_id(user_id).one(&provider.db).await? {
+        Some(u) if u.status == user::UserStatus::Active => u,
+        _ => return Ok(None),
     };
     Ok(Some(LiveAccess {
         claims,
-        record,
-        user,
+        user: Some(user),
+        idp_session_id: record.idp_session_id,
+        impersonation_session_id: record.impersonation_session_id,
     }))
 }
 
@@ -490,6 +550,10 @@ pub async fn revoke(provider: &Provider, token: &str, app: &application::Model) 
     {
         if claims.client_id != app.client_id {
             return Ok(Revoked::OtherClient);
+        }
+        if claims.is_application() {
+            super::revocation_list::add(db, &claims, app).await?;
+            return Ok(Revoked::Done);
         }
         let txn = crate::store::db::begin_write(db).await?;
         let record = access_token::Entity::find_by_id(claims.jti.clone())

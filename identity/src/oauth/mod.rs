@@ -7,6 +7,7 @@ pub mod codes;
 pub mod consent;
 pub mod grants;
 pub mod pending;
+pub mod revocation_list;
 pub mod scope;
 
 use crate::keys::KeyStore;

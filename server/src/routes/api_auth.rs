@@ -232,7 +232,7 @@ pub async fn authorize(
         // A user's token counts only while its application would still grant the scope:
         // a role taken away ends the token's rights at once, not when it expires.
         if let Some(user) = &live.user
-            && live.record.impersonation_session_id.is_none()
+            && live.impersonation_session_id.is_none()
         {
             let reads = state
                 .provider

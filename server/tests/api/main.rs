@@ -1,5 +1,6 @@
 //! Integration tests: the real server on a free port with a fresh database, over HTTP.
 
+mod application_tokens;
 mod applications;
 mod authorization;
 mod bad_requests;

@@ -51,7 +51,7 @@ pub async fn switch(
         None => held,
     };
     // An impersonated token's session goes on, and ends the new token with it.
-    let impersonation = match live.record.impersonation_session_id {
+    let impersonation = match live.impersonation_session_id {
         Some(id) => Some(Running::from(
             &identity::impersonation::session::live(&state.db, id)
                 .await?
@@ -69,7 +69,7 @@ pub async fn switch(
             grant_scopes: None,
             auth_time: live.claims.auth_time,
             nonce: None,
-            idp_session_id: live.record.idp_session_id,
+            idp_session_id: live.idp_session_id,
             code_id: None,
             impersonation,
             organization_id: Some(org.id),

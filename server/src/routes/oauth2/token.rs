@@ -21,6 +21,7 @@ use identity::oauth::{
     grants::{self, Mint, Minted, RefreshError, RefreshPlan},
     scope,
 };
+use identity::store::cache::Reads;
 use serde::Serialize;
 
 /// The successful token response (RFC 6749 §5.1).
@@ -97,7 +98,7 @@ pub async fn token(
         REFRESH_TOKEN => refresh_token(&state, &app, &params).await,
         TOKEN_EXCHANGE => super::exchange::exchange(&state, &reads, &app, &params).await,
         ORGANIZATION_SWITCH => super::organization_switch::switch(&state, &app, &params).await,
-        _ => client_credentials(&state, &app, &params).await,
+        _ => client_credentials(&state, &reads, &app, &params).await,
     };
     if issued.is_ok() {
         crate::metrics::token_issued(&grant_type);
@@ -208,6 +209,7 @@ async fn refresh_token(
 /// API scopes it is authorized for (authorized APIs).
 async fn client_credentials(
     state: &AppState,
+    reads: &Reads<'_>,
     app: &application::Model,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
@@ -218,32 +220,16 @@ async fn client_credentials(
         ));
     }
     let requested = params.get("scope").map(scope::parse).unwrap_or_default();
-    let authorized = identity::api_resources::authorized_scopes(&state.db, app.id).await?;
+    let authorized = identity::api_resources::authorized_scopes_cached(reads, app.id).await?;
     if let Some(extra) = requested.iter().find(|s| !authorized.contains(s)) {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,
             format!("The application is not authorized for the scope {extra}."),
         ));
     }
-    let minted = grants::mint(
-        &state.provider,
-        &state.db,
-        Mint {
-            app,
-            user: None,
-            scopes: requested,
-            grant_scopes: None,
-            auth_time: None,
-            nonce: None,
-            idp_session_id: None,
-            code_id: None,
-            impersonation: None,
-            organization_id: None,
-            id_token: false,
-            refresh: RefreshPlan::None,
-        },
-    )
-    .await?;
+    // No write: the token is live while the application may use the grant and its `jti`
+    // is not revoked (`identity::oauth::revocation_list`).
+    let minted = grants::for_application(&state.provider, reads, app, requested).await?;
     Ok(minted.into())
 }
 

@@ -1,0 +1,52 @@
+//! The access tokens an application got for itself (client credentials) are issued
+//! without a write: no row records them. Such a token is live while its signature and
+//! `exp` hold, its application is enabled and may still use the grant, and its `jti` is
+//! not on this list. A revoked token stays on the list only until it would have expired
+//! anyway, so the list is as small as the revocations of one token lifetime.
+//!
+//! A user's token keeps its record (`access_token`): its grant (code, refresh family,
+//! impersonation session) writes anyway, and revoking the grant revokes its tokens by
+//! those records.
+
+use crate::entities::{application, revoked_access_token};
+use crate::oauth::claims::AccessClaims;
+use crate::{Result, clock};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
+};
+
+/// Whether the token `jti` is on the list.
+pub async fn contains(db: &impl ConnectionTrait, jti: &str) -> Result<bool> {
+    Ok(revoked_access_token::Entity::find_by_id(jti.to_owned())
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Puts a verified token of `app` on the list. Returns whether it was not on it yet. The
+/// entries of tokens that have expired since go at the same time.
+pub async fn add(
+    db: &impl ConnectionTrait,
+    claims: &AccessClaims,
+    app: &application::Model,
+) -> Result<bool> {
+    let now = clock::now();
+    revoked_access_token::Entity::delete_many()
+        .filter(revoked_access_token::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?;
+    let added = revoked_access_token::Entity::insert(revoked_access_token::ActiveModel {
+        jti: Set(claims.jti.clone()),
+        application_id: Set(app.id),
+        expires_at: Set(claims.exp),
+        revoked_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(revoked_access_token::Column::Jti)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(added == 1)
+}
