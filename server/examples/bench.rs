@@ -2,7 +2,8 @@
 //! RS256 verifications and one signature, in-process) against the throughput of
 //! `POST /oauth2/token` exchanges over HTTP at several concurrency levels, with
 //! everything in place (single-use check, impersonation session, audit records, outbox).
-//! Then the same for `client_credentials` (one signature) at concurrency 16 and 64.
+//! Then the same for `client_credentials` (one signature) at concurrency 16 and 64, and
+//! introspection at 16 connections against the issue's 10,000/s.
 //! Prints figures and the ratio. Run: `scripts/bench` (or `cargo run --release -p server
 //! --example bench -- [exchanges per level] [concurrency levels, default 1,4,16,64]`;
 //! one level alone is handy under a profiler).
@@ -303,6 +304,114 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "\nbest client_credentials throughput / its cryptographic ceiling: {:.2} (target: at least 0.80)",
         best_service / signing_ceiling
+    );
+
+    // 4. Introspection (RFC 7662) at 16 connections, by the token's own client: a token
+    // the service got for itself (issued without a record) and an impersonated user's
+    // token (recorded, with its session and user checked). Then the application token is
+    // revoked, and must be inactive at the next introspection.
+    let introspect_url = format!("{url}/oauth2/introspect");
+    let service_access = {
+        let response = client
+            .post(&token_url)
+            .basic_auth(&service.client_id, Some(&service_secret))
+            .form(&[(
+                "grant_type",
+                identity::oauth::grant_type::CLIENT_CREDENTIALS,
+            )])
+            .send()
+            .await?;
+        response.json::<serde_json::Value>().await?["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let user_access = {
+        let sign_in = identity::sessions::start(db, impersonator.id, 3600).await?;
+        let jti = identity::store::db::new_record_id().to_string();
+        let subject_token = keys.sign(token_type::SUBJECT, &subject(jti, &sign_in.session))?;
+        let response = client
+            .post(&token_url)
+            .basic_auth(&app.client_id, Some(&secret))
+            .form(&[
+                ("grant_type", identity::oauth::grant_type::TOKEN_EXCHANGE),
+                ("subject_token", subject_token.as_str()),
+                ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+                ("actor_token", actor_token.as_str()),
+                (
+                    "actor_token_type",
+                    "urn:ietf:params:oauth:token-type:id_token",
+                ),
+            ])
+            .send()
+            .await?;
+        response.json::<serde_json::Value>().await?["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    println!(
+        "
+introspection, 16 connections    requests   throughput      p50       p99   of 10,000/s     CPU/request  switches/request"
+    );
+    let introspected = |token: &str, client_id: &str, secret: &str| {
+        let (client, url, token, client_id, secret) = (
+            client.clone(),
+            introspect_url.clone(),
+            token.to_owned(),
+            client_id.to_owned(),
+            secret.to_owned(),
+        );
+        move |_| {
+            client
+                .post(&url)
+                .basic_auth(&client_id, Some(&secret))
+                .form(&[("token", token.as_str())])
+        }
+    };
+    for (what, request) in [
+        (
+            "an application's token",
+            introspected(&service_access, &service.client_id, &service_secret),
+        ),
+        (
+            "an impersonated user's token",
+            introspected(&user_access, &app.client_id, &secret),
+        ),
+    ] {
+        let measured = drive(per_level * 2, 16, request).await;
+        println!("  {what:<29}{}", &measured.row(16, 10_000.0)[11..]);
+    }
+    let active = |token: String| {
+        let (client, url, client_id, secret) = (
+            client.clone(),
+            introspect_url.clone(),
+            service.client_id.clone(),
+            service_secret.clone(),
+        );
+        async move {
+            let body: serde_json::Value = client
+                .post(&url)
+                .basic_auth(&client_id, Some(&secret))
+                .form(&[("token", token.as_str())])
+                .send()
+                .await?
+                .json()
+                .await?;
+            anyhow::Ok(body["active"] == true)
+        }
+    };
+    let before = active(service_access.clone()).await?;
+    client
+        .post(format!("{url}/oauth2/revoke"))
+        .basic_auth(&service.client_id, Some(&service_secret))
+        .form(&[("token", service_access.as_str())])
+        .send()
+        .await?
+        .error_for_status()?;
+    let after = active(service_access.clone()).await?;
+    println!(
+        "  the application's token: active {before} before its revocation, {after} right after (must be true, false)"
     );
 
     // What the exchange pays besides its own work: the same client and server answering a
