@@ -451,7 +451,7 @@ pub async fn live_access(provider: &Provider, token: &str) -> Result<Option<Live
         return Ok(None);
     }
     if claims.is_application() {
-        if super::revocation_list::contains(&provider.db, &claims.jti).await? {
+        if super::revocation_list::contains(provider, &claims.jti).await? {
             return Ok(None);
         }
         let reads = provider.reads().await?;

@@ -9,18 +9,24 @@
 //! those records.
 
 use crate::entities::{application, revoked_access_token};
+use crate::oauth::Provider;
 use crate::oauth::claims::AccessClaims;
 use crate::{Result, clock};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
-};
+use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-/// Whether the token `jti` is on the list.
-pub async fn contains(db: &impl ConnectionTrait, jti: &str) -> Result<bool> {
-    Ok(revoked_access_token::Entity::find_by_id(jti.to_owned())
-        .one(db)
-        .await?
-        .is_some())
+/// Whether the token `jti` is on the list, as committed now (an introspection or an API
+/// call checks this on every request: on an SQLite file it is read on the request's own
+/// thread, see `crate::store::cache::ReadCache::read_now`).
+pub async fn contains(provider: &Provider, jti: &str) -> Result<bool> {
+    let db = &provider.db;
+    let query = Query::select()
+        .expr(Func::count(Expr::col(revoked_access_token::Column::Jti)))
+        .from(revoked_access_token::Entity)
+        .and_where(revoked_access_token::Column::Jti.eq(jti))
+        .to_owned();
+    let statement = db.get_database_backend().build(&query);
+    Ok(provider.cache.read_now(db, statement).await? != Some(0))
 }
 
 /// Puts a verified token of `app` on the list. Returns whether it was not on it yet. The

@@ -15,9 +15,8 @@
 //! A kind may only be loaded from counted tables.
 
 use crate::Result;
-use crate::entities::change_counter;
 use crate::store::direct;
-use sea_orm::{DatabaseConnection, DbBackend, EntityTrait, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -65,26 +64,38 @@ impl Filled {
 impl ReadCache {
     /// Lookups as of now: reads the change counter (one statement).
     pub async fn reads<'a>(&'a self, db: &'a DatabaseConnection) -> Result<Reads<'a>> {
-        let version = match self.counter_reader(db) {
-            Some(reader) => {
-                let read = Statement::from_string(
-                    DbBackend::Sqlite,
-                    r#"SELECT "value" FROM "change_counter" WHERE "id" = 1"#,
-                );
-                let mut reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
-                reader.query_i64(&read)?
-            }
-            None => change_counter::Entity::find_by_id(1)
-                .one(db)
-                .await?
-                .map(|row| row.value),
-        }
-        .ok_or_else(|| anyhow::anyhow!("the change_counter row is missing"))?;
+        let read = Statement::from_string(
+            db.get_database_backend(),
+            r#"SELECT "value" FROM "change_counter" WHERE "id" = 1"#,
+        );
+        let version = self
+            .read_now(db, read)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the change_counter row is missing"))?;
         Ok(Reads {
             cache: self,
             db,
             version,
         })
+    }
+
+    /// The integer in the first column of the first row `statement` reads (a `BIGINT`:
+    /// `COUNT(*)` rather than `1`), never cached: for what must see every committed change
+    /// at once, on every instance. On an SQLite file it runs on the caller's thread
+    /// (`crate::store::direct`), through the pool otherwise.
+    pub async fn read_now(
+        &self,
+        db: &DatabaseConnection,
+        statement: Statement,
+    ) -> Result<Option<i64>> {
+        if let Some(reader) = self.counter_reader(db) {
+            let mut reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
+            return reader.query_i64(&statement);
+        }
+        match db.query_one_raw(statement).await? {
+            Some(row) => Ok(Some(row.try_get_by_index::<i64>(0)?)),
+            None => Ok(None),
+        }
     }
 
     fn counter_reader(&self, db: &DatabaseConnection) -> Option<&Mutex<direct::Connection>> {
@@ -151,7 +162,7 @@ impl Reads<'_> {
 mod tests {
     use super::*;
     use crate::entities::user;
-    use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, Statement, sea_query::Expr};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
     use uuid::Uuid;
 
     async fn database() -> (tempfile::TempDir, DatabaseConnection) {
