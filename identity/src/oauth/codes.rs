@@ -4,9 +4,8 @@
 use crate::entities::{access_token, authorization_code, refresh_token};
 use crate::{Result, clock, tokens};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
-};
+use sea_orm::sea_query::{Expr, Query, UpdateStatement};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -71,12 +70,18 @@ pub enum CodeError {
     PkceUnexpected,
     #[error("the code was already used; the tokens issued for it are revoked")]
     Replayed,
+    #[error("the user may no longer sign in")]
+    UserInactive,
+    #[error("the impersonation session the code was issued in has ended")]
+    ImpersonationEnded,
 }
 
-/// Redeems a code exactly once. A second redemption (even twenty at once: the consumption
-/// is one conditional update) fails and revokes every token the first one issued.
-pub async fn redeem(
-    db: &impl ConnectionTrait,
+/// Checks a presented code before it is used up ([`consume`]): it must be ours, live,
+/// unused, issued to `application_id` for `redirect_uri`, and match its PKCE challenge.
+/// A code used before fails as [`CodeError::Replayed`], and every token its first
+/// redemption issued is revoked then ([`replayed`]).
+pub async fn check(
+    db: &sea_orm::DatabaseConnection,
     code: &str,
     application_id: Uuid,
     redirect_uri: Option<&str>,
@@ -94,11 +99,10 @@ pub async fn redeem(
         return Ok(Err(CodeError::OtherClient));
     }
     if found.consumed_at.is_some() {
-        revoke_issued_for(db, found.id).await?;
+        replayed(db, found.id).await?;
         return Ok(Err(CodeError::Replayed));
     }
-    let now = clock::now();
-    if found.expires_at <= now {
+    if found.expires_at <= clock::now() {
         return Ok(Err(CodeError::Unknown));
     }
     if redirect_uri != Some(found.redirect_uri.as_str()) {
@@ -112,17 +116,27 @@ pub async fn redeem(
         (None, Some(_)) => return Ok(Err(CodeError::PkceUnexpected)),
         _ => {}
     }
-    let consumed = authorization_code::Entity::update_many()
-        .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))
-        .filter(authorization_code::Column::Id.eq(found.id))
-        .filter(authorization_code::Column::ConsumedAt.is_null())
-        .exec(db)
-        .await?;
-    if consumed.rows_affected != 1 {
-        revoke_issued_for(db, found.id).await?;
-        return Ok(Err(CodeError::Replayed));
-    }
     Ok(Ok(found))
+}
+
+/// Uses code `id` up, if nothing has yet: a condition for the writes of its redemption
+/// (`crate::store::db::Batch::only_if`). Twenty simultaneous redemptions make one update.
+pub fn consume(id: Uuid) -> UpdateStatement {
+    Query::update()
+        .table(authorization_code::Entity)
+        .value(authorization_code::Column::ConsumedAt, clock::now())
+        .and_where(authorization_code::Column::Id.eq(id))
+        .and_where(authorization_code::Column::ConsumedAt.is_null())
+        .returning_col(authorization_code::Column::Id)
+        .to_owned()
+}
+
+/// A code was presented again: revokes the access and refresh tokens issued for it.
+pub async fn replayed(db: &sea_orm::DatabaseConnection, code_id: Uuid) -> Result<()> {
+    let txn = crate::store::db::begin_write(db).await?;
+    revoke_issued_for(&txn, code_id).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// The S256 code challenge of `verifier` (RFC 7636 §4.2).
@@ -141,7 +155,7 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }
 
-/// Revokes the access and refresh tokens issued for a code (after its replay).
+/// Revokes the access and refresh tokens issued for a code (after its replay), in `db`.
 async fn revoke_issued_for(db: &impl ConnectionTrait, code_id: Uuid) -> Result<()> {
     let now = clock::now();
     access_token::Entity::update_many()

@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod clients;
+pub mod code_grant;
 pub mod codes;
 pub mod consent;
 pub mod grants;

@@ -11,14 +11,13 @@ use axum::{
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use identity::entities::{application, user};
-use identity::impersonation::session::Running;
+use identity::entities::application;
 use identity::oauth::{
-    clients, codes,
+    clients, code_grant,
     grant_type::{
         AUTHORIZATION_CODE, CLIENT_CREDENTIALS, ORGANIZATION_SWITCH, REFRESH_TOKEN, TOKEN_EXCHANGE,
     },
-    grants::{self, Mint, Minted, RefreshError, RefreshPlan},
+    grants::{self, Minted, RefreshError, RefreshPlan},
     scope,
 };
 use identity::store::cache::Reads;
@@ -94,7 +93,7 @@ pub async fn token(
         ));
     }
     let issued = match grant_type.as_str() {
-        AUTHORIZATION_CODE => authorization_code(&state, &app, &params).await,
+        AUTHORIZATION_CODE => authorization_code(&state, &reads, &app, &params).await,
         REFRESH_TOKEN => refresh_token(&state, &app, &params).await,
         TOKEN_EXCHANGE => super::exchange::exchange(&state, &reads, &app, &params).await,
         ORGANIZATION_SWITCH => super::organization_switch::switch(&state, &app, &params).await,
@@ -106,71 +105,27 @@ pub async fn token(
     issued
 }
 
-/// RFC 6749 §4.1.3, with PKCE (RFC 7636 §4.5).
+/// RFC 6749 §4.1.3, with PKCE (RFC 7636 §4.5): `identity::oauth::code_grant`.
 async fn authorization_code(
     state: &AppState,
+    reads: &Reads<'_>,
     app: &application::Model,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
-    let code = params.require("code")?;
-    let txn = identity::store::db::begin_write(&state.db).await?;
-    let redeemed = codes::redeem(
-        &txn,
-        code,
-        app.id,
-        params.get("redirect_uri"),
-        params.get("code_verifier"),
-    )
-    .await?;
-    let code = match redeemed {
-        Ok(code) => code,
+    let redemption = code_grant::Redemption {
+        app,
+        code: params.require("code")?,
+        redirect_uri: params.get("redirect_uri"),
+        code_verifier: params.get("code_verifier"),
+        refresh: refresh_plan(app),
+    };
+    match code_grant::redeem(&state.provider, reads, redemption).await? {
+        Ok(minted) => Ok(minted.into()),
         Err(reason) => {
-            // A replay's revocations must stick even though the request fails.
-            txn.commit().await.map_err(OAuthError::server)?;
             tracing::info!(client_id = %app.client_id, %reason, "authorization code refused");
-            return Err(OAuthError::invalid_grant(reason.to_string()));
+            Err(OAuthError::invalid_grant(reason.to_string()))
         }
-    };
-    let user = identity::users::find(&txn, code.user_id)
-        .await?
-        .filter(|u| u.status == user::UserStatus::Active)
-        .ok_or_else(|| OAuthError::invalid_grant("The user may no longer sign in."))?;
-    // A code issued inside an impersonation session carries its `act` while it lasts, and
-    // a refresh token only where the application allows refresh for impersonation.
-    let impersonation = match code.impersonation_session_id {
-        Some(id) => Some(Running::from(
-            &identity::impersonation::session::live(&txn, id)
-                .await?
-                .ok_or_else(|| OAuthError::invalid_grant("The impersonation session has ended."))?,
-        )),
-        None => None,
-    };
-    let refresh = match impersonation {
-        Some(_) if !app.refresh_for_impersonation => RefreshPlan::None,
-        _ => refresh_plan(app),
-    };
-    let scopes = scope::parse(&code.scope);
-    let minted = grants::mint(
-        &state.provider,
-        &txn,
-        Mint {
-            app,
-            user: Some(&user),
-            id_token: scopes.iter().any(|s| s == "openid"),
-            scopes,
-            grant_scopes: None,
-            auth_time: Some(code.auth_time),
-            nonce: code.nonce.clone(),
-            idp_session_id: code.idp_session_id,
-            code_id: Some(code.id),
-            impersonation,
-            organization_id: None,
-            refresh,
-        },
-    )
-    .await?;
-    txn.commit().await.map_err(OAuthError::server)?;
-    Ok(minted.into())
+    }
 }
 
 /// RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2).
