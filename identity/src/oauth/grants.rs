@@ -7,9 +7,8 @@ use super::token_type;
 use crate::entities::{access_token, application, refresh_token, user};
 use crate::impersonation::session::Running;
 use crate::{Result, clock, tokens};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
-};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// Whether a grant gets a refresh token, and in which family.
@@ -306,14 +305,20 @@ pub enum RefreshError {
 /// ends `family_lifetime_secs` after the sign-in it came from, and each refresh carries
 /// only what the user still holds and the application is still authorized for (a role
 /// taken away is gone from the next refresh on, also from the refresh token).
+///
+/// The checks and the signing come first, without writing; then the presented token is
+/// used up and the new ones recorded in the shared group commit
+/// (`crate::store::group_commit`). Of simultaneous uses of one token exactly one succeeds,
+/// and the others revoke the family.
 pub async fn refresh(
     provider: &Provider,
-    db: &impl ConnectionTrait,
+    reads: &crate::store::cache::Reads<'_>,
     presented: &str,
     app: &application::Model,
     requested: Option<Vec<String>>,
     family_lifetime_secs: i64,
 ) -> Result<std::result::Result<Minted, RefreshError>> {
+    let db = &provider.db;
     let Some(found) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(tokens::hash_token(presented)))
         .one(db)
@@ -328,7 +333,7 @@ pub async fn refresh(
         return Ok(Err(RefreshError::Unknown));
     }
     if found.used_at.is_some() {
-        revoke_family(db, found.family_id).await?;
+        revoke_family_now(db, found.family_id).await?;
         return Ok(Err(RefreshError::Reused));
     }
     let now = clock::now();
@@ -336,7 +341,7 @@ pub async fn refresh(
         return Ok(Err(RefreshError::Unknown));
     }
     if found.auth_time.saturating_add(family_lifetime_secs) <= now {
-        revoke_family(db, found.family_id).await?;
+        revoke_family_now(db, found.family_id).await?;
         return Ok(Err(RefreshError::FamilyExpired));
     }
     let mut granted = super::scope::parse(&found.scope);
@@ -347,7 +352,7 @@ pub async fn refresh(
         Some(requested) => requested,
         None => granted.clone(),
     };
-    let user = user::Entity::find_by_id(found.user_id).one(db).await?;
+    let user = crate::users::cached(reads, found.user_id).await?;
     let Some(user) = user.filter(|u| u.status == user::UserStatus::Active) else {
         return Ok(Err(RefreshError::UserInactive));
     };
@@ -364,26 +369,15 @@ pub async fn refresh(
         Some(session_id) => match crate::impersonation::session::live(db, session_id).await? {
             Some(session) => Some(Running::from(&session)),
             None => {
-                revoke_family(db, found.family_id).await?;
+                revoke_family_now(db, found.family_id).await?;
                 return Ok(Err(RefreshError::Unknown));
             }
         },
         None => None,
     };
-    let used = refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
-        .filter(refresh_token::Column::Id.eq(found.id))
-        .filter(refresh_token::Column::UsedAt.is_null())
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    if used.rows_affected != 1 {
-        revoke_family(db, found.family_id).await?;
-        return Ok(Err(RefreshError::Reused));
-    }
-    let minted = mint(
+    let prepared = prepare(
         provider,
-        db,
+        reads,
         Mint {
             app,
             user: Some(&user),
@@ -400,7 +394,39 @@ pub async fn refresh(
         },
     )
     .await?;
-    Ok(Ok(minted))
+    let mut writes = crate::store::db::Batch::new(db);
+    writes.only_if(
+        &Query::update()
+            .table(refresh_token::Entity)
+            .value(refresh_token::Column::UsedAt, now)
+            .and_where(refresh_token::Column::Id.eq(found.id))
+            .and_where(refresh_token::Column::UsedAt.is_null())
+            .and_where(refresh_token::Column::RevokedAt.is_null())
+            .returning_col(refresh_token::Column::Id)
+            .to_owned(),
+    );
+    let minted = store_in(&mut writes, prepared);
+    let single_use = crate::store::group_commit::Token {
+        jti: found.id.to_string(),
+        kind: "refresh_token",
+        expires_at: found.expires_at,
+    };
+    match provider.single_use.use_up(single_use, writes).await? {
+        crate::store::group_commit::Outcome::Written => Ok(Ok(minted)),
+        // Used (or revoked) by another request first: a reuse.
+        _ => {
+            revoke_family_now(db, found.family_id).await?;
+            Ok(Err(RefreshError::Reused))
+        }
+    }
+}
+
+/// [`revoke_family`] in a transaction of its own.
+async fn revoke_family_now(db: &sea_orm::DatabaseConnection, family_id: Uuid) -> Result<()> {
+    let txn = crate::store::db::begin_write(db).await?;
+    revoke_family(&txn, family_id).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Revokes every refresh token of a family and the access tokens minted in it.

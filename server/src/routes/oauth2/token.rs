@@ -94,7 +94,7 @@ pub async fn token(
     }
     let issued = match grant_type.as_str() {
         AUTHORIZATION_CODE => authorization_code(&state, &reads, &app, &params).await,
-        REFRESH_TOKEN => refresh_token(&state, &app, &params).await,
+        REFRESH_TOKEN => refresh_token(&state, &reads, &app, &params).await,
         TOKEN_EXCHANGE => super::exchange::exchange(&state, &reads, &app, &params).await,
         ORGANIZATION_SWITCH => super::organization_switch::switch(&state, &app, &params).await,
         _ => client_credentials(&state, &reads, &app, &params).await,
@@ -131,22 +131,21 @@ async fn authorization_code(
 /// RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2).
 async fn refresh_token(
     state: &AppState,
+    reads: &Reads<'_>,
     app: &application::Model,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = params.require("refresh_token")?;
     let requested = params.get("scope").map(scope::parse);
-    let txn = identity::store::db::begin_write(&state.db).await?;
     let result = grants::refresh(
         &state.provider,
-        &txn,
+        reads,
         presented,
         app,
         requested,
         state.config.refresh_family_lifetime_secs,
     )
     .await?;
-    txn.commit().await.map_err(OAuthError::server)?;
     match result {
         Ok(minted) => Ok(minted.into()),
         Err(RefreshError::Scope) => Err(OAuthError::new(
