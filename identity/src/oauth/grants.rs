@@ -476,11 +476,11 @@ pub async fn live_access(provider: &Provider, token: &str) -> Result<Option<Live
     if claims.exp <= clock::now() {
         return Ok(None);
     }
+    let reads = provider.reads().await?;
     if claims.is_application() {
         if super::revocation_list::contains(provider, &claims.jti).await? {
             return Ok(None);
         }
-        let reads = provider.reads().await?;
         let granted = super::clients::cached(&reads, &claims.client_id)
             .await?
             .is_some_and(|app| {
@@ -513,7 +513,7 @@ pub async fn live_access(provider: &Provider, token: &str) -> Result<Option<Live
     let Some(user_id) = record.user_id else {
         return Ok(None);
     };
-    let user = match user::Entity::find_by_id(user_id).one(&provider.db).await? {
+    let user = match crate::users::cached(&reads, user_id).await? {
         Some(u) if u.status == user::UserStatus::Active => u,
         _ => return Ok(None),
     };
