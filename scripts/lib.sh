@@ -64,8 +64,10 @@ wasm_toolchain() {
 
 # Starts a throwaway PostgreSQL cluster (Debian's, fsync off) on a free port, exports
 # IDP_TEST_POSTGRES_URL for the integration tests, and removes it when the script exits.
+# `start_throwaway_postgres durable` keeps fsync on (for the benchmark's figures).
 start_throwaway_postgres() {
-  local bin port
+  local bin port fsync=off
+  [ "${1:-}" = durable ] && fsync=on
   bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
   PG_THROWAWAY_BIN="$bin"
   PG_THROWAWAY_DIR="$(mktemp -d)"
@@ -74,7 +76,7 @@ start_throwaway_postgres() {
   trap stop_throwaway_postgres EXIT
   as_postgres "$bin/initdb" -D "$PG_THROWAWAY_DIR/data" -A trust -U postgres >/dev/null
   as_postgres "$bin/pg_ctl" -D "$PG_THROWAWAY_DIR/data" -l "$PG_THROWAWAY_DIR/log" -w \
-    -o "-p $port -k $PG_THROWAWAY_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+    -o "-p $port -k $PG_THROWAWAY_DIR -c listen_addresses=127.0.0.1 -c fsync=$fsync" start >/dev/null
   export IDP_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 stop_throwaway_postgres() {

@@ -11,11 +11,18 @@
 
 use identity::impersonation::claims::SubjectClaims;
 use identity::oauth::claims::{AccessClaims, Actor, IdClaims};
+use identity::oauth::grant_type::{
+    AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE,
+};
 use identity::oauth::token_type;
 use server::{Application, Config, config::Secret};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+/// Token types of the exchange's form (RFC 8693 §3).
+const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
 
 /// The web application's registered redirect URI.
 const REDIRECT: &str = "https://bench.example/callback";
@@ -34,108 +41,24 @@ async fn main() -> anyhow::Result<()> {
         .map(|n| n.get())
         .unwrap_or(1);
     let data = tempfile::TempDir::new()?;
-    let config = Config {
-        data_dir: data.path().to_owned(),
-        addr: "127.0.0.1:0".parse()?,
-        admin_password: Some(Secret::new("bench-Admin-1")),
-        site_dir: data.path().join("site"),
-        ..Config::default()
-    };
-    let application = Application::build(config).await?;
-    let url = format!("http://{}", application.addr());
-    let state = application.state().clone();
-    tokio::spawn(application.run_until_stopped(std::future::pending()));
+    let (url, state) = serve(data.path(), None).await?;
     let db = &state.db;
-
-    // The WSO2 setup, through the domain services.
-    let org = identity::seed::root_organization_id(db).await?;
-    let new_user = |name: &'static str| identity::users::NewUser {
-        organization_id: org,
-        username: name,
-        email: "",
-        given_name: "",
-        family_name: "",
-        password: "bench-password-1",
-    };
-    let impersonator = identity::users::create(db, new_user("impersonator")).await?;
-    let target = identity::users::create(db, new_user("target")).await?;
-    let settings = identity::applications::Settings {
-        name: "Bench".into(),
-        grant_types: vec![identity::oauth::grant_type::TOKEN_EXCHANGE.into()],
-        subject_token_enabled: true,
-        ..Default::default()
-    };
-    let app = identity::applications::create(db, org, settings)
-        .await?
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .application;
-    let secret = identity::applications::reveal_secret(db, &app)
-        .await?
-        .expect("a secret");
-    let api =
-        identity::api_resources::find_by_identifier(db, identity::api_resources::IMPERSONATION)
-            .await?
-            .expect("the impersonation API");
-    let operator = identity::delegation::Authority::operator();
-    identity::api_resources::authorize(
-        db,
-        &operator,
-        &app,
-        &api,
-        &[identity::scopes::USER_IMPERSONATE.into()],
-    )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    identity::roles::create(
-        db,
-        &operator,
-        org,
-        "Bench impersonator",
-        (identity::entities::role::AudienceType::Application, app.id),
-        &[identity::scopes::USER_IMPERSONATE.into()],
-        &[impersonator.id],
-    )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let session = identity::sessions::start(db, impersonator.id, 3600)
-        .await?
-        .session;
-
     let provider = &state.provider;
     let keys = provider.keys.clone();
-    let now = identity::clock::now();
-    let actor_token = identity::oauth::grants::id_token(
-        provider,
-        &app,
-        &impersonator,
-        &[],
-        now,
-        None,
-        Some(session.id),
-    )?;
-    // One impersonation per sign-in: each subject token names a sign-in of its own.
-    let subject = |jti: String, sign_in: &identity::entities::idp_session::Model| SubjectClaims {
-        iss: provider.issuer.clone(),
-        sub: target.id.to_string(),
-        aud: app.client_id.clone(),
-        azp: app.client_id.clone(),
-        client_id: app.client_id.clone(),
-        scope: String::new(),
-        may_act: Actor {
-            sub: impersonator.id.to_string(),
-        },
-        iat: now,
-        nbf: now,
-        exp: now + 3600,
-        jti,
-        sid: sign_in.id.to_string(),
-        sid_exp: Some(sign_in.expires_at),
-        reason: String::new(),
-        ticket: String::new(),
-        mode: identity::settings::Mode::Full,
-        request: None,
-        duration_minutes: None,
-        code_challenge: None,
+    let w = Wso2::set_up(&state).await?;
+    let (org, impersonator, target, app, secret, session, actor_token, now) = (
+        w.org,
+        &w.impersonator,
+        &w.target,
+        &w.app,
+        &w.secret,
+        &w.session,
+        &w.actor_token,
+        w.now,
+    );
+    let (service, service_secret) = (&w.service, &w.service_secret);
+    let subject = |jti: String, sign_in: &identity::entities::idp_session::Model| {
+        w.subject(provider, jti, sign_in)
     };
 
     // 1. The cryptographic ceiling: verify both tokens, sign the access token.
@@ -204,29 +127,11 @@ async fn main() -> anyhow::Result<()> {
             tokens.push(keys.sign(token_type::SUBJECT, &subject(jti, &sign_in.session))?);
         }
         let tokens = Arc::new(tokens);
-        let (client, token_url, actor_token, client_id, secret) = (
-            client.clone(),
-            token_url.clone(),
-            actor_token.clone(),
-            app.client_id.clone(),
-            secret.clone(),
-        );
-        let measured = drive(per_level, concurrency, move |n| {
-            client
-                .post(&token_url)
-                .basic_auth(&client_id, Some(&secret))
-                .form(&[
-                    ("grant_type", identity::oauth::grant_type::TOKEN_EXCHANGE),
-                    ("subject_token", tokens[n].as_str()),
-                    ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
-                    ("actor_token", actor_token.as_str()),
-                    (
-                        "actor_token_type",
-                        "urn:ietf:params:oauth:token-type:id_token",
-                    ),
-                ])
-        })
-        .await;
+        let actor_token = actor_token.clone();
+        let exchange = posting(&client, &token_url, (&app.client_id, &secret), move |n| {
+            exchange_form(&tokens[n], &actor_token)
+        });
+        let measured = drive(per_level, concurrency, exchange).await;
         best = best.max(measured.throughput());
         println!("{}", measured.row(concurrency, ceiling));
     }
@@ -237,21 +142,6 @@ async fn main() -> anyhow::Result<()> {
 
     // 3. client_credentials, as a WSO2-style confidential client calls it: one signature
     // per token, against the same ceiling measured for that signature alone.
-    let service = identity::applications::create(
-        db,
-        org,
-        identity::applications::Settings {
-            name: "Bench service".into(),
-            grant_types: vec![identity::oauth::grant_type::CLIENT_CREDENTIALS.into()],
-            ..Default::default()
-        },
-    )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?
-    .application;
-    let service_secret = identity::applications::reveal_secret(db, &service)
-        .await?
-        .expect("a secret");
     let service_token = AccessClaims {
         sub: service.client_id.clone(),
         aud: service.client_id.clone(),
@@ -274,22 +164,13 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut best_service: f64 = 0.0;
     for concurrency in [16, 64] {
-        let (client, token_url, client_id, secret) = (
-            client.clone(),
-            token_url.clone(),
-            service.client_id.clone(),
-            service_secret.clone(),
+        let own_token = posting(
+            &client,
+            &token_url,
+            (&service.client_id, &service_secret),
+            |_| vec![("grant_type", CLIENT_CREDENTIALS.into())],
         );
-        let measured = drive(per_level, concurrency, move |_| {
-            client
-                .post(&token_url)
-                .basic_auth(&client_id, Some(&secret))
-                .form(&[(
-                    "grant_type",
-                    identity::oauth::grant_type::CLIENT_CREDENTIALS,
-                )])
-        })
-        .await;
+        let measured = drive(per_level, concurrency, own_token).await;
         best_service = best_service.max(measured.throughput());
         println!("{}", measured.row(concurrency, signing_ceiling));
     }
@@ -306,10 +187,7 @@ async fn main() -> anyhow::Result<()> {
         org,
         identity::applications::Settings {
             name: "Bench web".into(),
-            grant_types: vec![
-                identity::oauth::grant_type::AUTHORIZATION_CODE.into(),
-                identity::oauth::grant_type::REFRESH_TOKEN.into(),
-            ],
+            grant_types: vec![AUTHORIZATION_CODE.into(), REFRESH_TOKEN.into()],
             redirect_uris: vec![REDIRECT.into()],
             ..Default::default()
         },
@@ -385,28 +263,19 @@ async fn main() -> anyhow::Result<()> {
         }
         txn.commit().await?;
         let codes = Arc::new(codes);
-        let measured = drive(per_level, concurrency, {
-            let (client, token_url, client_id, secret) = (
-                client.clone(),
-                token_url.clone(),
-                web.client_id.clone(),
-                web_secret.clone(),
-            );
+        let redeem = posting(
+            &client,
+            &token_url,
+            (&web.client_id, &web_secret),
             move |n| {
-                client
-                    .post(&token_url)
-                    .basic_auth(&client_id, Some(&secret))
-                    .form(&[
-                        (
-                            "grant_type",
-                            identity::oauth::grant_type::AUTHORIZATION_CODE,
-                        ),
-                        ("code", codes[n].as_str()),
-                        ("redirect_uri", REDIRECT),
-                    ])
-            }
-        })
-        .await;
+                vec![
+                    ("grant_type", AUTHORIZATION_CODE.into()),
+                    ("code", codes[n].clone()),
+                    ("redirect_uri", REDIRECT.into()),
+                ]
+            },
+        );
+        let measured = drive(per_level, concurrency, redeem).await;
         best_code = best_code.max(measured.throughput());
         println!("{:<8}{}", "code", measured.row(concurrency, two_signatures));
 
@@ -437,24 +306,18 @@ async fn main() -> anyhow::Result<()> {
         }
         txn.commit().await?;
         let refresh_tokens = Arc::new(refresh_tokens);
-        let measured = drive(per_level, concurrency, {
-            let (client, token_url, client_id, secret) = (
-                client.clone(),
-                token_url.clone(),
-                web.client_id.clone(),
-                web_secret.clone(),
-            );
+        let rotate = posting(
+            &client,
+            &token_url,
+            (&web.client_id, &web_secret),
             move |n| {
-                client
-                    .post(&token_url)
-                    .basic_auth(&client_id, Some(&secret))
-                    .form(&[
-                        ("grant_type", identity::oauth::grant_type::REFRESH_TOKEN),
-                        ("refresh_token", refresh_tokens[n].as_str()),
-                    ])
-            }
-        })
-        .await;
+                vec![
+                    ("grant_type", REFRESH_TOKEN.into()),
+                    ("refresh_token", refresh_tokens[n].clone()),
+                ]
+            },
+        );
+        let measured = drive(per_level, concurrency, rotate).await;
         best_refresh = best_refresh.max(measured.throughput());
         println!(
             "{:<8}{}",
@@ -473,108 +336,80 @@ async fn main() -> anyhow::Result<()> {
     // token (recorded, with its session and user checked). Then the application token is
     // revoked, and must be inactive at the next introspection.
     let introspect_url = format!("{url}/oauth2/introspect");
-    let service_access = {
-        let response = client
-            .post(&token_url)
-            .basic_auth(&service.client_id, Some(&service_secret))
-            .form(&[(
-                "grant_type",
-                identity::oauth::grant_type::CLIENT_CREDENTIALS,
-            )])
-            .send()
-            .await?;
-        response.json::<serde_json::Value>().await?["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+    let access_token_of = |request: reqwest::RequestBuilder| async move {
+        let body: serde_json::Value = request.send().await?.json().await?;
+        anyhow::Ok(body["access_token"].as_str().unwrap_or_default().to_owned())
     };
+    let service_access = access_token_of(posting(
+        &client,
+        &token_url,
+        (&service.client_id, &service_secret),
+        |_| vec![("grant_type", CLIENT_CREDENTIALS.into())],
+    )(0))
+    .await?;
     let user_access = {
         let sign_in = identity::sessions::start(db, impersonator.id, 3600).await?;
         let jti = identity::store::db::new_record_id().to_string();
         let subject_token = keys.sign(token_type::SUBJECT, &subject(jti, &sign_in.session))?;
-        let response = client
-            .post(&token_url)
-            .basic_auth(&app.client_id, Some(&secret))
-            .form(&[
-                ("grant_type", identity::oauth::grant_type::TOKEN_EXCHANGE),
-                ("subject_token", subject_token.as_str()),
-                ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
-                ("actor_token", actor_token.as_str()),
-                (
-                    "actor_token_type",
-                    "urn:ietf:params:oauth:token-type:id_token",
-                ),
-            ])
-            .send()
-            .await?;
-        response.json::<serde_json::Value>().await?["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        let actor_token = actor_token.clone();
+        access_token_of(posting(
+            &client,
+            &token_url,
+            (&app.client_id, &secret),
+            move |_| exchange_form(&subject_token, &actor_token),
+        )(0))
+        .await?
     };
     println!(
-        "
-introspection, 16 connections    requests   throughput      p50       p99   of 10,000/s     CPU/request  switches/request"
+        "\nintrospection, 16 connections    requests   throughput      p50       p99   of 10,000/s     CPU/request  switches/request"
     );
-    let introspected = |token: &str, client_id: &str, secret: &str| {
-        let (client, url, token, client_id, secret) = (
-            client.clone(),
-            introspect_url.clone(),
-            token.to_owned(),
-            client_id.to_owned(),
-            secret.to_owned(),
-        );
-        move |_| {
-            client
-                .post(&url)
-                .basic_auth(&client_id, Some(&secret))
-                .form(&[("token", token.as_str())])
-        }
+    let by_service = (service.client_id.as_str(), service_secret.as_str());
+    let introspected = |token: &str, by: (&str, &str)| {
+        let token = token.to_owned();
+        posting(&client, &introspect_url, by, move |_| {
+            vec![("token", token.clone())]
+        })
     };
     for (what, request) in [
         (
             "an application's token",
-            introspected(&service_access, &service.client_id, &service_secret),
+            introspected(&service_access, by_service),
         ),
         (
             "an impersonated user's token",
-            introspected(&user_access, &app.client_id, &secret),
+            introspected(&user_access, (&app.client_id, &secret)),
         ),
     ] {
         let measured = drive(per_level * 2, 16, request).await;
         println!("  {what:<29}{}", &measured.row(16, 10_000.0)[11..]);
     }
-    let active = |token: String| {
-        let (client, url, client_id, secret) = (
-            client.clone(),
-            introspect_url.clone(),
-            service.client_id.clone(),
-            service_secret.clone(),
-        );
-        async move {
-            let body: serde_json::Value = client
-                .post(&url)
-                .basic_auth(&client_id, Some(&secret))
-                .form(&[("token", token.as_str())])
-                .send()
-                .await?
-                .json()
-                .await?;
-            anyhow::Ok(body["active"] == true)
-        }
+    let active = |request: reqwest::RequestBuilder| async move {
+        let body: serde_json::Value = request.send().await?.json().await?;
+        anyhow::Ok(body["active"] == true)
     };
-    let before = active(service_access.clone()).await?;
-    client
-        .post(format!("{url}/oauth2/revoke"))
-        .basic_auth(&service.client_id, Some(&service_secret))
-        .form(&[("token", service_access.as_str())])
-        .send()
-        .await?
-        .error_for_status()?;
-    let after = active(service_access.clone()).await?;
+    let before = active(introspected(&service_access, by_service)(0)).await?;
+    let revoke_url = format!("{url}/oauth2/revoke");
+    let token = service_access.clone();
+    posting(&client, &revoke_url, by_service, move |_| {
+        vec![("token", token.clone())]
+    })(0)
+    .send()
+    .await?
+    .error_for_status()?;
+    let after = active(introspected(&service_access, by_service)(0)).await?;
     println!(
         "  the application's token: active {before} before its revocation, {after} right after (must be true, false)"
     );
+
+    // 6. Scale-out: the exchange and client_credentials on PostgreSQL, two instances on
+    // one database, against the same ceilings (`scripts/bench` starts a throwaway
+    // PostgreSQL and sets IDP_BENCH_POSTGRES_URL).
+    match std::env::var("IDP_BENCH_POSTGRES_URL") {
+        Ok(admin_url) => scale_out(&admin_url, per_level, ceiling, signing_ceiling).await?,
+        Err(_) => println!(
+            "\n(PostgreSQL with two instances: set IDP_BENCH_POSTGRES_URL, as scripts/bench does)"
+        ),
+    }
 
     // What the exchange pays besides its own work: the same client and server answering a
     // request that does nothing (`/health/live`), and one that makes one database round
@@ -683,6 +518,124 @@ where
     }
 }
 
+/// For [`drive`]: the `n`th request is a form `form(n)` posted to `url` by the
+/// confidential client `client_id` (Basic authentication, as WSO2 clients send it).
+fn posting<F>(
+    client: &reqwest::Client,
+    url: &str,
+    (client_id, secret): (&str, &str),
+    form: F,
+) -> impl Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static + use<F>
+where
+    F: Fn(usize) -> Vec<(&'static str, String)> + Send + Sync + 'static,
+{
+    let (client, url, client_id, secret) = (
+        client.clone(),
+        url.to_owned(),
+        client_id.to_owned(),
+        secret.to_owned(),
+    );
+    move |n| {
+        client
+            .post(&url)
+            .basic_auth(&client_id, Some(&secret))
+            .form(&form(n))
+    }
+}
+
+/// The form of a token exchange (RFC 8693 §2.1) of `subject_token`, acted by the
+/// impersonator whose ID token is `actor_token`.
+fn exchange_form(subject_token: &str, actor_token: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("grant_type", TOKEN_EXCHANGE.into()),
+        ("subject_token", subject_token.into()),
+        ("subject_token_type", JWT.into()),
+        ("actor_token", actor_token.into()),
+        ("actor_token_type", ID_TOKEN.into()),
+    ]
+}
+
+/// For [`drive`]: the even requests through `a`, the odd ones through `b` (two instances).
+fn alternating<A, B>(a: A, b: B) -> impl Fn(usize) -> reqwest::RequestBuilder + Send + Sync
+where
+    A: Fn(usize) -> reqwest::RequestBuilder + Send + Sync,
+    B: Fn(usize) -> reqwest::RequestBuilder + Send + Sync,
+{
+    move |n| if n % 2 == 0 { a(n) } else { b(n) }
+}
+
+/// The exchange and `client_credentials` at 16 and 64 connections on two instances
+/// sharing a fresh PostgreSQL database (created through `admin_url`), requests alternating
+/// between them, as a ratio of the same ceilings as on SQLite.
+async fn scale_out(
+    admin_url: &str,
+    per_level: usize,
+    exchange_ceiling: f64,
+    signing_ceiling: f64,
+) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let name = format!("bench_{}", Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(admin_url).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    admin.close().await?;
+    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+    let database_url = format!("{base}/{name}");
+    let (first_data, second_data) = (tempfile::TempDir::new()?, tempfile::TempDir::new()?);
+    let (first_url, first) = serve(first_data.path(), Some(database_url.clone())).await?;
+    let (second_url, _second) = serve(second_data.path(), Some(database_url)).await?;
+    let w = Wso2::set_up(&first).await?;
+    let provider = &first.provider;
+    let client = reqwest::Client::new();
+    let urls = [first_url, second_url].map(|u| format!("{u}/oauth2/token"));
+    println!(
+        "\nPostgreSQL, two instances on one database, requests alternating between them:\n\
+         grant           concurrency   requests   throughput      p50       p99   of ceiling   CPU/request   switches/request"
+    );
+    for concurrency in [16, 64] {
+        let txn = identity::store::db::begin_write(&first.db).await?;
+        let mut tokens = Vec::with_capacity(per_level);
+        for _ in 0..per_level {
+            let sign_in = identity::sessions::start(&txn, w.impersonator.id, 3600).await?;
+            let jti = identity::store::db::new_record_id().to_string();
+            let claims = w.subject(provider, jti, &sign_in.session);
+            tokens.push(provider.keys.sign(token_type::SUBJECT, &claims)?);
+        }
+        txn.commit().await?;
+        let tokens = Arc::new(tokens);
+        let exchange = |url: &str| {
+            let (tokens, actor_token) = (tokens.clone(), w.actor_token.clone());
+            posting(&client, url, (&w.app.client_id, &w.secret), move |n| {
+                exchange_form(&tokens[n], &actor_token)
+            })
+        };
+        let both = alternating(exchange(&urls[0]), exchange(&urls[1]));
+        let measured = drive(per_level, concurrency, both).await;
+        println!(
+            "{:<16}{}",
+            "exchange",
+            measured.row(concurrency, exchange_ceiling)
+        );
+        let own_token = |url: &str| {
+            posting(
+                &client,
+                url,
+                (&w.service.client_id, &w.service_secret),
+                |_| vec![("grant_type", CLIENT_CREDENTIALS.into())],
+            )
+        };
+        let both = alternating(own_token(&urls[0]), own_token(&urls[1]));
+        let measured = drive(per_level, concurrency, both).await;
+        println!(
+            "{:<16}{}",
+            "client_cred.",
+            measured.row(concurrency, signing_ceiling)
+        );
+    }
+    Ok(())
+}
+
 /// How many times per second `threads` threads together do `work`, measured over `window`.
 fn per_second(threads: usize, window: Duration, work: impl Fn() + Sync) -> f64 {
     let done = std::sync::atomic::AtomicU64::new(0);
@@ -737,6 +690,165 @@ impl Usage {
         Usage {
             cpu_secs: self.cpu_secs - before.cpu_secs,
             switches: self.switches.saturating_sub(before.switches),
+        }
+    }
+}
+
+/// Starts a server on a free port with its data in `data` (and its database at
+/// `database_url`, SQLite in `data` otherwise): its URL and state.
+async fn serve(
+    data: &std::path::Path,
+    database_url: Option<String>,
+) -> anyhow::Result<(String, server::state::AppState)> {
+    let config = Config {
+        data_dir: data.to_owned(),
+        addr: "127.0.0.1:0".parse()?,
+        admin_password: Some(Secret::new("bench-Admin-1")),
+        site_dir: data.join("site"),
+        database_url: database_url.map(Secret::new),
+        public_url: Some("http://idp.bench.test".into()),
+        ..Config::default()
+    };
+    let application = Application::build(config).await?;
+    let url = format!("http://{}", application.addr());
+    let state = application.state().clone();
+    tokio::spawn(application.run_until_stopped(std::future::pending()));
+    Ok((url, state))
+}
+
+/// The WSO2 set-up, through the domain services: an impersonator allowed to impersonate
+/// through the application `app` (token exchange), signed in (`session`, `actor_token`);
+/// the user `target`; and `service`, a confidential client of `client_credentials`.
+struct Wso2 {
+    org: Uuid,
+    impersonator: identity::entities::user::Model,
+    target: identity::entities::user::Model,
+    app: identity::entities::application::Model,
+    secret: String,
+    service: identity::entities::application::Model,
+    service_secret: String,
+    session: identity::entities::idp_session::Model,
+    actor_token: String,
+    now: i64,
+}
+
+impl Wso2 {
+    async fn set_up(state: &server::state::AppState) -> anyhow::Result<Self> {
+        let db = &state.db;
+        let org = identity::seed::root_organization_id(db).await?;
+        let new_user = |name: &'static str| identity::users::NewUser {
+            organization_id: org,
+            username: name,
+            email: "",
+            given_name: "",
+            family_name: "",
+            password: "bench-password-1",
+        };
+        let impersonator = identity::users::create(db, new_user("impersonator")).await?;
+        let target = identity::users::create(db, new_user("target")).await?;
+        let application = |name: &str, grant_type: &str, subject_token_enabled: bool| {
+            let settings = identity::applications::Settings {
+                name: name.into(),
+                grant_types: vec![grant_type.into()],
+                subject_token_enabled,
+                ..Default::default()
+            };
+            async move {
+                let app = identity::applications::create(db, org, settings)
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .application;
+                let secret = identity::applications::reveal_secret(db, &app)
+                    .await?
+                    .expect("a secret");
+                anyhow::Ok((app, secret))
+            }
+        };
+        let (app, secret) = application("Bench", TOKEN_EXCHANGE, true).await?;
+        let (service, service_secret) =
+            application("Bench service", CLIENT_CREDENTIALS, false).await?;
+        let api =
+            identity::api_resources::find_by_identifier(db, identity::api_resources::IMPERSONATION)
+                .await?
+                .expect("the impersonation API");
+        let operator = identity::delegation::Authority::operator();
+        identity::api_resources::authorize(
+            db,
+            &operator,
+            &app,
+            &api,
+            &[identity::scopes::USER_IMPERSONATE.into()],
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        identity::roles::create(
+            db,
+            &operator,
+            org,
+            "Bench impersonator",
+            (identity::entities::role::AudienceType::Application, app.id),
+            &[identity::scopes::USER_IMPERSONATE.into()],
+            &[impersonator.id],
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let session = identity::sessions::start(db, impersonator.id, 3600)
+            .await?
+            .session;
+        let now = identity::clock::now();
+        let actor_token = identity::oauth::grants::id_token(
+            &state.provider,
+            &app,
+            &impersonator,
+            &[],
+            now,
+            None,
+            Some(session.id),
+        )?;
+        Ok(Self {
+            org,
+            impersonator,
+            target,
+            app,
+            secret,
+            service,
+            service_secret,
+            session,
+            actor_token,
+            now,
+        })
+    }
+
+    /// The claims of a subject token for `sign_in` (one impersonation per sign-in: each
+    /// subject token names a sign-in of its own).
+    fn subject(
+        &self,
+        provider: &identity::oauth::Provider,
+        jti: String,
+        sign_in: &identity::entities::idp_session::Model,
+    ) -> SubjectClaims {
+        SubjectClaims {
+            iss: provider.issuer.clone(),
+            sub: self.target.id.to_string(),
+            aud: self.app.client_id.clone(),
+            azp: self.app.client_id.clone(),
+            client_id: self.app.client_id.clone(),
+            scope: String::new(),
+            may_act: Actor {
+                sub: self.impersonator.id.to_string(),
+            },
+            iat: self.now,
+            nbf: self.now,
+            exp: self.now + 3600,
+            jti,
+            sid: sign_in.id.to_string(),
+            sid_exp: Some(sign_in.expires_at),
+            reason: String::new(),
+            ticket: String::new(),
+            mode: identity::settings::Mode::Full,
+            request: None,
+            duration_minutes: None,
+            code_challenge: None,
         }
     }
 }
