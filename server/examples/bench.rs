@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
     // 1. The cryptographic ceiling: verify both tokens, sign the access token.
     let sample = keys.sign(
         token_type::SUBJECT,
-        &subject(Uuid::new_v4().to_string(), &session),
+        &subject(Uuid::new_v4().to_string(), session),
     )?;
     let access = AccessClaims {
         iss: provider.issuer.clone(),
@@ -96,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap();
             let _: IdClaims = keys
                 .verify(
-                    &actor_token,
+                    actor_token,
                     token_type::ID,
                     &provider.issuer,
                     Some(&app.client_id),
@@ -128,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
         }
         let tokens = Arc::new(tokens);
         let actor_token = actor_token.clone();
-        let exchange = posting(&client, &token_url, (&app.client_id, &secret), move |n| {
+        let exchange = posting(&client, &token_url, (&app.client_id, secret), move |n| {
             exchange_form(&tokens[n], &actor_token)
         });
         let measured = drive(per_level, concurrency, exchange).await;
@@ -167,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
         let own_token = posting(
             &client,
             &token_url,
-            (&service.client_id, &service_secret),
+            (&service.client_id, service_secret),
             |_| vec![("grant_type", CLIENT_CREDENTIALS.into())],
         );
         let measured = drive(per_level, concurrency, own_token).await;
@@ -288,7 +288,7 @@ async fn main() -> anyhow::Result<()> {
                 &txn,
                 identity::oauth::grants::Mint {
                     app: &web,
-                    user: Some(&target),
+                    user: Some(target),
                     scopes: vec!["openid".into()],
                     grant_scopes: None,
                     auth_time: Some(identity::clock::now()),
@@ -343,7 +343,7 @@ async fn main() -> anyhow::Result<()> {
     let service_access = access_token_of(posting(
         &client,
         &token_url,
-        (&service.client_id, &service_secret),
+        (&service.client_id, service_secret),
         |_| vec![("grant_type", CLIENT_CREDENTIALS.into())],
     )(0))
     .await?;
@@ -355,7 +355,7 @@ async fn main() -> anyhow::Result<()> {
         access_token_of(posting(
             &client,
             &token_url,
-            (&app.client_id, &secret),
+            (&app.client_id, secret),
             move |_| exchange_form(&subject_token, &actor_token),
         )(0))
         .await?
@@ -377,7 +377,7 @@ async fn main() -> anyhow::Result<()> {
         ),
         (
             "an impersonated user's token",
-            introspected(&user_access, (&app.client_id, &secret)),
+            introspected(&user_access, (&app.client_id, secret)),
         ),
     ] {
         let measured = drive(per_level * 2, 16, request).await;

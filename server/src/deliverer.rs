@@ -90,7 +90,7 @@ impl Deliverer {
     }
 
     /// Fans out and sends every second until the task is aborted; prunes what is older
-    /// than the retention once an hour.
+    /// than the retention once an hour, and the records of used-up tokens that expired.
     pub async fn run(self) {
         let mut every = tokio::time::interval(Duration::from_secs(1));
         let mut pruned_at = tokio::time::Instant::now();
@@ -103,6 +103,11 @@ impl Deliverer {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(rows = n, "old events and deliveries removed"),
                     Err(error) => tracing::warn!("pruning the event outbox failed: {error}"),
+                }
+                match identity::store::group_commit::prune_expired(&self.db).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "expired single-use token records removed"),
+                    Err(error) => tracing::warn!("pruning used-up tokens failed: {error}"),
                 }
             }
             if let Err(error) = outbox::fan_out_due(&self.db, &self.issuer, 100).await {

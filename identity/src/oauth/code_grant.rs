@@ -82,6 +82,11 @@ pub async fn redeem(
     };
     match provider.single_use.use_up(single_use, writes).await? {
         Outcome::Written => Ok(Ok(minted)),
+        // The code was consumed meanwhile by the end of its impersonation session, which
+        // revoked what it had issued: not a replay.
+        Outcome::Unmet if impersonation_over(db, &code).await? => {
+            Ok(Err(CodeError::ImpersonationEnded))
+        }
         // Another redemption was first (in this group, an earlier one, or on another
         // instance): what it issued is revoked.
         Outcome::AlreadyUsed | Outcome::Unmet => {
@@ -89,4 +94,15 @@ pub async fn redeem(
             Ok(Err(CodeError::Replayed))
         }
     }
+}
+
+/// Whether `code` was issued in an impersonation session that is over now.
+async fn impersonation_over(
+    db: &sea_orm::DatabaseConnection,
+    code: &crate::entities::authorization_code::Model,
+) -> crate::Result<bool> {
+    Ok(match code.impersonation_session_id {
+        Some(id) => session::live(db, id).await?.is_none(),
+        None => false,
+    })
 }

@@ -413,7 +413,17 @@ pub async fn refresh(
     };
     match provider.single_use.use_up(single_use, writes).await? {
         crate::store::group_commit::Outcome::Written => Ok(Ok(minted)),
-        // Used (or revoked) by another request first: a reuse.
+        // Revoked meanwhile (its family, its impersonation session, its user): not a
+        // reuse, and nothing left to revoke.
+        crate::store::group_commit::Outcome::Unmet
+            if refresh_token::Entity::find_by_id(found.id)
+                .one(db)
+                .await?
+                .is_none_or(|t| t.revoked_at.is_some()) =>
+        {
+            Ok(Err(RefreshError::Unknown))
+        }
+        // Used by another request first: a reuse.
         _ => {
             revoke_family_now(db, found.family_id).await?;
             Ok(Err(RefreshError::Reused))

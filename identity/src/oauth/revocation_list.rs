@@ -13,7 +13,7 @@ use crate::oauth::Provider;
 use crate::oauth::claims::AccessClaims;
 use crate::{Result, clock};
 use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 /// Whether the token `jti` is on the list, as committed now (an introspection or an API
 /// call checks this on every request: on an SQLite file it is read on the request's own
@@ -32,14 +32,15 @@ pub async fn contains(provider: &Provider, jti: &str) -> Result<bool> {
 /// Puts a verified token of `app` on the list. Returns whether it was not on it yet. The
 /// entries of tokens that have expired since go at the same time.
 pub async fn add(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     claims: &AccessClaims,
     app: &application::Model,
 ) -> Result<bool> {
     let now = clock::now();
+    let txn = crate::store::db::begin_write(db).await?;
     revoked_access_token::Entity::delete_many()
         .filter(revoked_access_token::Column::ExpiresAt.lte(now))
-        .exec(db)
+        .exec(&*txn)
         .await?;
     let added = revoked_access_token::Entity::insert(revoked_access_token::ActiveModel {
         jti: Set(claims.jti.clone()),
@@ -52,7 +53,8 @@ pub async fn add(
             .do_nothing()
             .to_owned(),
     )
-    .exec_without_returning(db)
+    .exec_without_returning(&*txn)
     .await?;
+    txn.commit().await?;
     Ok(added == 1)
 }

@@ -295,8 +295,13 @@ fn use_up_all(requests: &[Request]) -> InsertStatement {
         consumed_token::Column::ConsumedAt,
         consumed_token::Column::ExpiresAt,
     ]);
-    for request in requests {
-        let token = &request.token;
+    // In the order of the tokens, not of the requests: two instances committing groups
+    // that share tokens then take their keys in the same order on PostgreSQL, and neither
+    // waits for the other in a cycle (a deadlock would fail both groups). Who wins within
+    // the group is decided by [`first_namings`], in the order of the requests.
+    let mut tokens: Vec<&Token> = requests.iter().map(|r| &r.token).collect();
+    tokens.sort_by(|a, b| a.jti.cmp(&b.jti));
+    for token in tokens {
         insert.values_panic([
             token.jti.clone().into(),
             token.kind.into(),
@@ -312,6 +317,19 @@ fn use_up_all(requests: &[Request]) -> InsertStatement {
         )
         .returning_col(consumed_token::Column::Jti);
     insert
+}
+
+/// Removes the record of the single-use tokens that have expired: none of them can be
+/// presented again (each is refused as expired before it is used up). Returns how many.
+pub async fn prune_expired(db: &DatabaseConnection) -> Result<u64> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let txn = crate::store::db::begin_write(db).await?;
+    let removed = consumed_token::Entity::delete_many()
+        .filter(consumed_token::Column::ExpiresAt.lt(clock::now()))
+        .exec(&*txn)
+        .await?;
+    txn.commit().await?;
+    Ok(removed.rows_affected)
 }
 
 /// The first request naming a token that was inserted now has it; any other did not.
@@ -423,6 +441,41 @@ mod tests {
                 .unwrap(),
             3
         );
+    }
+
+    #[tokio::test]
+    async fn the_records_of_expired_tokens_go_and_the_others_still_refuse_a_second_use() {
+        let (_dir, db) = crate::store::db::test_database().await;
+        let committer = Committer::start(db.clone());
+        let expired = Token {
+            expires_at: clock::now() - 1,
+            ..token("expired")
+        };
+        // Named in reverse order in one group: the insert takes them sorted.
+        let (live, old) = tokio::join!(
+            committer.use_up(token("z-live"), writes(&db, "live")),
+            committer.use_up(expired, writes(&db, "old")),
+        );
+        assert_eq!(
+            (live.unwrap(), old.unwrap()),
+            (Outcome::Written, Outcome::Written)
+        );
+        assert_eq!(prune_expired(&db).await.unwrap(), 1);
+        assert_eq!(
+            crate::entities::consumed_token::Entity::find()
+                .count(&db)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            committer
+                .use_up(token("z-live"), writes(&db, "again"))
+                .await
+                .unwrap(),
+            Outcome::AlreadyUsed
+        );
+        assert_eq!(reasons(&db).await, ["live", "old"]);
     }
 
     #[tokio::test]
