@@ -229,11 +229,11 @@ pub async fn authorize(
                 live.user.as_ref().map(|u| u.id),
             ));
         }
-        // A user's token counts only while its application would still grant the scope:
-        // a role taken away ends the token's rights at once, not when it expires.
-        if let Some(user) = &live.user
-            && live.impersonation_session_id.is_none()
-        {
+        // A token counts only while its application would still grant the scope: a role
+        // taken away from the user, or an API scope from the application (for its own
+        // token), ends the token's rights at once, not when it expires. An impersonated
+        // token follows its session instead.
+        if live.impersonation_session_id.is_none() {
             let reads = state
                 .provider
                 .reads()
@@ -243,11 +243,20 @@ pub async fn authorize(
                 .await
                 .map_err(|_| AuthError::Internal)?
                 .ok_or(AuthError::Unauthenticated)?;
-            let holds = identity::oauth::scope::grantable_cached(&reads, user.id, &app, required)
-                .await
-                .map_err(|_| AuthError::Internal)?;
+            let holds = match &live.user {
+                Some(user) => {
+                    identity::oauth::scope::grantable_cached(&reads, user.id, &app, required).await
+                }
+                None => identity::api_resources::authorized_scopes_cached(&reads, app.id)
+                    .await
+                    .map(|authorized| authorized.iter().any(|s| s == required)),
+            }
+            .map_err(|_| AuthError::Internal)?;
             if !holds {
-                return Err(AuthError::Forbidden(required, Some(user.id)));
+                return Err(AuthError::Forbidden(
+                    required,
+                    live.user.as_ref().map(|u| u.id),
+                ));
             }
         }
     }

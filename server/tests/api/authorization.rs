@@ -142,6 +142,19 @@ async fn an_application_is_authorized_for_an_api_and_its_scopes_flow_into_tokens
         .await
         .unwrap();
     assert_eq!(removed.status(), 204);
+    // The token issued before keeps no right the application has lost.
+    let after = app
+        .client
+        .get(app.at("/scim2/Users"))
+        .bearer_auth(granted["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        403,
+        "the scope was taken from the application"
+    );
     let refused = app
         .token(
             &service,
