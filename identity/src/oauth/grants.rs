@@ -359,7 +359,12 @@ pub async fn refresh(
     // An impersonated grant follows its impersonation session instead.
     let mut scopes = scopes;
     if found.impersonation_session_id.is_none() {
-        let still = super::scope::grantable(db, user.id, app, &granted).await?;
+        let mut still = Vec::with_capacity(granted.len());
+        for scope in &granted {
+            if super::scope::grantable_cached(reads, user.id, app, scope).await? {
+                still.push(scope.clone());
+            }
+        }
         granted.retain(|s| still.contains(s));
         scopes.retain(|s| still.contains(s));
     }
