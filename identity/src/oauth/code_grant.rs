@@ -32,10 +32,11 @@ pub async fn redeem(
     r: Redemption<'_>,
 ) -> crate::Result<Result<Minted, CodeError>> {
     let db = &provider.db;
-    let code = match codes::check(db, r.code, r.app.id, r.redirect_uri, r.code_verifier).await? {
-        Ok(code) => code,
-        Err(refused) => return Ok(Err(refused)),
-    };
+    let code =
+        match codes::check(provider, r.code, r.app.id, r.redirect_uri, r.code_verifier).await? {
+            Ok(code) => code,
+            Err(refused) => return Ok(Err(refused)),
+        };
     let user = crate::users::cached(reads, code.user_id).await?;
     let Some(user) = user.filter(|u| u.status == user::UserStatus::Active) else {
         return Ok(Err(CodeError::UserInactive));

@@ -5,7 +5,9 @@ use crate::entities::{access_token, authorization_code, refresh_token};
 use crate::{Result, clock, tokens};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::sea_query::{Expr, Query, UpdateStatement};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait,
+};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -81,18 +83,14 @@ pub enum CodeError {
 /// A code used before fails as [`CodeError::Replayed`], and every token its first
 /// redemption issued is revoked then ([`replayed`]).
 pub async fn check(
-    db: &sea_orm::DatabaseConnection,
+    provider: &super::Provider,
     code: &str,
     application_id: Uuid,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
 ) -> Result<std::result::Result<authorization_code::Model, CodeError>> {
-    let hash = tokens::hash_token(code);
-    let Some(found) = authorization_code::Entity::find()
-        .filter(authorization_code::Column::CodeHash.eq(&hash))
-        .one(db)
-        .await?
-    else {
+    let db = &provider.db;
+    let Some(found) = find(provider, &tokens::hash_token(code)).await? else {
         return Ok(Err(CodeError::Unknown));
     };
     if found.application_id != application_id {
@@ -117,6 +115,39 @@ pub async fn check(
         _ => {}
     }
     Ok(Ok(found))
+}
+
+/// The code whose hash is `hash`: on an SQLite file read on the caller's thread
+/// (`crate::store::cache::ReadCache::read_directly`), through the pool otherwise.
+async fn find(provider: &super::Provider, hash: &str) -> Result<Option<authorization_code::Model>> {
+    let select =
+        authorization_code::Entity::find().filter(authorization_code::Column::CodeHash.eq(hash));
+    let query = select.build(sea_orm::DbBackend::Sqlite);
+    let mut found = None;
+    let read = provider.cache.read_directly(&provider.db, &query, |row| {
+        let uuid = |i| row.uuid(i).unwrap_or_default();
+        let text = |i| (!row.is_null(i)).then(|| row.text(i));
+        found = Some(authorization_code::Model {
+            id: uuid(0),
+            code_hash: row.text(1),
+            application_id: uuid(2),
+            user_id: uuid(3),
+            idp_session_id: row.uuid(4),
+            redirect_uri: row.text(5),
+            scope: row.text(6),
+            nonce: text(7),
+            code_challenge: text(8),
+            auth_time: row.i64(9),
+            created_at: row.i64(10),
+            expires_at: row.i64(11),
+            consumed_at: (!row.is_null(12)).then(|| row.i64(12)),
+            impersonation_session_id: row.uuid(13),
+        });
+    });
+    match read {
+        Some(read) => read.map(|()| found),
+        None => Ok(select.one(&provider.db).await?),
+    }
 }
 
 /// Uses code `id` up, if nothing has yet: a condition for the writes of its redemption

@@ -98,6 +98,20 @@ impl ReadCache {
         }
     }
 
+    /// Runs `statement` (built for SQLite) on the caller's thread, calling `row` for each
+    /// row, where `db` is an SQLite file; `None` otherwise (read through the pool then).
+    /// Never cached, like [`ReadCache::read_now`].
+    pub fn read_directly(
+        &self,
+        db: &DatabaseConnection,
+        statement: &Statement,
+        row: impl FnMut(direct::Row<'_>),
+    ) -> Option<Result<()>> {
+        let reader = self.counter_reader(db)?;
+        let mut reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(reader.run(statement, row))
+    }
+
     fn counter_reader(&self, db: &DatabaseConnection) -> Option<&Mutex<direct::Connection>> {
         self.counter_reader
             .get_or_init(|| direct::beside(db, "reading through the pool").map(Mutex::new))

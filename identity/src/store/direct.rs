@@ -288,6 +288,28 @@ impl Row<'_> {
         unsafe { ffi::sqlite3_column_int64(self.statement.as_ptr(), i) }
     }
 
+    /// Whether column `i` is NULL.
+    pub fn is_null(&self, i: c_int) -> bool {
+        // SAFETY: the statement stands on a row.
+        unsafe { ffi::sqlite3_column_type(self.statement.as_ptr(), i) == ffi::SQLITE_NULL }
+    }
+
+    /// Column `i` as a UUID, stored as sqlx stores one (16 bytes); `None` for NULL or
+    /// anything else.
+    pub fn uuid(&self, i: c_int) -> Option<uuid::Uuid> {
+        // SAFETY: as above; the bytes are copied before the statement moves on.
+        unsafe {
+            let blob = ffi::sqlite3_column_blob(self.statement.as_ptr(), i);
+            if blob.is_null() {
+                return None;
+            }
+            let len = ffi::sqlite3_column_bytes(self.statement.as_ptr(), i);
+            let bytes =
+                std::slice::from_raw_parts(blob.cast::<u8>(), usize::try_from(len).unwrap_or(0));
+            uuid::Uuid::from_slice(bytes).ok()
+        }
+    }
+
     /// Column `i` as text (empty for NULL).
     pub fn text(&self, i: c_int) -> String {
         // SAFETY: as above; the text is copied before the statement moves on.
