@@ -88,9 +88,11 @@ impl ReadCache {
         db: &DatabaseConnection,
         statement: Statement,
     ) -> Result<Option<i64>> {
-        if let Some(reader) = self.counter_reader(db) {
-            let mut reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
-            return reader.query_i64(&statement);
+        let mut value = None;
+        if let Some(read) = self.read_directly(db, &statement, |row| {
+            value = value.or(Some(row.i64(0)));
+        }) {
+            return read.map(|()| value);
         }
         match db.query_one_raw(statement).await? {
             Some(row) => Ok(Some(row.try_get_by_index::<i64>(0)?)),
