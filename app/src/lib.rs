@@ -3,13 +3,14 @@
 //! browser reaches data, and each one checks its caller first; tokens never reach the wasm.
 
 pub mod pages;
+pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    Lazy, SsrMode,
     components::{Route, Router, Routes},
     path,
 };
@@ -44,28 +45,28 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| format!("{page} · Identity Server")/>
         <Router>
             <Routes fallback=pages::NotFound>
-                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("/console") view=pages::console::ConsoleHome ssr=SsrMode::Async/>
-                <Route path=path!("/console/users") view=pages::console::users::UsersListPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/users/:id") view=pages::console::users::UserPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/applications") view=pages::console::applications::ApplicationsListPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/applications/:id") view=pages::console::applications::ApplicationPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/organizations") view=pages::console::organizations::OrganizationsPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/roles") view=pages::console::roles::RolesListPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/roles/:id") view=pages::console::roles::RolePage ssr=SsrMode::Async/>
-                <Route path=path!("/console/impersonation-sessions") view=pages::console::sessions::SessionsPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/settings/impersonation") view=pages::console::settings::ImpersonationSettingsPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/email-templates") view=pages::console::email_templates::EmailTemplatesPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/webhooks") view=pages::console::webhooks::WebhooksPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/webhooks/:id") view=pages::console::webhooks::WebhookPage ssr=SsrMode::Async/>
-                <Route path=path!("/console/audit") view=pages::console::audit::AuditPage ssr=SsrMode::Async/>
-                <Route path=path!("/myaccount") view=pages::myaccount::MyAccountHome ssr=SsrMode::Async/>
-                <Route path=path!("/myaccount/profile") view=pages::myaccount::profile::ProfilePage ssr=SsrMode::Async/>
-                <Route path=path!("/myaccount/security") view=pages::myaccount::security::SecurityPage ssr=SsrMode::Async/>
-                <Route path=path!("/myaccount/history") view=pages::myaccount::history::HistoryPage ssr=SsrMode::Async/>
-                <Route path=path!("/myaccount/access-requests") view=pages::myaccount::access_requests::AccessRequestsPage ssr=SsrMode::Async/>
-                <Route path=path!("/consent") view=pages::consent::ConsentPage ssr=SsrMode::Async/>
-                <Route path=path!("/logout") view=pages::logout::LogoutPage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view={Lazy::<routes::Login>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console") view={Lazy::<routes::ConsoleHome>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/users") view={Lazy::<routes::Users>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/users/:id") view={Lazy::<routes::User>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/applications") view={Lazy::<routes::Applications>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/applications/:id") view={Lazy::<routes::Application>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/organizations") view={Lazy::<routes::Organizations>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/roles") view={Lazy::<routes::Roles>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/roles/:id") view={Lazy::<routes::Role>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/impersonation-sessions") view={Lazy::<routes::ImpersonationSessions>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/settings/impersonation") view={Lazy::<routes::ImpersonationSettings>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/email-templates") view={Lazy::<routes::EmailTemplates>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/webhooks") view={Lazy::<routes::Webhooks>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/webhooks/:id") view={Lazy::<routes::Webhook>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/console/audit") view={Lazy::<routes::Audit>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/myaccount") view={Lazy::<routes::MyAccountHome>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/myaccount/profile") view={Lazy::<routes::Profile>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/myaccount/security") view={Lazy::<routes::Security>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/myaccount/history") view={Lazy::<routes::History>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/myaccount/access-requests") view={Lazy::<routes::AccessRequests>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/consent") view={Lazy::<routes::Consent>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/logout") view={Lazy::<routes::Logout>::new()} ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }
