@@ -1,16 +1,15 @@
-//! Which code each page's browser downloads. The sign-in, consent and sign-out pages are in
-//! the main wasm module with the framework. The Console and My Account are lazily loaded
-//! routes: each area's pages are one wasm chunk, fetched when a page of the area is first
-//! shown (the build splits the bundle at the two `#[lazy]` functions below:
-//! `scripts/build-wasm`), and code both areas use is a third chunk. So the sign-in page and
-//! My Account never download the Console. On the server a lazy route renders like any
+//! Which code each page's browser downloads. Every page is a lazily loaded route: the wasm
+//! is split (`scripts/build-wasm`) at the `#[lazy]` functions below, one for each of the
+//! sign-in, consent and sign-out pages, one for the whole Console and one for the whole of
+//! My Account. A page loads the main module (the framework) and the chunks of its split
+//! point; code that several split points share is in chunks of its own. So the sign-in page
+//! and My Account never download the Console. On the server a lazy route renders like any
 //! other.
 //!
-//! One chunk per area, not per page: the splitter gives every set of split points sharing
-//! code a chunk of its own. Per page that was 330 chunks; the Console took 165 requests and
-//! over a second to become interactive (0.3 s with the whole bundle in one module). The
-//! sign-in pages are not a lazy area of their own: the code all three areas share would
-//! then leave the main module for a chunk, and the sign-in page would load more, not less.
+//! The Console and My Account are one split point each, not one per page: the splitter
+//! gives every set of split points sharing code a chunk of its own, and per page that was
+//! 330 chunks; the Console took 165 requests and over a second to become interactive on
+//! loopback (0.3 s with the whole bundle in one module).
 
 use crate::pages::{consent, console, login, logout, myaccount};
 use leptos::prelude::*;
