@@ -62,6 +62,31 @@ test.describe('hydration', () => {
     await expect(details).toContainText('admin@localhost');
   });
 
+  test('the sign-in page downloads its own chunks, not the Console; the Console loads its own', async ({ page }) => {
+    // The wasm is split at lazy routes (app/src/routes.rs): each page fetches the main
+    // module and the chunks of its split point, and the server preloads those.
+    const wasm: string[] = [];
+    page.on('request', (request) => {
+      const name = new URL(request.url()).pathname.split('/').pop()!;
+      if (name.endsWith('.wasm')) wasm.push(name);
+    });
+    await page.goto('/login');
+    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+    expect(wasm).toContain('frontend_bg.wasm');
+    expect(wasm.some((name) => name.startsWith('split_login_page_'))).toBe(true);
+    expect(wasm.filter((name) => name.startsWith('split_console_page_'))).toEqual([]);
+    expect(wasm.filter((name) => name.startsWith('split_my_account_page_'))).toEqual([]);
+
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    const home = new ConsoleHome(page);
+    await home.waitForHydration();
+    expect(wasm.some((name) => name.startsWith('split_console_page_'))).toBe(true);
+    expect(wasm.filter((name) => name.startsWith('split_my_account_page_'))).toEqual([]);
+    // And the Console works: a button of its chunk's code answers.
+    await home.detailsToggle.click();
+    await expect(home.detailsToggle).toHaveAttribute('aria-expanded', 'true');
+  });
+
   test('an unknown page answers 404 with a page, and hydrates without errors', async ({ page }) => {
     const response = await page.goto('/no/such/page');
     expect(response?.status()).toBe(404);
