@@ -105,6 +105,8 @@ test.describe('approval', () => {
 
       await test.step('the administrator impersonates, read-only, and stops', async () => {
         await page.reload();
+        // The button opens its dialog once the page is hydrated (after its chunks load).
+        await expect(page.locator('body[data-hydrated]')).toBeAttached();
         await page.getByRole('button', { name: 'Impersonate User' }).click();
         const [myAccount] = await Promise.all([
           page.context().waitForEvent('page'),
