@@ -62,6 +62,11 @@ wasm_toolchain() {
   fi
 }
 
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
 # Starts a throwaway PostgreSQL cluster (Debian's, fsync off) on a free port, exports
 # IDP_TEST_POSTGRES_URL for the integration tests, and removes it when the script exits.
 # `start_throwaway_postgres durable` keeps fsync on (for the benchmark's figures).
@@ -71,7 +76,7 @@ start_throwaway_postgres() {
   bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
   PG_THROWAWAY_BIN="$bin"
   PG_THROWAWAY_DIR="$(mktemp -d)"
-  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  port="$(free_port)"
   [ "$(id -u)" = 0 ] && chown postgres "$PG_THROWAWAY_DIR"
   trap stop_throwaway_postgres EXIT
   as_postgres "$bin/initdb" -D "$PG_THROWAWAY_DIR/data" -A trust -U postgres >/dev/null
