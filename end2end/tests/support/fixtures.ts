@@ -1,4 +1,4 @@
-import { test as base, expect } from '@playwright/test';
+import { test as base, expect, type Page } from '@playwright/test';
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,7 +43,8 @@ export const test = base.extend<Options & Fixtures>({
       rmdirSync(lock);
     }
   },
-  page: async ({ page, expectedConsoleErrors }, use) => {
+  page: async ({ page, expectedConsoleErrors, javaScriptEnabled }, use) => {
+    if (javaScriptEnabled) settleAfterNavigation(page);
     const problems: string[] = [];
     page.on('console', (message) => {
       if (message.type() !== 'error') return;
@@ -59,6 +60,33 @@ export const test = base.extend<Options & Fixtures>({
 });
 
 export { expect };
+
+/**
+ * Makes `page.goto` and `page.reload` return once one of our pages is hydrated, not merely
+ * loaded. Until then a button is the server's HTML: a click is lost, or a form posts
+ * natively and the page shows what it shows without JavaScript (no one-time secret). Pages
+ * that never hydrate (the demo application, JSON, the plain OAuth pages) carry no module
+ * preload and return at once. Other navigations (a link's click, a form's redirect) are
+ * the test's to wait for.
+ */
+function settleAfterNavigation(page: Page) {
+  const hydrated = () =>
+    page.waitForFunction(
+      () => document.body?.hasAttribute('data-hydrated') || !document.querySelector('link[rel=modulepreload]'),
+    );
+  const goto = page.goto.bind(page);
+  page.goto = async (...args: Parameters<Page['goto']>) => {
+    const response = await goto(...args);
+    await hydrated();
+    return response;
+  };
+  const reload = page.reload.bind(page);
+  page.reload = async (...args: Parameters<Page['reload']>) => {
+    const response = await reload(...args);
+    await hydrated();
+    return response;
+  };
+}
 
 /** The bootstrap administrator the test server was started with. */
 export const admin = {
