@@ -471,7 +471,13 @@ async fn verify_logout_token(demo: &Demo, token: &str) -> anyhow::Result<String>
         anyhow::bail!("not a signed JWT");
     };
     let header: Value = serde_json::from_slice(&B64.decode(head)?)?;
-    anyhow::ensure!(header["alg"] == "RS256", "unexpected algorithm");
+    // Signed like our ID tokens, with what the application chose (Back-Channel Logout §2.4).
+    let algorithm = match header["alg"].as_str() {
+        Some("RS256") => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        Some("ES256") => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        Some("EdDSA") => CoreJwsSigningAlgorithm::EdDsa,
+        _ => anyhow::bail!("unexpected algorithm"),
+    };
     anyhow::ensure!(header["typ"] == "logout+jwt", "not a logout token");
     let keys = CoreJsonWebKeySet::fetch_async(demo.metadata.jwks_uri(), &demo.http).await?;
     let kid = header["kid"].as_str().unwrap_or_default();
@@ -481,7 +487,7 @@ async fn verify_logout_token(demo: &Demo, token: &str) -> anyhow::Result<String>
         .find(|k| k.key_id().map(|id| id.as_str()) == Some(kid))
         .context("signed by no published key")?;
     key.verify_signature(
-        &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        &algorithm,
         format!("{head}.{body}").as_bytes(),
         &B64.decode(signature)?,
     )

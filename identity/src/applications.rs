@@ -3,6 +3,7 @@
 
 use crate::delegation::{Authority, Why};
 use crate::entities::{StringList, application};
+use crate::keys::SigningAlg;
 use crate::oauth::{clients, grant_type};
 use crate::{Result, clock};
 use sea_orm::{
@@ -38,6 +39,10 @@ pub struct Settings {
     /// OpenID Connect Back-Channel Logout: where to post logout tokens.
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: bool,
+    /// What signs the ID tokens (and logout tokens): a JOSE name of `keys::SigningAlg`.
+    pub id_token_signed_response_alg: String,
+    /// What signs the access tokens.
+    pub access_token_signed_response_alg: String,
 }
 
 impl Default for Settings {
@@ -63,6 +68,8 @@ impl Default for Settings {
             read_only_scopes: Vec::new(),
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            id_token_signed_response_alg: SigningAlg::DEFAULT.as_str().to_owned(),
+            access_token_signed_response_alg: SigningAlg::DEFAULT.as_str().to_owned(),
         }
     }
 }
@@ -91,6 +98,8 @@ impl Settings {
             read_only_scopes: app.read_only_scopes.0.clone(),
             backchannel_logout_uri: app.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: app.backchannel_logout_session_required,
+            id_token_signed_response_alg: app.id_token_signed_response_alg.clone(),
+            access_token_signed_response_alg: app.access_token_signed_response_alg.clone(),
         }
     }
 
@@ -162,6 +171,26 @@ impl Settings {
                 format!("{url} is not an absolute http(s) URL without a fragment."),
             ));
         }
+        for (field, alg) in [
+            (
+                "idTokenSignedResponseAlg",
+                &self.id_token_signed_response_alg,
+            ),
+            (
+                "accessTokenSignedResponseAlg",
+                &self.access_token_signed_response_alg,
+            ),
+        ] {
+            if SigningAlg::parse(alg).is_none() {
+                problems.push((
+                    field,
+                    format!(
+                        "{} is not an algorithm this server signs with: RS256, ES256 or EdDSA.",
+                        crate::text::at_most(alg, 20)
+                    ),
+                ));
+            }
+        }
         for (field, value, min) in [
             ("subjectToken", self.subject_token_expiry_secs, 10),
             ("accessToken", self.access_token_lifetime_secs, 60),
@@ -176,6 +205,18 @@ impl Settings {
             }
         }
         problems
+    }
+}
+
+impl application::Model {
+    /// What signs this application's ID tokens and logout tokens.
+    pub fn id_token_alg(&self) -> SigningAlg {
+        SigningAlg::parse(&self.id_token_signed_response_alg).unwrap_or(SigningAlg::DEFAULT)
+    }
+
+    /// What signs this application's access tokens.
+    pub fn access_token_alg(&self) -> SigningAlg {
+        SigningAlg::parse(&self.access_token_signed_response_alg).unwrap_or(SigningAlg::DEFAULT)
     }
 }
 
@@ -294,6 +335,8 @@ fn apply(model: &mut application::ActiveModel, s: Settings) {
     model.read_only_scopes = Set(StringList(s.read_only_scopes));
     model.backchannel_logout_uri = Set(s.backchannel_logout_uri);
     model.backchannel_logout_session_required = Set(s.backchannel_logout_session_required);
+    model.id_token_signed_response_alg = Set(s.id_token_signed_response_alg);
+    model.access_token_signed_response_alg = Set(s.access_token_signed_response_alg);
 }
 
 async fn name_taken(db: &impl ConnectionTrait, name: &str, except: Option<Uuid>) -> Result<bool> {

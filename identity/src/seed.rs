@@ -240,6 +240,8 @@ async fn ensure_system_application(
         read_only_scopes: Set(StringList::default()),
         backchannel_logout_uri: Set(None),
         backchannel_logout_session_required: Set(false),
+        id_token_signed_response_alg: Set(crate::keys::SigningAlg::DEFAULT.as_str().to_owned()),
+        access_token_signed_response_alg: Set(crate::keys::SigningAlg::DEFAULT.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -21,6 +21,7 @@ mod m20261201_000012_impersonation_requirements;
 mod m20261201_000013_impersonation_approval;
 mod m20261201_000014_events;
 mod m20261202_000015_revoked_access_tokens;
+mod m20261203_000016_signing_algorithms;
 
 pub use m20261121_000009_change_counter::COUNTED_TABLES;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_impersonation_approval::Migration),
             Box::new(m20261201_000014_events::Migration),
             Box::new(m20261202_000015_revoked_access_tokens::Migration),
+            Box::new(m20261203_000016_signing_algorithms::Migration),
         ]
     }
 }

@@ -258,7 +258,15 @@ impl Deliverer {
             }
             Some(Channel::BackchannelLogout) => {
                 let claims = backchannel_logout::claims_at(&d.payload, now);
-                let token = self.keys.sign(backchannel_logout::TOKEN_TYPE, &claims)?;
+                // Signed like the application's ID tokens (Back-Channel Logout 1.0 §2.4).
+                let alg = identity::applications::find(&self.db, d.destination_id)
+                    .await?
+                    .map_or(identity::keys::SigningAlg::DEFAULT, |app| {
+                        app.id_token_alg()
+                    });
+                let token = self
+                    .keys
+                    .sign_with(alg, backchannel_logout::TOKEN_TYPE, &claims)?;
                 let body = form_urlencoded::Serializer::new(String::new())
                     .append_pair("logout_token", &token)
                     .finish();

@@ -46,6 +46,11 @@ pub struct Model {
     pub backchannel_logout_uri: Option<String>,
     /// Whether the application needs `sid` in logout tokens (it always gets one).
     pub backchannel_logout_session_required: bool,
+    /// What signs this application's ID tokens (and its logout tokens): a JOSE name of
+    /// `keys::SigningAlg`. OpenID Connect Dynamic Client Registration's name.
+    pub id_token_signed_response_alg: String,
+    /// What signs this application's access tokens (RFC 9068 leaves it to the server).
+    pub access_token_signed_response_alg: String,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -146,7 +146,11 @@ pub async fn issue(provider: &Provider, request: Request<'_>) -> Result<Issued, 
         duration_minutes,
         code_challenge,
     };
-    let subject_token = provider.keys.sign(token_type::SUBJECT, &claims)?;
+    // A grant the application holds, signed like its access tokens.
+    let subject_token =
+        provider
+            .keys
+            .sign_with(app.access_token_alg(), token_type::SUBJECT, &claims)?;
     let id_token = match id_token_nonce {
         Some(nonce) => Some(grants::id_token(
             provider,

@@ -2,6 +2,10 @@
 //! restart. Every key has a status: `next` (published in the JWKS ahead of use, so that
 //! relying parties cache it before it signs anything), `active` (signs), `retired` (only
 //! verifies what it signed). A retired key stops verifying only when it is removed.
+//!
+//! Every algorithm we offer (`SigningAlg`) has keys of its own, each with its active and
+//! next key; a rotation rotates them all at once. RS256 signs unless an application asks
+//! for another (its `id_token_signed_response_alg` and `access_token_signed_response_alg`).
 
 mod ring_provider;
 
@@ -21,8 +25,53 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-/// The algorithm of every key we create.
-pub const ALGORITHM: Algorithm = Algorithm::RS256;
+/// An algorithm our keys sign with. RS256 is the default, as in WSO2; ES256 (P-256) and
+/// EdDSA (Ed25519) sign ten to fifty times faster and make shorter tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    Rs256,
+    Es256,
+    EdDsa,
+}
+
+impl SigningAlg {
+    /// Every algorithm we sign with, the default first (as discovery lists them).
+    pub const ALL: [SigningAlg; 3] = [Self::Rs256, Self::Es256, Self::EdDsa];
+    /// What signs when nobody asked for anything else.
+    pub const DEFAULT: SigningAlg = Self::Rs256;
+
+    /// Its JOSE name (RFC 7518, RFC 8037), as in a JWT header and in discovery.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Es256 => "ES256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    /// The algorithm of a JOSE name, exactly as spelled there.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    fn jwt(self) -> Algorithm {
+        match self {
+            Self::Rs256 => Algorithm::RS256,
+            Self::Es256 => Algorithm::ES256,
+            Self::EdDsa => Algorithm::EdDSA,
+        }
+    }
+
+    fn of_jwt(algorithm: Algorithm) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.jwt() == algorithm)
+    }
+}
+
+impl std::fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// How often, at most, a token signed by a `kid` we do not know makes us read the keys
 /// again (another instance may have rotated). More often, and anyone could make every
@@ -36,8 +85,10 @@ pub struct ActiveKey {
 }
 
 struct Loaded {
-    active: Arc<ActiveKey>,
-    verifying: HashMap<String, DecodingKey>,
+    /// The key that signs, for each algorithm.
+    active: HashMap<SigningAlg, Arc<ActiveKey>>,
+    /// Every published key by `kid`, with the one algorithm it verifies.
+    verifying: HashMap<String, (SigningAlg, DecodingKey)>,
     jwks: Value,
 }
 
@@ -113,19 +164,53 @@ impl KeyStore {
         self.current().jwks.clone()
     }
 
-    /// The `kid` of the key that signs now.
+    /// The `kid` of the key that signs now with the default algorithm.
     pub fn active_kid(&self) -> String {
-        self.current().active.kid.clone()
+        self.active_kid_of(SigningAlg::DEFAULT)
     }
 
-    /// Signs `claims` as a JWT of type `typ` with the active key.
+    /// The `kid` of the key that signs now with `alg`.
+    pub fn active_kid_of(&self, alg: SigningAlg) -> String {
+        self.active_key(alg).kid.clone()
+    }
+
+    fn active_key(&self, alg: SigningAlg) -> Arc<ActiveKey> {
+        self.current()
+            .active
+            .get(&alg)
+            .cloned()
+            .expect("every algorithm has an active key (checked on load)")
+    }
+
+    /// Signs `claims` as a JWT of type `typ` with the active key of the default algorithm.
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String> {
-        let active = self.current().active.clone();
-        let mut header = Header::new(ALGORITHM);
+        self.sign_with(SigningAlg::DEFAULT, typ, claims)
+    }
+
+    /// Signs `claims` as a JWT of type `typ` with the active key of `alg`.
+    pub fn sign_with<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String> {
+        let active = self.active_key(alg);
+        let mut header = Header::new(alg.jwt());
         header.typ = Some(typ.to_owned());
         header.kid = Some(active.kid.clone());
         jsonwebtoken::encode(&header, claims, &active.encoding)
-            .map_err(|e| anyhow::anyhow!("signing a {typ} token: {e}").into())
+            .map_err(|e| anyhow::anyhow!("signing a {typ} token with {alg}: {e}").into())
+    }
+
+    /// The key of `kid` for a token whose header says `alg`: one of ours, and of that
+    /// algorithm (a key verifies only what its own algorithm signed: no confusion between
+    /// an RSA key and a curve).
+    fn verifying_key(&self, kid: &str, alg: Algorithm) -> Option<DecodingKey> {
+        self.current()
+            .verifying
+            .get(kid)
+            .filter(|(key_alg, _)| key_alg.jwt() == alg)
+            .map(|(_, key)| key.clone())
     }
 
     /// Verifies a JWT of type `typ` issued by `issuer`: signature by one of our keys with
@@ -138,7 +223,7 @@ impl KeyStore {
         audience: Option<&str>,
     ) -> Result<T, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != ALGORITHM {
+        if SigningAlg::of_jwt(header.alg).is_none() {
             return Err(TokenError::Invalid("unexpected algorithm".into()));
         }
         if !header
@@ -149,8 +234,12 @@ impl KeyStore {
             return Err(TokenError::WrongType);
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-        let key = match self.current().verifying.get(&kid) {
-            Some(key) => key.clone(),
+        let key = match self.verifying_key(&kid, header.alg) {
+            Some(key) => key,
+            // A key we have, of another algorithm than the header says: no reload helps.
+            None if self.current().verifying.contains_key(&kid) => {
+                return Err(TokenError::Invalid("unexpected algorithm".into()));
+            }
             None => {
                 // Another instance may have rotated: look once more in the database, but
                 // not for every made-up key id.
@@ -158,14 +247,11 @@ impl KeyStore {
                     return Err(TokenError::UnknownKey);
                 }
                 self.reload().await.map_err(|_| TokenError::UnknownKey)?;
-                self.current()
-                    .verifying
-                    .get(&kid)
-                    .cloned()
+                self.verifying_key(&kid, header.alg)
                     .ok_or(TokenError::UnknownKey)?
             }
         };
-        let mut validation = Validation::new(ALGORITHM);
+        let mut validation = Validation::new(header.alg);
         validation.leeway = 5;
         validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
@@ -193,7 +279,7 @@ impl KeyStore {
         issuer: &str,
     ) -> Result<T, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != ALGORITHM
+        if SigningAlg::of_jwt(header.alg).is_none()
             || !header
                 .typ
                 .as_deref()
@@ -203,12 +289,9 @@ impl KeyStore {
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         let key = self
-            .current()
-            .verifying
-            .get(&kid)
-            .cloned()
+            .verifying_key(&kid, header.alg)
             .ok_or(TokenError::UnknownKey)?;
-        let mut validation = Validation::new(ALGORITHM);
+        let mut validation = Validation::new(header.alg);
         validation.validate_exp = false;
         validation.validate_aud = false;
         validation.set_issuer(&[issuer]);
@@ -218,34 +301,43 @@ impl KeyStore {
             .map_err(|e| TokenError::Invalid(format!("{:?}", e.kind())))
     }
 
-    /// Rotation: the next key starts signing, the active key retires (it keeps verifying),
-    /// and a new next key is published. Returns the new active `kid`.
+    /// Rotation, of every algorithm at once: its next key starts signing, its active key
+    /// retires (it keeps verifying), and a new next key is published. Returns the new
+    /// active `kid` of the default algorithm.
     pub async fn rotate(&self) -> Result<String> {
         let txn = crate::store::db::begin_write(&self.db).await?;
         let now = clock::now();
         let keys = signing_key::Entity::find().all(&txn).await?;
-        let next = keys.iter().find(|k| k.status == KeyStatus::Next).cloned();
-        for key in keys.iter().filter(|k| k.status == KeyStatus::Active) {
-            let mut retired = key.clone().into_active_model();
-            retired.status = Set(KeyStatus::Retired);
-            retired.retired_at = Set(Some(now));
-            retired.update(&txn).await?;
+        let mut active_kids = serde_json::Map::new();
+        let mut retired = Vec::new();
+        for alg in SigningAlg::ALL {
+            let of_alg = keys.iter().filter(|k| k.algorithm == alg.as_str());
+            let next = of_alg
+                .clone()
+                .find(|k| k.status == KeyStatus::Next)
+                .cloned();
+            for key in of_alg.filter(|k| k.status == KeyStatus::Active) {
+                let mut old = key.clone().into_active_model();
+                old.status = Set(KeyStatus::Retired);
+                old.retired_at = Set(Some(now));
+                old.update(&txn).await?;
+                retired.push(key.kid.clone());
+            }
+            let new_active = match next {
+                Some(next) => next,
+                None => generate(alg, KeyStatus::Next).await?.insert(&txn).await?,
+            };
+            active_kids.insert(alg.as_str().to_owned(), json!(new_active.kid));
+            let mut active = new_active.into_active_model();
+            active.status = Set(KeyStatus::Active);
+            active.activated_at = Set(Some(now));
+            active.update(&txn).await?;
+            generate(alg, KeyStatus::Next).await?.insert(&txn).await?;
         }
-        let new_active = match next {
-            Some(next) => next,
-            None => generate(KeyStatus::Next).await?.insert(&txn).await?,
-        };
-        let kid = new_active.kid.clone();
-        let mut active = new_active.into_active_model();
-        active.status = Set(KeyStatus::Active);
-        active.activated_at = Set(Some(now));
-        active.update(&txn).await?;
-        generate(KeyStatus::Next).await?.insert(&txn).await?;
-        let retired: Vec<&str> = keys
-            .iter()
-            .filter(|k| k.status == KeyStatus::Active)
-            .map(|k| k.kid.as_str())
-            .collect();
+        let kid = active_kids[SigningAlg::DEFAULT.as_str()]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         crate::events::publish(
             &txn,
             crate::events::Event {
@@ -254,7 +346,8 @@ impl KeyStore {
                 subject: None,
                 data: serde_json::json!({
                     "kid": kid,
-                    "algorithm": "RS256",
+                    "algorithm": SigningAlg::DEFAULT.as_str(),
+                    "activeKids": active_kids,
                     "retiredKids": retired,
                 }),
             },
@@ -287,35 +380,54 @@ impl KeyStore {
     }
 }
 
-/// Creates the active and next keys if they are missing.
+/// Creates the active and next keys of every algorithm if they are missing (a database
+/// from before ES256 and EdDSA gets theirs at its first start).
 async fn ensure_keys(db: &DatabaseConnection) -> Result<()> {
     let keys = signing_key::Entity::find().all(db).await?;
     let now = clock::now();
-    if !keys.iter().any(|k| k.status == KeyStatus::Active) {
-        let mut key = generate(KeyStatus::Active).await?;
-        key.activated_at = Set(Some(now));
-        key.insert(db).await?;
-    }
-    if !keys.iter().any(|k| k.status == KeyStatus::Next) {
-        generate(KeyStatus::Next).await?.insert(db).await?;
+    for alg in SigningAlg::ALL {
+        let has = |status| {
+            keys.iter()
+                .any(|k| k.algorithm == alg.as_str() && k.status == status)
+        };
+        if !has(KeyStatus::Active) {
+            let mut key = generate(alg, KeyStatus::Active).await?;
+            key.activated_at = Set(Some(now));
+            key.insert(db).await?;
+        }
+        if !has(KeyStatus::Next) {
+            generate(alg, KeyStatus::Next).await?.insert(db).await?;
+        }
     }
     Ok(())
 }
 
-/// A new RSA-2048 key (generated in a blocking task), `kid` = its RFC 7638 thumbprint.
-async fn generate(status: KeyStatus) -> Result<signing_key::ActiveModel> {
-    let (der, n, e) = tokio::task::spawn_blocking(ring_provider::generate_rsa)
+/// A new key of `alg` (generated in a blocking task: RSA takes a while), its `kid` the
+/// RFC 7638 thumbprint of its public key.
+async fn generate(alg: SigningAlg, status: KeyStatus) -> Result<signing_key::ActiveModel> {
+    let (der, public) = tokio::task::spawn_blocking(move || new_key_pair(alg))
         .await
         .map_err(anyhow::Error::from)??;
-    let n = URL_SAFE_NO_PAD.encode(n);
-    let e = URL_SAFE_NO_PAD.encode(e);
-    // RFC 7638: members in lexicographic order, no whitespace.
-    let thumbprint_input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    // RFC 7638: the required members in lexicographic order, no whitespace.
+    let thumbprint_input = match &public {
+        PublicKey::Rsa { n, e } => format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
+        PublicKey::Ec { x, y } => {
+            format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#)
+        }
+        PublicKey::Okp { x } => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#),
+    };
     let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint_input.as_bytes()));
-    let jwk = json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e });
+    let mut jwk = match &public {
+        PublicKey::Rsa { n, e } => json!({ "kty": "RSA", "n": n, "e": e }),
+        PublicKey::Ec { x, y } => json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y }),
+        PublicKey::Okp { x } => json!({ "kty": "OKP", "crv": "Ed25519", "x": x }),
+    };
+    jwk["use"] = json!("sig");
+    jwk["alg"] = json!(alg.as_str());
+    jwk["kid"] = json!(kid);
     Ok(signing_key::ActiveModel {
         kid: Set(kid),
-        algorithm: Set("RS256".to_owned()),
+        algorithm: Set(alg.as_str().to_owned()),
         private_key: Set(STANDARD.encode(der)),
         public_jwk: Set(jwk),
         status: Set(status),
@@ -325,33 +437,98 @@ async fn generate(status: KeyStatus) -> Result<signing_key::ActiveModel> {
     })
 }
 
+/// The public half of a key, base64url, as its JWK carries it.
+enum PublicKey {
+    Rsa { n: String, e: String },
+    Ec { x: String, y: String },
+    Okp { x: String },
+}
+
+/// A new private key of `alg` (PKCS#8 DER) and its public half.
+fn new_key_pair(alg: SigningAlg) -> anyhow::Result<(Vec<u8>, PublicKey)> {
+    let b64 = |bytes: Vec<u8>| URL_SAFE_NO_PAD.encode(bytes);
+    Ok(match alg {
+        SigningAlg::Rs256 => {
+            let (der, n, e) = ring_provider::generate_rsa()?;
+            (
+                der,
+                PublicKey::Rsa {
+                    n: b64(n),
+                    e: b64(e),
+                },
+            )
+        }
+        SigningAlg::Es256 => {
+            let (der, x, y) = ring_provider::generate_p256()?;
+            (
+                der,
+                PublicKey::Ec {
+                    x: b64(x),
+                    y: b64(y),
+                },
+            )
+        }
+        SigningAlg::EdDsa => {
+            let (der, x) = ring_provider::generate_ed25519()?;
+            (der, PublicKey::Okp { x: b64(x) })
+        }
+    })
+}
+
+/// The key that verifies what a key of `alg` signed, from its published JWK.
+fn decoding_key(alg: SigningAlg, jwk: &Value) -> std::result::Result<DecodingKey, String> {
+    let member = |name: &str| jwk[name].as_str().unwrap_or_default().to_owned();
+    let key = match alg {
+        SigningAlg::Rs256 => DecodingKey::from_rsa_components(&member("n"), &member("e")),
+        SigningAlg::Es256 => DecodingKey::from_ec_components(&member("x"), &member("y")),
+        SigningAlg::EdDsa => DecodingKey::from_ed_components(&member("x")),
+    };
+    key.map_err(|e| e.to_string())
+}
+
+fn encoding_key(alg: SigningAlg, der: &[u8]) -> EncodingKey {
+    match alg {
+        SigningAlg::Rs256 => EncodingKey::from_rsa_der(der),
+        SigningAlg::Es256 => EncodingKey::from_ec_der(der),
+        SigningAlg::EdDsa => EncodingKey::from_ed_der(der),
+    }
+}
+
 async fn load(db: &DatabaseConnection) -> Result<Loaded> {
     let keys = signing_key::Entity::find()
         .order_by_desc(signing_key::Column::CreatedAt)
         .all(db)
         .await?;
-    let mut active = None;
+    let mut active = HashMap::new();
     let mut verifying = HashMap::new();
     let mut published = Vec::new();
     for key in &keys {
-        let n = key.public_jwk["n"].as_str().unwrap_or_default();
-        let e = key.public_jwk["e"].as_str().unwrap_or_default();
-        let decoding = DecodingKey::from_rsa_components(n, e)
+        // A key of an algorithm this build does not know is left alone, unpublished.
+        let Some(alg) = SigningAlg::parse(&key.algorithm) else {
+            tracing::warn!(kid = %key.kid, algorithm = %key.algorithm, "a signing key of an unknown algorithm is ignored");
+            continue;
+        };
+        let decoding = decoding_key(alg, &key.public_jwk)
             .map_err(|err| anyhow::anyhow!("public key {}: {err}", key.kid))?;
-        verifying.insert(key.kid.clone(), decoding);
+        verifying.insert(key.kid.clone(), (alg, decoding));
         published.push(key.public_jwk.clone());
-        if key.status == KeyStatus::Active && active.is_none() {
+        if key.status == KeyStatus::Active && !active.contains_key(&alg) {
             let der = STANDARD
                 .decode(&key.private_key)
                 .map_err(|err| anyhow::anyhow!("private key {}: {err}", key.kid))?;
-            ring_provider::remember(&der)?;
-            active = Some(Arc::new(ActiveKey {
-                kid: key.kid.clone(),
-                encoding: EncodingKey::from_rsa_der(&der),
-            }));
+            ring_provider::remember(alg.jwt(), &der)?;
+            active.insert(
+                alg,
+                Arc::new(ActiveKey {
+                    kid: key.kid.clone(),
+                    encoding: encoding_key(alg, &der),
+                }),
+            );
         }
     }
-    let active = active.ok_or_else(|| anyhow::anyhow!("no active signing key"))?;
+    if let Some(missing) = SigningAlg::ALL.iter().find(|a| !active.contains_key(a)) {
+        return Err(anyhow::anyhow!("no active {missing} signing key").into());
+    }
     Ok(Loaded {
         active,
         verifying,

@@ -194,7 +194,10 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
         impersonation_session_id: impersonation_session_id.map(|s| s.to_string()),
         impersonation_mode: impersonation_mode.clone(),
     };
-    let access_token = provider.keys.sign(token_type::ACCESS, &claims)?;
+    let access_token =
+        provider
+            .keys
+            .sign_with(m.app.access_token_alg(), token_type::ACCESS, &claims)?;
 
     let mut family_id = None;
     let mut refresh = None;
@@ -266,7 +269,11 @@ fn sign(provider: &Provider, m: Mint<'_>, org_name: String) -> Result<Prepared> 
                 impersonation_mode,
                 profile: Profile::of(user, &m.scopes),
             };
-            Some(provider.keys.sign(token_type::ID, &claims)?)
+            Some(
+                provider
+                    .keys
+                    .sign_with(m.app.id_token_alg(), token_type::ID, &claims)?,
+            )
         }
         _ => None,
     };
@@ -664,7 +671,9 @@ pub fn id_token(
         impersonation_mode: None,
         profile: Profile::of(user, scopes),
     };
-    provider.keys.sign(token_type::ID, &claims)
+    provider
+        .keys
+        .sign_with(app.id_token_alg(), token_type::ID, &claims)
 }
 
 /// The impersonation session an access token (by `jti`) belongs to, if any.

@@ -26,6 +26,7 @@ mod operator;
 mod scim;
 mod server_functions;
 mod sign_in;
+mod signing_algorithms;
 mod startup;
 mod traces;
 mod wso2_script;

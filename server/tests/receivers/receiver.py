@@ -43,7 +43,7 @@ def verify_jwt(token, typ, required):
     return jwt.decode(
         token,
         key.key,
-        algorithms=["RS256"],
+        algorithms=["RS256", "ES256", "EdDSA"],
         audience=args.audience,
         issuer=args.issuer,
         options={"require": required},

@@ -199,6 +199,9 @@ pub struct AppDetails {
     pub skip_logout_consent: bool,
     /// Where logout tokens go (OpenID Connect Back-Channel Logout), empty: nowhere.
     pub backchannel_logout_uri: String,
+    /// What signs the ID tokens and the access tokens (JOSE names).
+    pub id_token_alg: String,
+    pub access_token_alg: String,
     /// The client secret, the one time it can be shown.
     pub secret: Option<String>,
     pub authorized: Vec<Api>,
@@ -321,6 +324,8 @@ pub async fn get_application(id: String) -> Result<AppDetails, ServerFnError> {
         skip_login_consent: app.skip_login_consent,
         skip_logout_consent: app.skip_logout_consent,
         backchannel_logout_uri: app.backchannel_logout_uri.clone().unwrap_or_default(),
+        id_token_alg: app.id_token_signed_response_alg,
+        access_token_alg: app.access_token_signed_response_alg,
         secret,
         authorized,
         available,
@@ -354,6 +359,11 @@ pub struct AppForm {
     pub skip_logout_consent: Option<String>,
     #[serde(default)]
     pub backchannel_logout_uri: String,
+    /// Empty (a form from before the choice existed): unchanged.
+    #[serde(default)]
+    pub id_token_alg: String,
+    #[serde(default)]
+    pub access_token_alg: String,
 }
 
 /// Saves every setting at once; nothing is saved when any is refused. Permission: the
@@ -417,6 +427,12 @@ pub async fn save_application(form: AppForm) -> Result<(), ServerFnError> {
     settings.skip_logout_consent = form.skip_logout_consent.is_some();
     settings.backchannel_logout_uri =
         Some(form.backchannel_logout_uri.trim().to_owned()).filter(|u| !u.is_empty());
+    if !form.id_token_alg.is_empty() {
+        settings.id_token_signed_response_alg = form.id_token_alg;
+    }
+    if !form.access_token_alg.is_empty() {
+        settings.access_token_signed_response_alg = form.access_token_alg;
+    }
     if let Some(url) = &settings.backchannel_logout_uri
         && let Err(why) = context()?.outbound.check_url(url)
     {
@@ -550,6 +566,23 @@ fn Tick(field: &'static str, label: &'static str, checked: bool) -> impl IntoVie
     }
 }
 
+/// The signing algorithms the server offers (JOSE name, label), as in its discovery document.
+const ALGORITHMS: &[(&str, &str)] = &[
+    ("RS256", "RS256 (RSA, the default)"),
+    ("ES256", "ES256 (ECDSA P-256)"),
+    ("EdDSA", "EdDSA (Ed25519)"),
+];
+
+/// A choice of signing algorithm in the settings form, `chosen` selected.
+#[component]
+fn Algorithms(id: &'static str, field: &'static str, chosen: String) -> impl IntoView {
+    let options = ALGORITHMS
+        .iter()
+        .map(|(alg, label)| view! { <option value=*alg selected=*alg == chosen>{*label}</option> })
+        .collect_view();
+    view! { <select id=id name=format!("form[{field}]")>{options}</select> }
+}
+
 #[component]
 fn ApplicationView(
     app: AppDetails,
@@ -579,6 +612,8 @@ fn ApplicationView(
                     "backchannelLogoutUri",
                     "subjectToken",
                     "accessToken",
+                    "idTokenSignedResponseAlg",
+                    "accessTokenSignedResponseAlg",
                 ],
             )
             .map(|m| view! { <p class="error" role="alert">{m}</p> })
@@ -720,6 +755,13 @@ fn ApplicationView(
                 value=app.access_token_lifetime_secs.to_string() required/>
             <p class="muted small">"Access tokens are JWTs (RFC 9068) signed with the server's keys."</p>
             {error("accessToken")}
+            <label for="app-access-alg">"Access token signing algorithm"</label>
+            <Algorithms id="app-access-alg" field="access_token_alg" chosen=app.access_token_alg.clone()/>
+            {error("accessTokenSignedResponseAlg")}
+            <label for="app-id-alg">"ID token signing algorithm"</label>
+            <Algorithms id="app-id-alg" field="id_token_alg" chosen=app.id_token_alg.clone()/>
+            <p class="muted small">"Also signs this application's logout tokens. Every algorithm's public keys are in the JWKS."</p>
+            {error("idTokenSignedResponseAlg")}
             <Tick field="refresh_for_impersonation" label="Refresh tokens for impersonated sessions" checked=app.refresh_for_impersonation/>
 
             <h2 id="impersonation">"Impersonation"</h2>

@@ -79,7 +79,7 @@ struct OidcInput {
     public_client: Option<bool>,
     access_token: Option<AccessTokenInput>,
     refresh_token: Option<RefreshTokenInput>,
-    id_token: Option<ExpiryInput>,
+    id_token: Option<IdTokenInput>,
     subject_token: Option<SubjectTokenInput>,
     logout: Option<LogoutInput>,
 }
@@ -98,6 +98,8 @@ struct AccessTokenInput {
     r#type: Option<String>,
     user_access_token_expiry_in_seconds: Option<i32>,
     application_access_token_expiry_in_seconds: Option<i32>,
+    /// Ours: RS256 (the default), ES256 or EdDSA.
+    access_token_signed_response_alg: Option<String>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -110,8 +112,10 @@ struct RefreshTokenInput {
 
 #[derive(Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase")]
-struct ExpiryInput {
+struct IdTokenInput {
     expiry_in_seconds: Option<i32>,
+    /// RS256 (the default), ES256 or EdDSA.
+    id_token_signed_response_alg: Option<String>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -159,6 +163,9 @@ fn apply_oidc(
         if let Some(secs) = token.user_access_token_expiry_in_seconds {
             settings.access_token_lifetime_secs = secs;
         }
+        if let Some(alg) = token.access_token_signed_response_alg {
+            settings.access_token_signed_response_alg = alg;
+        }
         if token.application_access_token_expiry_in_seconds.is_some()
             && token.user_access_token_expiry_in_seconds.is_none()
         {
@@ -175,8 +182,13 @@ fn apply_oidc(
             settings.refresh_for_impersonation = on;
         }
     }
-    if let Some(secs) = oidc.id_token.and_then(|t| t.expiry_in_seconds) {
-        settings.id_token_lifetime_secs = secs;
+    if let Some(id_token) = oidc.id_token {
+        if let Some(secs) = id_token.expiry_in_seconds {
+            settings.id_token_lifetime_secs = secs;
+        }
+        if let Some(alg) = id_token.id_token_signed_response_alg {
+            settings.id_token_signed_response_alg = alg;
+        }
     }
     if let Some(logout) = oidc.logout {
         if let Some(url) = logout.back_channel_logout_url {
@@ -273,13 +285,17 @@ fn oidc_config(app: &application::Model, secret: Option<String>) -> Value {
             "type": "JWT",
             "userAccessTokenExpiryInSeconds": app.access_token_lifetime_secs,
             "applicationAccessTokenExpiryInSeconds": app.access_token_lifetime_secs,
+            "accessTokenSignedResponseAlg": app.access_token_signed_response_alg,
         },
         "refreshToken": {
             "expiryInSeconds": app.refresh_token_lifetime_secs,
             "renewRefreshToken": true,
             "enableForImpersonation": app.refresh_for_impersonation,
         },
-        "idToken": { "expiryInSeconds": app.id_token_lifetime_secs },
+        "idToken": {
+            "expiryInSeconds": app.id_token_lifetime_secs,
+            "idTokenSignedResponseAlg": app.id_token_signed_response_alg,
+        },
         "subjectToken": {
             "enable": app.subject_token_enabled,
             "applicationSubjectTokenExpiryInSeconds": app.subject_token_expiry_secs,

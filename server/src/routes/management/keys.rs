@@ -41,7 +41,14 @@ async fn rotate(
 ) -> Result<Json<Value>, ApiError> {
     authorize_server_wide(&state, &headers, "internal_config_update").await?;
     let kid = state.provider.keys.rotate().await?;
-    Ok(Json(json!({ "activeKid": kid })))
+    let keys = &state.provider.keys;
+    let by_algorithm: serde_json::Map<String, Value> = identity::keys::SigningAlg::ALL
+        .iter()
+        .map(|alg| (alg.as_str().to_owned(), json!(keys.active_kid_of(*alg))))
+        .collect();
+    Ok(Json(
+        json!({ "activeKid": kid, "activeKids": by_algorithm }),
+    ))
 }
 
 async fn remove(

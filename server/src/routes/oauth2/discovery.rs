@@ -14,6 +14,11 @@ use serde_json::{Value, json};
 /// and `GET /.well-known/openid-configuration`.
 pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> {
     let base = &state.public_url;
+    // Every algorithm we sign with, RS256 (the default) first; an application chooses.
+    let algorithms: Vec<&str> = identity::keys::SigningAlg::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
     Json(json!({
         "issuer": state.provider.issuer,
         "authorization_endpoint": format!("{base}/oauth2/authorize"),
@@ -36,7 +41,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
             "organization_switch"
         ],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": algorithms,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
