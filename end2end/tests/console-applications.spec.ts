@@ -1,6 +1,6 @@
 import { test, expect, admin } from './support/fixtures';
 import { LoginPage } from './support/pages';
-import { createUser, unique } from './support/api';
+import { adminAuth, createUser, unique } from './support/api';
 
 test.describe('applications', () => {
   // A refused form is answered 400, which Chromium logs.
@@ -81,5 +81,48 @@ test.describe('applications', () => {
 
     await page.getByRole('button', { name: 'Regenerate secret' }).click();
     await expect(page.getByTestId('client-secret')).toHaveText(/\S{20,}/);
+  });
+
+  test('the signing algorithms are chosen in the form and sign what the application gets', async ({ page, request }) => {
+    const name = `Signed ${unique()}`;
+    await page.goto('/console/applications');
+    await new LoginPage(page).signIn(admin.username, admin.password);
+    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+    await page.locator('summary', { hasText: 'Create application' }).click();
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Callback URL').fill('https://signed.example.test/cb');
+    await page.getByRole('button', { name: 'Create application' }).click();
+    await expect(page.getByRole('heading', { name, level: 1 })).toBeVisible();
+    const id = page.url().split('/').pop()!;
+
+    const accessAlg = page.getByLabel('Access token signing algorithm');
+    const idAlg = page.getByLabel('ID token signing algorithm');
+    await expect(accessAlg).toHaveValue('RS256');
+    await expect(idAlg).toHaveValue('RS256');
+    await page.getByLabel('Client credentials').check();
+    await accessAlg.selectOption('EdDSA');
+    await idAlg.selectOption('ES256');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect(page.getByText('Saved.')).toBeVisible();
+    await page.reload();
+    await expect(accessAlg).toHaveValue('EdDSA');
+    await expect(idAlg).toHaveValue('ES256');
+
+    // What the application now gets over the wire is signed as chosen.
+    const oidc = await request.get(`/api/server/v1/applications/${id}/inbound-protocols/oidc`, {
+      headers: adminAuth(),
+    });
+    const config = await oidc.json();
+    expect(config.idToken.idTokenSignedResponseAlg).toBe('ES256');
+    await page.getByRole('button', { name: 'Regenerate secret' }).click();
+    const secret = (await page.getByTestId('client-secret').textContent())!.trim();
+    const token = await request.post('/oauth2/token', {
+      form: { grant_type: 'client_credentials' },
+      headers: { authorization: `Basic ${Buffer.from(`${config.clientId}:${secret}`).toString('base64')}` },
+    });
+    expect(token.status()).toBe(200);
+    const jwt: string = (await token.json()).access_token;
+    const header = JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString());
+    expect(header.alg).toBe('EdDSA');
   });
 });

@@ -4,7 +4,9 @@
 //! everything in place (single-use check, impersonation session, audit records, outbox).
 //! Then the same for `client_credentials` (one signature) at concurrency 16 and 64, for
 //! the authorization code redemption and the refresh token grant (an access token and an
-//! ID token: two signatures), and introspection at 16 connections against 10,000/s.
+//! ID token: two signatures), and introspection at 16 connections against 10,000/s; the
+//! exchange and `client_credentials` again for each signing algorithm (RS256, ES256,
+//! EdDSA), each against its own ceiling.
 //! Prints figures and the ratio. Run: `scripts/bench` (or `cargo run --release -p server
 //! --example bench -- [exchanges per level] [concurrency levels, default 1,4,16,64]`;
 //! one level alone is handy under a profiler).
@@ -401,7 +403,11 @@ async fn main() -> anyhow::Result<()> {
         "  the application's token: active {before} before its revocation, {after} right after (must be true, false)"
     );
 
-    // 6. Scale-out: the exchange and client_credentials on PostgreSQL, two instances on
+    // 6. Each signing algorithm: the exchange and client_credentials again with the
+    // applications set to sign with it, each against its own ceiling.
+    per_algorithm(&state, &w, &url, per_level, &access, &service_token).await?;
+
+    // 7. Scale-out: the exchange and client_credentials on PostgreSQL, two instances on
     // one database, against the same ceilings (`scripts/bench` starts a throwaway
     // PostgreSQL and sets IDP_BENCH_POSTGRES_URL).
     match std::env::var("IDP_BENCH_POSTGRES_URL") {
@@ -562,6 +568,117 @@ where
     B: Fn(usize) -> reqwest::RequestBuilder + Send + Sync,
 {
     move |n| if n % 2 == 0 { a(n) } else { b(n) }
+}
+
+/// The exchange and `client_credentials` at 16 and 64 connections for each signing
+/// algorithm (the exchange's and the service's applications set to sign with it), each
+/// against the ceiling of its own cryptography with that algorithm.
+async fn per_algorithm(
+    state: &server::state::AppState,
+    w: &Wso2,
+    url: &str,
+    per_level: usize,
+    access: &AccessClaims,
+    service_token: &AccessClaims,
+) -> anyhow::Result<()> {
+    use identity::keys::SigningAlg;
+    let (db, provider) = (&state.db, &state.provider);
+    let keys = &provider.keys;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let client = reqwest::Client::new();
+    let token_url = format!("{url}/oauth2/token");
+    let operator = identity::delegation::Authority::operator();
+    println!(
+        "\nper signing algorithm (the applications set to sign with it):\n\
+         alg    grant          ceiling  concurrency   requests   throughput      p50       p99   of ceiling   CPU/request   switches/request"
+    );
+    for alg in SigningAlg::ALL {
+        let mut apps = Vec::new();
+        for app in [&w.app, &w.service] {
+            let mut settings = identity::applications::Settings::of(app);
+            settings.id_token_signed_response_alg = alg.as_str().into();
+            settings.access_token_signed_response_alg = alg.as_str().into();
+            apps.push(
+                identity::applications::update(db, &operator, app.clone(), settings)
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            );
+        }
+        let app = &apps[0];
+        let actor_token = identity::oauth::grants::id_token(
+            provider,
+            app,
+            &w.impersonator,
+            &[],
+            w.now,
+            None,
+            Some(w.session.id),
+        )?;
+        let sample = keys.sign_with(
+            alg,
+            token_type::SUBJECT,
+            &w.subject(provider, Uuid::new_v4().to_string(), &w.session),
+        )?;
+        let window = Duration::from_secs(2);
+        let exchange_ceiling = per_second(cores, window, || {
+            futures::executor::block_on(async {
+                let _: SubjectClaims = keys
+                    .verify(&sample, token_type::SUBJECT, &provider.issuer, None)
+                    .await
+                    .unwrap();
+                let _: IdClaims = keys
+                    .verify(
+                        &actor_token,
+                        token_type::ID,
+                        &provider.issuer,
+                        Some(&app.client_id),
+                    )
+                    .await
+                    .unwrap();
+            });
+            keys.sign_with(alg, token_type::ACCESS, access).unwrap();
+        });
+        let signing_ceiling = per_second(cores, window, || {
+            keys.sign_with(alg, token_type::ACCESS, service_token)
+                .unwrap();
+        });
+        for concurrency in [16, 64] {
+            let txn = identity::store::db::begin_write(db).await?;
+            let mut tokens = Vec::with_capacity(per_level);
+            for _ in 0..per_level {
+                let sign_in = identity::sessions::start(&txn, w.impersonator.id, 3600).await?;
+                let jti = identity::store::db::new_record_id().to_string();
+                let claims = w.subject(provider, jti, &sign_in.session);
+                tokens.push(keys.sign_with(alg, token_type::SUBJECT, &claims)?);
+            }
+            txn.commit().await?;
+            let (tokens, actor_token) = (Arc::new(tokens), actor_token.clone());
+            let exchange = posting(&client, &token_url, (&app.client_id, &w.secret), move |n| {
+                exchange_form(&tokens[n], &actor_token)
+            });
+            let measured = drive(per_level, concurrency, exchange).await;
+            println!(
+                "{:<7}{:<13}{exchange_ceiling:>9.0}/s{}",
+                alg.as_str(),
+                "exchange",
+                measured.row(concurrency, exchange_ceiling)
+            );
+            let own_token = posting(
+                &client,
+                &token_url,
+                (&w.service.client_id, &w.service_secret),
+                |_| vec![("grant_type", CLIENT_CREDENTIALS.into())],
+            );
+            let measured = drive(per_level, concurrency, own_token).await;
+            println!(
+                "{:<7}{:<13}{signing_ceiling:>9.0}/s{}",
+                alg.as_str(),
+                "client_cred.",
+                measured.row(concurrency, signing_ceiling)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The exchange and `client_credentials` at 16 and 64 connections on two instances

@@ -578,4 +578,38 @@ mod tests {
         );
         assert_eq!(keys.reloads(), 1);
     }
+
+    /// A database from before ES256 and EdDSA (RSA keys only) gets an active and a next
+    /// key of each at its next start; its RSA keys stay as they were.
+    #[tokio::test]
+    async fn a_database_with_rsa_keys_only_gets_the_other_algorithms_at_start() {
+        let (_dir, db) = crate::store::db::test_database().await;
+        let rsa_kid = KeyStore::open(db.clone()).await.unwrap().active_kid();
+        signing_key::Entity::delete_many()
+            .filter(signing_key::Column::Algorithm.ne("RS256"))
+            .exec(&db)
+            .await
+            .unwrap();
+        let keys = KeyStore::open(db.clone()).await.unwrap();
+        assert_eq!(keys.active_kid(), rsa_kid);
+        let stored = signing_key::Entity::find().all(&db).await.unwrap();
+        for alg in SigningAlg::ALL {
+            for status in [KeyStatus::Active, KeyStatus::Next] {
+                let of = stored
+                    .iter()
+                    .filter(|k| k.algorithm == alg.as_str() && k.status == status)
+                    .count();
+                assert_eq!(of, 1, "{alg} {status:?}");
+            }
+            let token = keys
+                .sign_with(
+                    alg,
+                    "at+jwt",
+                    &json!({ "sub": "s", "iss": "iss", "exp": 4_000_000_000u64 }),
+                )
+                .unwrap();
+            let verified = keys.verify::<Value>(&token, "at+jwt", "iss", None).await;
+            assert!(verified.is_ok(), "{alg}: {verified:?}");
+        }
+    }
 }
