@@ -286,7 +286,10 @@ async fn a_caller_grants_assigns_authorizes_and_resets_only_within_what_it_holds
                 endpoint: "internal_application_mgt_update",
                 held: Some(vec![]),
                 method: Method::PUT,
-                path: format!("/api/server/v1/applications/{}/inbound-protocols/oidc", shop.id),
+                path: format!(
+                    "/api/server/v1/applications/{}/inbound-protocols/oidc",
+                    shop.id
+                ),
                 body: Some(json!({ "idToken": { "idTokenSignedResponseAlg": "EdDSA" },
                     "accessToken": { "accessTokenSignedResponseAlg": "ES256" } })),
                 ok: 200,
