@@ -299,16 +299,20 @@ impl TestApp {
 
     /// How many refusals went unrecorded (`/health/ready`'s `rejections_not_recorded`).
     pub async fn rejections_not_recorded(&self) -> u64 {
-        let ready: serde_json::Value = self
-            .client
-            .get(self.at("/health/ready"))
+        let ready = self.get_json("/health/ready").await;
+        ready["rejections_not_recorded"].as_u64().unwrap()
+    }
+
+    /// `GET path` without credentials, as JSON (discovery, the JWKS, health).
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.client
+            .get(self.at(path))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        ready["rejections_not_recorded"].as_u64().unwrap()
+            .unwrap()
     }
 
     /// `GET url` as the bootstrap administrator (HTTP Basic), as JSON.

@@ -13,16 +13,10 @@ use sha2::Digest;
 const ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
 
 async fn jwks(app: &TestApp) -> Vec<Value> {
-    let body: Value = app
-        .client
-        .get(app.at("/oauth2/jwks"))
-        .send()
-        .await
+    app.get_json("/oauth2/jwks").await["keys"]
+        .as_array()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["keys"].as_array().unwrap().clone()
+        .clone()
 }
 
 /// RFC 7638: the thumbprint of a JWK's required members.
@@ -99,28 +93,14 @@ async fn oidc_config(app: &TestApp, registered: &Registered) -> Value {
 }
 
 async fn userinfo_status(app: &TestApp, access: &str) -> u16 {
-    app.client
-        .get(app.at("/oauth2/userinfo"))
-        .bearer_auth(access)
-        .send()
+    app.bearer_status(reqwest::Method::GET, "/oauth2/userinfo", access)
         .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 #[tokio::test]
 async fn every_algorithm_has_an_active_and_a_next_key_and_discovery_lists_them() {
     let app = spawn_app().await;
-    let discovery: Value = app
-        .client
-        .get(app.at("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         discovery["id_token_signing_alg_values_supported"],
         json!(ALGORITHMS),
