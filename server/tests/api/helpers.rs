@@ -303,6 +303,20 @@ impl TestApp {
         ready["rejections_not_recorded"].as_u64().unwrap()
     }
 
+    /// Rotates the signing keys as the bootstrap administrator; the answer (asserting 200).
+    pub async fn rotate_keys(&self) -> serde_json::Value {
+        let (user, pass) = admin();
+        let response = self
+            .client
+            .post(self.at("/api/server/v1/keys/rotate"))
+            .basic_auth(user, Some(pass))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     /// `GET path` without credentials, as JSON (discovery, the JWKS, health).
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         self.client

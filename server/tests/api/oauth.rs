@@ -1063,16 +1063,7 @@ async fn rotated_keys_keep_verifying_until_they_are_removed() {
     let old_kid = header(&access)["kid"].as_str().unwrap().to_owned();
     let (user, pass) = admin();
 
-    let rotated: Value = app
-        .client
-        .post(app.at("/api/server/v1/keys/rotate"))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rotated = app.rotate_keys().await;
     let new_kid = rotated["activeKid"].as_str().unwrap().to_owned();
     assert_ne!(new_kid, old_kid);
     let jwks: Value = app

@@ -302,16 +302,7 @@ async fn a_rotation_rotates_every_algorithm_and_what_the_old_keys_signed_still_v
     let old_access = before["access_token"].as_str().unwrap().to_owned();
 
     let (user, pass) = admin();
-    let rotated: Value = app
-        .client
-        .post(app.at("/api/server/v1/keys/rotate"))
-        .basic_auth(user, Some(pass))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rotated = app.rotate_keys().await;
     let keys = jwks(&app).await;
     assert_eq!(keys.len(), 9, "next, active and retired of each algorithm");
     for alg in ALGORITHMS {
