@@ -135,15 +135,14 @@ async fn main() -> anyhow::Result<()> {
         rows.push((concurrency, measured));
     }
     let ceiling = again(ceiling, cores, crypto_window, exchange_crypto);
-    println!(
-        "cryptography of one exchange (2 verifications + 1 signature, RS256, {cores} threads): {ceiling:.0}/s"
+    report(
+        &format!(
+            "cryptography of one exchange (2 verifications + 1 signature, RS256, {cores} threads)"
+        ),
+        ceiling,
+        "concurrency  exchanges   throughput      p50       p99   of ceiling   CPU/exchange   switches/exchange",
+        rows.iter().map(|(c, m)| ("", *c, m)),
     );
-    println!(
-        "\nconcurrency  exchanges   throughput      p50       p99   of ceiling   CPU/exchange   switches/exchange"
-    );
-    for (concurrency, measured) in &rows {
-        println!("{}", measured.row(*concurrency, ceiling));
-    }
     println!(
         "\nbest exchange throughput / cryptographic ceiling: {:.2} (target: at least 0.85)",
         best / ceiling
@@ -180,15 +179,14 @@ async fn main() -> anyhow::Result<()> {
         rows.push((concurrency, measured));
     }
     let signing_ceiling = again(signing_ceiling, cores, crypto_window, one_signature);
-    println!(
-        "\ncryptography of one client_credentials token (1 signature, RS256, {cores} threads): {signing_ceiling:.0}/s"
+    report(
+        &format!(
+            "\ncryptography of one client_credentials token (1 signature, RS256, {cores} threads)"
+        ),
+        signing_ceiling,
+        "concurrency     tokens   throughput      p50       p99   of ceiling     CPU/token      switches/token",
+        rows.iter().map(|(c, m)| ("", *c, m)),
     );
-    println!(
-        "\nconcurrency     tokens   throughput      p50       p99   of ceiling     CPU/token      switches/token"
-    );
-    for (concurrency, measured) in &rows {
-        println!("{}", measured.row(*concurrency, signing_ceiling));
-    }
     println!(
         "\nbest client_credentials throughput / its cryptographic ceiling: {:.2} (target: at least 0.80)",
         best_service / signing_ceiling
@@ -333,15 +331,14 @@ async fn main() -> anyhow::Result<()> {
         rows.push(("refresh", concurrency, measured));
     }
     let two_signatures = again(two_signatures, cores, crypto_window, two_signatures_crypto);
-    println!(
-        "\ncryptography of one code redemption or refresh (2 signatures, RS256, {cores} threads): {two_signatures:.0}/s"
+    report(
+        &format!(
+            "\ncryptography of one code redemption or refresh (2 signatures, RS256, {cores} threads)"
+        ),
+        two_signatures,
+        "grant   concurrency   requests   throughput      p50       p99   of ceiling   CPU/request   switches/request",
+        rows.iter().map(|(g, c, m)| (*g, *c, m)),
     );
-    println!(
-        "\ngrant   concurrency   requests   throughput      p50       p99   of ceiling   CPU/request   switches/request"
-    );
-    for (grant, concurrency, measured) in &rows {
-        println!("{grant:<8}{}", measured.row(*concurrency, two_signatures));
-    }
     println!(
         "\nbest code redemption / its cryptographic ceiling: {:.2}; best refresh: {:.2} (target: at least 0.80 each)",
         best_code / two_signatures,
@@ -798,6 +795,27 @@ async fn scale_out(
         );
     }
     Ok(())
+}
+
+/// Prints a section's ceiling (`what: N/s`), then its table: `header`, and a row per
+/// (label, concurrency, measurement), each against the ceiling. A label is printed in 8
+/// columns when a table has one.
+fn report<'a>(
+    what: &str,
+    ceiling: f64,
+    header: &str,
+    rows: impl Iterator<Item = (&'a str, usize, &'a Measured)>,
+) {
+    println!("{what}: {ceiling:.0}/s");
+    println!("\n{header}");
+    for (label, concurrency, measured) in rows {
+        let label = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label:<8}")
+        };
+        println!("{label}{}", measured.row(concurrency, ceiling));
+    }
 }
 
 /// A ceiling measured before a section, measured again after it, the higher kept: the

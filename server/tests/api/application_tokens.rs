@@ -19,18 +19,6 @@ async fn application_token(app: &TestApp, service: &Registered) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn revoke(app: &TestApp, by: &Registered, token: &str) -> u16 {
-    app.client
-        .post(app.at("/oauth2/revoke"))
-        .basic_auth(&by.client_id, by.secret.as_deref())
-        .form(&[("token", token), ("token_type_hint", "access_token")])
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
@@ -66,12 +54,12 @@ async fn an_application_token_is_issued_without_a_row_and_revoked_at_once() {
     assert!(live.get("username").is_none());
 
     // Another client may not revoke it: nothing changes.
-    assert_eq!(revoke(&app, &other, token).await, 400);
+    assert_eq!(app.revoke_access_token(&other, token).await, 400);
     assert_eq!(recorded(&app.db).await, before);
     assert_eq!(app.introspect(&service, token).await["active"], true);
 
     // Twenty revocations at once: all succeed, one entry, inactive at once.
-    let attempts = (0..20).map(|_| revoke(&app, &service, token));
+    let attempts = (0..20).map(|_| app.revoke_access_token(&service, token));
     let statuses = futures::future::join_all(attempts).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(recorded(&app.db).await, (before.0, before.1 + 1));
@@ -84,7 +72,7 @@ async fn an_application_token_is_issued_without_a_row_and_revoked_at_once() {
     // Garbage and tokens that are not ours add nothing to the list.
     let forged = format!("{}x", &kept[..kept.len() - 1]);
     for junk in ["garbage", forged.as_str(), &"a".repeat(10_000)] {
-        assert_eq!(revoke(&app, &service, junk).await, 200);
+        assert_eq!(app.revoke_access_token(&service, junk).await, 200);
     }
     assert_eq!(recorded(&app.db).await, (before.0, before.1 + 1));
     assert_eq!(app.introspect(&service, kept).await["active"], true);
@@ -153,7 +141,7 @@ async fn a_revocation_on_one_instance_holds_on_the_other_at_once() {
     let token = application_token(&second, &service).await;
     assert_eq!(first.introspect(&service, &token).await["active"], true);
     assert_eq!(second.introspect(&service, &token).await["active"], true);
-    assert_eq!(revoke(&first, &service, &token).await, 200);
+    assert_eq!(first.revoke_access_token(&service, &token).await, 200);
     assert_eq!(second.introspect(&service, &token).await["active"], false);
     let api = second
         .client

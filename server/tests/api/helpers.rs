@@ -303,6 +303,20 @@ impl TestApp {
         ready["rejections_not_recorded"].as_u64().unwrap()
     }
 
+    /// Revokes an access token (RFC 7009, with its type hint) as the client `by`; the
+    /// status.
+    pub async fn revoke_access_token(&self, by: &Registered, token: &str) -> u16 {
+        self.client
+            .post(self.at("/oauth2/revoke"))
+            .basic_auth(&by.client_id, by.secret.as_deref())
+            .form(&[("token", token), ("token_type_hint", "access_token")])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// Rotates the signing keys as the bootstrap administrator; the answer (asserting 200).
     pub async fn rotate_keys(&self) -> serde_json::Value {
         let (user, pass) = admin();

@@ -192,15 +192,7 @@ async fn an_application_gets_its_tokens_signed_with_the_algorithms_it_chose() {
         // Revocation of a token issued without a write takes effect at once, whatever
         // signed it.
         assert_eq!(app.introspect(&shop, own).await["active"], true);
-        let revoked = app
-            .client
-            .post(app.at("/oauth2/revoke"))
-            .basic_auth(&shop.client_id, shop.secret.as_deref())
-            .form(&[("token", own)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(revoked.status(), 200);
+        assert_eq!(app.revoke_access_token(&shop, own).await, 200);
         assert_eq!(app.introspect(&shop, own).await["active"], false);
     }
 }
