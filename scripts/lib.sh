@@ -62,6 +62,12 @@ wasm_toolchain() {
   fi
 }
 
+# Whether the rustup toolchain has the standard library's sources, with which the wasm build
+# compiles std itself, optimised for size like the rest of the module (scripts/build-wasm).
+rust_src_installed() {
+  [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ]
+}
+
 # A TCP port on 127.0.0.1 that nothing listens on right now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
